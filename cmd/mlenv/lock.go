@@ -1,0 +1,183 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve"
+)
+
+type lockOptions struct {
+	*globalOptions
+	check   bool
+	upgrade bool
+	json    bool
+}
+
+func newLockCmd(g *globalOptions) *cobra.Command {
+	o := lockOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "lock",
+		Short: "Resolve mlenv.toml against the registries and write mlenv.lock",
+		Long: `Resolve mlenv.toml against the registries and write mlenv.lock.
+
+The image is chosen from the family's tags: every constraint must hold, then
+the newest framework wins, then the newest CUDA, then the newest cuDNN
+(resolution = "lowest" picks the oldest). A fresh lock (mlenv.toml unchanged
+since it was written) is kept as it is, without any network access.`,
+		Example: `  mlenv lock              # write or refresh mlenv.lock
+  mlenv lock --check      # CI: exit 0 when fresh, 3 when stale; no network
+  mlenv lock --upgrade    # re-resolve everything against the registries`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLock(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.check, "check", false, "only check that the lock is fresh: exit 0 when it is, 3 when stale (no network)")
+	f.BoolVar(&o.upgrade, "upgrade", false, "re-resolve everything, even a fresh lock")
+	f.BoolVar(&o.json, "json", false, "print the result as JSON on stdout")
+	return cmd
+}
+
+// lockResult is what `mlenv lock --json` prints.
+type lockResult struct {
+	Lock    string   `json:"lock"`
+	Status  string   `json:"status"` // "fresh", "stale", "written", "unchanged"
+	Reason  string   `json:"reason,omitempty"`
+	Changed []string `json:"changed,omitempty"`
+	Image   string   `json:"image,omitempty"`
+}
+
+func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error {
+	p, err := loadProject(o.globalOptions)
+	if err != nil {
+		return err
+	}
+	prev, err := p.readLock()
+	if err != nil && !(o.upgrade && errors.Is(err, lock.ErrFormat)) {
+		return err
+	}
+	if o.check {
+		return checkLock(p, prev, o, stdout, stderr)
+	}
+	if prev != nil && !o.upgrade && lock.Check(p.hashes, prev).Fresh {
+		say(o, stderr, "%s is up to date\n", p.lockPath)
+		return emit(o.json, stdout, lockResult{Lock: p.lockPath, Status: "fresh", Image: pinnedRef(prev)})
+	}
+	next, err := resolveLock(ctx, p, prev, o, stderr)
+	if err != nil {
+		return err
+	}
+	status := "written"
+	if prev != nil && sameLock(prev, next) {
+		status = "unchanged"
+	}
+	if err := lock.WriteFile(p.lockPath, next); err != nil {
+		return err
+	}
+	say(o, stderr, "Locked %s\n\t%s\n", pinnedRef(next), describeVersions(next.Versions))
+	return emit(o.json, stdout, lockResult{Lock: p.lockPath, Status: status, Image: pinnedRef(next)})
+}
+
+func checkLock(p *project, prev *lock.Lock, o lockOptions, stdout, stderr io.Writer) error {
+	if prev == nil {
+		say(o, stderr, "%s does not exist: run `mlenv lock`\n", p.lockPath)
+		emit(o.json, stdout, lockResult{Lock: p.lockPath, Status: "stale", Reason: "no lock"})
+		return silentExit(exitStale)
+	}
+	f := lock.Check(p.hashes, prev)
+	if f.Fresh {
+		say(o, stderr, "%s is up to date\n", p.lockPath)
+		return emit(o.json, stdout, lockResult{Lock: p.lockPath, Status: "fresh", Image: pinnedRef(prev)})
+	}
+	say(o, stderr, "%s is stale: %s: run `mlenv lock`\n", p.lockPath, f.Reason())
+	emit(o.json, stdout, lockResult{Lock: p.lockPath, Status: "stale", Reason: f.Reason(), Changed: f.Changed})
+	return silentExit(exitStale)
+}
+
+// resolveLock builds the new lock. Sections of mlenv.toml that did not
+// change keep their pins unless --upgrade asks for fresh ones.
+func resolveLock(ctx context.Context, p *project, prev *lock.Lock, o lockOptions, stderr io.Writer) (*lock.Lock, error) {
+	if p.spec.HasPip() {
+		return nil, withCode(exitUsage, errors.New("[pip] packages need the pip resolver, which this mlenv does not have yet"))
+	}
+	var pin *resolve.ImagePin
+	if prev != nil && !o.upgrade && prev.Inputs.Image == p.hashes.Image {
+		pin = &resolve.ImagePin{Image: prev.Image, Versions: prev.Versions}
+	} else {
+		reg, err := newRegistry(o.globalOptions, stderr)
+		if err != nil {
+			return nil, err
+		}
+		r := &resolve.Resolver{Registry: reg}
+		if pin, err = r.Image(ctx, p.spec.Image, prev); err != nil {
+			return nil, err
+		}
+	}
+	return &lock.Lock{
+		Version:   lock.FormatVersion,
+		Generator: "mlenv " + version,
+		InputHash: p.hashes.Input,
+		Image:     pin.Image,
+		Versions:  pin.Versions,
+		Run:       p.spec.Run,
+		Inputs:    lock.Inputs{Image: p.hashes.Image, Pip: p.hashes.Pip, Run: p.hashes.Run},
+	}, nil
+}
+
+func sameLock(a, b *lock.Lock) bool {
+	ab, errA := lock.Marshal(a)
+	bb, errB := lock.Marshal(b)
+	return errA == nil && errB == nil && string(ab) == string(bb)
+}
+
+func pinnedRef(l *lock.Lock) string {
+	ref := l.Image.Reference
+	if l.Image.Tag != "" {
+		ref += ":" + l.Image.Tag
+	}
+	return ref + "@" + l.Image.Digest
+}
+
+func describeVersions(v lock.Versions) string {
+	s := ""
+	add := func(label, val string) {
+		if val != "" {
+			if s != "" {
+				s += ", "
+			}
+			s += label + " " + val
+		}
+	}
+	add(v.Framework, v.FrameworkVersion)
+	add("CUDA", v.CUDA)
+	add("cuDNN", v.CuDNN)
+	add("python", v.Python)
+	add("min driver", v.MinDriver)
+	if s == "" {
+		return "no versions found in the image's tag or config"
+	}
+	return s
+}
+
+func say(o lockOptions, w io.Writer, format string, args ...any) {
+	if !o.quiet {
+		fmt.Fprintf(w, format, args...)
+	}
+}
+
+func emit(enabled bool, w io.Writer, v any) error {
+	if !enabled {
+		return nil
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/schema"
+)
+
+// project is a loaded mlenv.toml with its hashes and lock path.
+type project struct {
+	spec     *schema.Spec
+	hashes   schema.Hashes
+	lockPath string
+}
+
+// loadProject finds, loads and validates mlenv.toml.
+func loadProject(g *globalOptions) (*project, error) {
+	path := g.file
+	if path == "" {
+		var err error
+		if path, err = findSpec(); err != nil {
+			return nil, err
+		}
+	}
+	spec, err := schema.Load(path)
+	if err != nil {
+		if isNotExist(err) {
+			return nil, withCode(exitUsage, fmt.Errorf("%s not found: create one with `mlenv init`", path))
+		}
+		return nil, err
+	}
+	if err := resolve.Validate(spec); err != nil {
+		return nil, err
+	}
+	h, err := spec.Hashes()
+	if err != nil {
+		return nil, err
+	}
+	lp := g.lockfile
+	if lp == "" {
+		lp = filepath.Join(filepath.Dir(path), lock.FileName)
+	}
+	return &project{spec: spec, hashes: h, lockPath: lp}, nil
+}
+
+// findSpec looks for mlenv.toml in the working directory and its parents.
+func findSpec() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		p := filepath.Join(dir, schema.FileName)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", withCode(exitUsage, errors.New("no mlenv.toml in this directory or any parent: create one with `mlenv init`, or pass --file"))
+		}
+		dir = parent
+	}
+}
+
+// readLock reads the project's lock; a missing lock returns nil, nil.
+func (p *project) readLock() (*lock.Lock, error) {
+	l, err := lock.ReadFile(p.lockPath)
+	if isNotExist(err) {
+		return nil, nil
+	}
+	return l, err
+}

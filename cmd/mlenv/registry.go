@@ -1,0 +1,36 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/moby/term"
+
+	"github.com/mlenv/mlenv/resolve"
+)
+
+// newRegistry returns registry access with docker's credentials, showing
+// tag-listing progress when stderr is a terminal.
+func newRegistry(g *globalOptions, stderr io.Writer) (*resolve.Registry, error) {
+	o := resolve.Options{UserAgent: "mlenv/" + version}
+	if !g.quiet && isTerminal(stderr) {
+		o.Progress = func(repo string, tags int) {
+			if tags < 0 {
+				fmt.Fprint(stderr, "\r\033[K")
+				return
+			}
+			fmt.Fprintf(stderr, "\rListing tags of %s: %d", repo, tags)
+		}
+	}
+	r, err := resolve.NewRegistry(o)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(f.Fd())
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// globalOptions are the flags every subcommand takes.
+type globalOptions struct {
+	file     string // mlenv.toml; found upward from the working directory when empty
+	lockfile string // mlenv.lock; beside mlenv.toml when empty
+	quiet    bool
+}
+
+func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdin, stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err != nil && isUsageError(err) {
+		return report(ctx, stderr, withCode(exitUsage, err))
+	}
+	return report(ctx, stderr, err)
+}
+
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
+	var g globalOptions
+	root := &cobra.Command{
+		Use:   "mlenv",
+		Short: "A lockfile for ML environments",
+		Long: `mlenv pins an ML environment (framework image, CUDA, cuDNN, python and pip
+packages) into mlenv.lock and runs containers from exactly that lock.
+
+Exit codes: 0 ok, 1 failure, 2 usage or bad input, 3 stale lock,
+125 run failed before the container started, 130 interrupted;
+otherwise mlenv run returns the container's exit code.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.PersistentFlags().StringVarP(&g.file, "file", "f", "", "path to mlenv.toml (default: found upward from the current directory)")
+	root.PersistentFlags().StringVar(&g.lockfile, "lockfile", "", "path to mlenv.lock (default: beside mlenv.toml)")
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newLockCmd(&g))
+	return root
+}
+
+// usageError marks a command-line mistake (exit 2).
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+func isUsageError(err error) bool {
+	var u usageError
+	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command")
+}
+
+// usageArgs wraps a cobra argument validator so its errors exit 2.
+func usageArgs(v cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := v(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}

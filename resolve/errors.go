@@ -1,0 +1,132 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// ErrorKind classifies registry failures by what the user should do.
+type ErrorKind int
+
+// The kinds of registry failure.
+const (
+	KindOther ErrorKind = iota
+	KindNotFound
+	KindUnauthorized
+	KindUnreachable
+	KindRateLimited
+)
+
+// RegistryError is a registry failure with the reference it concerned and
+// advice on what to do.
+type RegistryError struct {
+	Kind ErrorKind
+	Ref  string
+	Err  error
+}
+
+func (e *RegistryError) Error() string {
+	host := registryHost(e.Ref)
+	switch e.Kind {
+	case KindNotFound:
+		return fmt.Sprintf("%s: not found in the registry: check the repository and tag (a private repository also answers \"not found\" until you run `docker login %s`)", e.Ref, host)
+	case KindUnauthorized:
+		return fmt.Sprintf("%s: the registry refused access (%v): run `docker login %s`%s", e.Ref, statusOf(e.Err), host, loginHint(host))
+	case KindUnreachable:
+		return fmt.Sprintf("%s: cannot reach registry %s: %v: check the network or proxy, or point [image] registry at a mirror", e.Ref, host, e.Err)
+	case KindRateLimited:
+		return fmt.Sprintf("%s: registry %s is rate limiting requests and retries ran out: wait and try again, or `docker login %s` for a higher limit", e.Ref, host, host)
+	}
+	return fmt.Sprintf("%s: %v", e.Ref, e.Err)
+}
+
+func (e *RegistryError) Unwrap() error { return e.Err }
+
+func loginHint(host string) string {
+	if host == "nvcr.io" {
+		return " with user $oauthtoken and an NGC API key as the password"
+	}
+	return ""
+}
+
+func statusOf(err error) string {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return http.StatusText(te.StatusCode)
+	}
+	return "denied"
+}
+
+func registryHost(ref string) string {
+	if r, err := name.ParseReference(ref); err == nil {
+		return r.Context().RegistryStr()
+	}
+	if r, err := name.NewRepository(ref); err == nil {
+		return r.RegistryStr()
+	}
+	return ref
+}
+
+// classify wraps err in a RegistryError of the right kind.
+func classify(err error, ref string) error {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var re *RegistryError
+	if errors.As(err, &re) {
+		return err
+	}
+	kind := KindOther
+	switch {
+	case isNotFound(err):
+		kind = KindNotFound
+	case isAuth(err):
+		kind = KindUnauthorized
+	case statusIs(err, http.StatusTooManyRequests):
+		kind = KindRateLimited
+	case isUnreachable(err):
+		kind = KindUnreachable
+	}
+	return &RegistryError{Kind: kind, Ref: ref, Err: err}
+}
+
+func statusIs(err error, codes ...int) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) {
+		return false
+	}
+	for _, c := range codes {
+		if te.StatusCode == c {
+			return true
+		}
+	}
+	return false
+}
+
+func isNotFound(err error) bool {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		for _, d := range te.Errors {
+			if d.Code == transport.NameUnknownErrorCode || d.Code == transport.ManifestUnknownErrorCode {
+				return true
+			}
+		}
+	}
+	return statusIs(err, http.StatusNotFound)
+}
+
+func isAuth(err error) bool {
+	return statusIs(err, http.StatusUnauthorized, http.StatusForbidden)
+}
+
+func isUnreachable(err error) bool {
+	var op *net.OpError
+	var dns *net.DNSError
+	return errors.As(err, &op) || errors.As(err, &dns) || errors.Is(err, context.DeadlineExceeded)
+}

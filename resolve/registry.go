@@ -1,0 +1,207 @@
+package resolve
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
+)
+
+// Options configure registry access.
+type Options struct {
+	// Keychain finds credentials; nil means docker's config and credential
+	// helpers (authn.DefaultKeychain).
+	Keychain authn.Keychain
+	// Transport is the HTTP transport under mlenv's retries; nil means
+	// go-containerregistry's default.
+	Transport http.RoundTripper
+	Retry     RetryPolicy // zero means DefaultRetry
+	Jobs      int         // concurrent requests; 0 means 4
+	// Progress, when set, is told how many tags have been listed so far,
+	// and -1 when listing is done.
+	Progress func(repo string, tags int)
+	// UserAgent is sent with every request.
+	UserAgent string
+}
+
+// Registry reads tags, manifests and configs. It de-duplicates requests:
+// content addressed by digest is fetched once per Registry.
+type Registry struct {
+	opts   Options
+	remote []remote.Option
+	puller *remote.Puller
+	sem    chan struct{}
+	flight singleflight.Group
+	mu     sync.Mutex
+	descs  map[string]*remote.Descriptor
+	cfgs   map[string]*v1.ConfigFile
+}
+
+// NewRegistry returns a Registry with the given options.
+func NewRegistry(o Options) (*Registry, error) {
+	if o.Keychain == nil {
+		o.Keychain = authn.DefaultKeychain
+	}
+	if o.Transport == nil {
+		o.Transport = remote.DefaultTransport
+	}
+	if o.Retry.Attempts == 0 {
+		o.Retry = DefaultRetry
+	}
+	if o.Jobs <= 0 {
+		o.Jobs = 4
+	}
+	ropts := []remote.Option{
+		remote.WithAuthFromKeychain(o.Keychain),
+		remote.WithTransport(&retryTransport{next: o.Transport, policy: o.Retry}),
+		// mlenv retries itself (honouring Retry-After); switch go-containerregistry's off.
+		remote.WithRetryStatusCodes(),
+		remote.WithRetryPredicate(func(error) bool { return false }),
+		remote.WithRetryBackoff(remote.Backoff{Steps: 1, Duration: time.Millisecond}),
+		remote.WithJobs(o.Jobs),
+	}
+	if o.UserAgent != "" {
+		ropts = append(ropts, remote.WithUserAgent(o.UserAgent))
+	}
+	p, err := remote.NewPuller(ropts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Registry{
+		opts: o, remote: ropts, puller: p, sem: make(chan struct{}, o.Jobs),
+		descs: map[string]*remote.Descriptor{}, cfgs: map[string]*v1.ConfigFile{},
+	}, nil
+}
+
+func (r *Registry) acquire(ctx context.Context) (func(), error) {
+	select {
+	case r.sem <- struct{}{}:
+		return func() { <-r.sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// Tags lists every tag of repo, following every page.
+func (r *Registry) Tags(ctx context.Context, repo name.Repository) ([]string, error) {
+	lister, err := r.puller.Lister(ctx, repo)
+	if err != nil {
+		return nil, classify(err, repo.String())
+	}
+	var tags []string
+	for lister.HasNext() {
+		page, err := lister.Next(ctx)
+		if err != nil {
+			return nil, classify(err, repo.String())
+		}
+		tags = append(tags, page.Tags...)
+		if r.opts.Progress != nil {
+			r.opts.Progress(repo.String(), len(tags))
+		}
+	}
+	if r.opts.Progress != nil {
+		r.opts.Progress(repo.String(), -1)
+	}
+	return tags, nil
+}
+
+// Head returns the descriptor a reference points at, by HEAD (which Docker
+// Hub does not count against pull limits), falling back to GET where the
+// registry omits the digest header.
+func (r *Registry) Head(ctx context.Context, ref name.Reference) (*v1.Descriptor, error) {
+	release, err := r.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, err := r.puller.Head(ctx, ref)
+	release()
+	if err == nil {
+		return d, nil
+	}
+	if isNotFound(err) || isAuth(err) {
+		return nil, classify(err, ref.String())
+	}
+	full, err := r.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return &full.Descriptor, nil
+}
+
+// Get fetches the manifest or index ref points at, verifying its digest.
+func (r *Registry) Get(ctx context.Context, ref name.Reference) (*remote.Descriptor, error) {
+	key := ref.String()
+	v, err, _ := r.flight.Do("get:"+key, func() (any, error) {
+		r.mu.Lock()
+		d := r.descs[key]
+		r.mu.Unlock()
+		if d != nil {
+			return d, nil
+		}
+		release, err := r.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		d, err = r.puller.Get(ctx, ref)
+		if err != nil {
+			return nil, classify(err, key)
+		}
+		r.mu.Lock()
+		r.descs[key] = d
+		r.descs[ref.Context().Digest(d.Digest.String()).String()] = d
+		r.mu.Unlock()
+		return d, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*remote.Descriptor), nil
+}
+
+// Config fetches, verifies and parses the config blob with the given
+// digest from repo. Configs are fetched once per Registry.
+func (r *Registry) Config(ctx context.Context, repo name.Repository, digest v1.Hash) (*v1.ConfigFile, error) {
+	v, err, _ := r.flight.Do("cfg:"+digest.String(), func() (any, error) {
+		r.mu.Lock()
+		c := r.cfgs[digest.String()]
+		r.mu.Unlock()
+		if c != nil {
+			return c, nil
+		}
+		release, err := r.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		ref := repo.Digest(digest.String())
+		blob, err := r.puller.Layer(ctx, ref)
+		if err != nil {
+			return nil, classify(err, ref.String())
+		}
+		rc, err := blob.Compressed()
+		if err != nil {
+			return nil, classify(err, ref.String())
+		}
+		defer rc.Close()
+		c, err = v1.ParseConfigFile(rc)
+		if err != nil {
+			return nil, fmt.Errorf("%s: read config: %w", ref, classify(err, ref.String()))
+		}
+		r.mu.Lock()
+		r.cfgs[digest.String()] = c
+		r.mu.Unlock()
+		return c, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*v1.ConfigFile), nil
+}

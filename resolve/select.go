@@ -1,0 +1,183 @@
+package resolve
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/mlenv/mlenv/schema"
+)
+
+// Constraints is what [image] asks of a family's images.
+type Constraints struct {
+	Version, CUDA, CuDNN Constraint
+	Variant, OS          string
+	OSVersion            string
+	Lowest               bool
+}
+
+// constraintsOf parses the constraints of an [image] table; schema has
+// already validated them, so errors here are internal.
+func constraintsOf(im schema.Image) (Constraints, error) {
+	var cs Constraints
+	var err error
+	if cs.Version, err = ParseConstraint(im.Version); err != nil {
+		return cs, err
+	}
+	if cs.CUDA, err = ParseConstraint(im.CUDA); err != nil {
+		return cs, err
+	}
+	if cs.CuDNN, err = ParseConstraint(im.CuDNN); err != nil {
+		return cs, err
+	}
+	cs.Variant, cs.OS, cs.OSVersion = im.Variant, im.OS, im.OSVersion
+	cs.Lowest = im.Resolution == "lowest"
+	return cs, nil
+}
+
+func (cs Constraints) byField() map[Field]Constraint {
+	return map[Field]Constraint{FieldFramework: cs.Version, FieldCUDA: cs.CUDA, FieldCuDNN: cs.CuDNN}
+}
+
+// failures lists what c's tag rules out. A field the tag leaves to the
+// config is not held against it here.
+func (cs Constraints) failures(c Candidate) []string {
+	var out []string
+	if cs.Variant != "" && c.Variant != cs.Variant {
+		out = append(out, fmt.Sprintf("variant %s is not %s", c.Variant, cs.Variant))
+	}
+	if cs.OS != "" && c.OS != cs.OS {
+		out = append(out, fmt.Sprintf("os %s is not %s", c.OS, cs.OS))
+	}
+	if cs.OSVersion != "" && c.OSVersion != cs.OSVersion {
+		out = append(out, fmt.Sprintf("os-version %s is not %s", c.OSVersion, cs.OSVersion))
+	}
+	for _, f := range []Field{FieldFramework, FieldCUDA, FieldCuDNN} {
+		con := cs.byField()[f]
+		v, have := c.Versions[f]
+		if !have && !c.grammar.knows(f) {
+			continue
+		}
+		if !con.MayAllow(v) {
+			out = append(out, describeFailure(f, v, con))
+		}
+	}
+	return out
+}
+
+// versionFailures lists what final versions (tag and config together)
+// rule out.
+func (cs Constraints) versionFailures(vs map[Field]Version) []string {
+	var out []string
+	for _, f := range []Field{FieldFramework, FieldCUDA, FieldCuDNN} {
+		if con := cs.byField()[f]; !con.Allows(vs[f]) {
+			out = append(out, describeFailure(f, vs[f], con))
+		}
+	}
+	return out
+}
+
+func describeFailure(f Field, v Version, con Constraint) string {
+	name := string(f)
+	if f == FieldFramework {
+		name = "version"
+	}
+	if v.IsZero() {
+		return fmt.Sprintf("no %s, want %s", name, con)
+	}
+	return fmt.Sprintf("%s %s does not satisfy %s", name, v.Raw, con)
+}
+
+// rank orders candidates best first: newest release, framework, CUDA and
+// cuDNN (oldest first with resolution = "lowest"), then the preferred
+// spelling, variant and OS, then the tag itself so the order is total.
+func (f *Family) rank(cands []Candidate, lowest bool) {
+	slices.SortStableFunc(cands, func(a, b Candidate) int {
+		for _, field := range []Field{FieldRelease, FieldFramework, FieldCUDA, FieldCuDNN} {
+			if c := a.Versions[field].Compare(b.Versions[field]); c != 0 {
+				if lowest && !a.Versions[field].IsZero() && !b.Versions[field].IsZero() {
+					return c
+				}
+				return -c
+			}
+		}
+		if a.Prefer != b.Prefer {
+			if a.Prefer {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(
+			cmp.Compare(indexOr(f.Variants, a.Variant), indexOr(f.Variants, b.Variant)),
+			cmp.Compare(indexOr(f.OSes, a.OS), indexOr(f.OSes, b.OS)),
+			-compareOSVersion(a.OSVersion, b.OSVersion),
+			strings.Compare(a.Tag, b.Tag),
+		)
+	})
+}
+
+func indexOr(list []string, s string) int {
+	if i := slices.Index(list, s); i >= 0 {
+		return i
+	}
+	return len(list)
+}
+
+func compareOSVersion(a, b string) int {
+	va, errA := ParseVersion(a)
+	vb, errB := ParseVersion(b)
+	if errA != nil || errB != nil {
+		return strings.Compare(a, b)
+	}
+	return va.Compare(vb)
+}
+
+// candidates parses tags, keeps those the constraints admit and ranks
+// them; rejected holds the others with their reasons, for the "nearest"
+// hint.
+func (f *Family) candidates(tags []string, cs Constraints) (ok []Candidate, rejected []rejection) {
+	for _, t := range tags {
+		c, parsed := f.ParseTag(t)
+		if !parsed {
+			continue
+		}
+		if why := cs.failures(c); len(why) > 0 {
+			rejected = append(rejected, rejection{c, why})
+			continue
+		}
+		ok = append(ok, c)
+	}
+	f.rank(ok, cs.Lowest)
+	return ok, rejected
+}
+
+type rejection struct {
+	Candidate
+	why []string
+}
+
+// nearest picks the best-ranked rejected tags that fail the fewest
+// constraints.
+func (f *Family) nearest(rejected []rejection, n int) []rejection {
+	slices.SortStableFunc(rejected, func(a, b rejection) int { return cmp.Compare(len(a.why), len(b.why)) })
+	var out []rejection
+	for fewest := 1; len(out) < n && fewest <= 6; fewest++ {
+		var group []Candidate
+		byTag := map[string]rejection{}
+		for _, r := range rejected {
+			if len(r.why) == fewest {
+				group = append(group, r.Candidate)
+				byTag[r.Tag] = r
+			}
+		}
+		f.rank(group, false)
+		for _, c := range group {
+			if len(out) == n {
+				break
+			}
+			out = append(out, byTag[c.Tag])
+		}
+	}
+	return out
+}

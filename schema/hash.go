@@ -1,0 +1,69 @@
+package schema
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// Hashes are the canonical digests of a spec: of the whole input and of
+// each section, so that a stale lock can say what changed and reuse what
+// did not. They depend on content, never on formatting, key order or
+// comments.
+type Hashes struct {
+	Input string
+	Image string
+	Pip   string
+	Run   string
+}
+
+// Hashes computes the canonical hashes. The pip hash covers the content of
+// the requirements file too.
+func (s *Spec) Hashes() (Hashes, error) {
+	im := s.Image
+	im.Platforms = slices.Clone(im.Platforms)
+	slices.Sort(im.Platforms)
+	req, err := s.RequirementsText()
+	if err != nil {
+		return Hashes{}, err
+	}
+	pip := struct {
+		Pip
+		RequirementsContent string `json:"requirements-content,omitempty"`
+	}{s.Pip, req}
+	h := Hashes{Image: digestJSON(im), Pip: digestJSON(pip), Run: digestJSON(s.Run)}
+	h.Input = digestJSON(struct {
+		Project             Project
+		Image, Pip, RunHash string
+	}{s.Project, h.Image, h.Pip, h.Run})
+	return h, nil
+}
+
+// RequirementsText is the content of the [pip] requirements file, or ""
+// when there is none.
+func (s *Spec) RequirementsText() (string, error) {
+	if s.Pip.Requirements == "" {
+		return "", nil
+	}
+	p := s.Pip.Requirements
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(s.Dir, p)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		e := s.Errorf("pip.requirements", "create the file or fix the path (relative to mlenv.toml)", "cannot read requirements file: %v", err)
+		return "", e
+	}
+	return string(b), nil
+}
+
+func digestJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("schema: hashing %T: %v", v, err)) // plain data: cannot fail
+	}
+	return fmt.Sprintf("sha256:%x", sha256.Sum256(b))
+}

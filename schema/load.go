@@ -1,0 +1,127 @@
+package schema
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// FileName is the name of the project file mlenv looks for.
+const FileName = "mlenv.toml"
+
+// Load reads, decodes, validates and defaults the mlenv.toml at path. Every
+// problem is reported as an *Error (or Errors) naming the file, line and
+// key; a missing file is an error wrapping fs.ErrNotExist.
+func Load(path string) (*Spec, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return Parse(path, data)
+}
+
+// Parse is Load for data already read from path.
+func Parse(path string, data []byte) (*Spec, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Spec{Path: path, Dir: filepath.Dir(abs), src: data}
+	md, err := toml.Decode(string(data), s)
+	if err != nil {
+		return nil, s.decodeError(err)
+	}
+	errs := append(s.undecoded(md.Undecoded()), s.validate()...)
+	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	if len(errs) > 0 {
+		return nil, errs
+	}
+	s.applyDefaults()
+	return s, nil
+}
+
+func (s *Spec) decodeError(err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) {
+		msg := strings.TrimPrefix(pe.Message, "toml: ")
+		return &Error{File: s.Path, Line: pe.Position.Line, Key: pe.LastKey, Msg: msg, Hint: pe.Usage}
+	}
+	return &Error{File: s.Path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+}
+
+// undecoded turns every key the Spec did not consume into an error with a
+// "did you mean" hint drawn from the keys valid in that table.
+func (s *Spec) undecoded(keys []toml.Key) Errors {
+	var errs Errors
+	for _, k := range keys {
+		parent := k[:len(k)-1]
+		if len(parent) > 0 && isUndecoded(keys, parent) {
+			continue // reported at its table
+		}
+		valid := knownKeys(parent)
+		e := s.Errorf(k.String(), "", "unknown key")
+		if len(parent) == 0 {
+			e.Msg = "unknown table or key"
+		}
+		if guess := Suggest(k[len(k)-1], valid); guess != "" {
+			e.Hint = fmt.Sprintf("did you mean %q?", strings.Join(append(parentStrings(parent), guess), "."))
+		} else if len(valid) > 0 {
+			e.Hint = "valid keys here: " + strings.Join(valid, ", ")
+		}
+		errs = append(errs, e)
+	}
+	return errs
+}
+
+func isUndecoded(keys []toml.Key, k toml.Key) bool {
+	for _, u := range keys {
+		if u.String() == k.String() {
+			return true
+		}
+	}
+	return false
+}
+
+func parentStrings(k toml.Key) []string { return append([]string{}, k...) }
+
+// knownKeys lists the TOML keys valid in the table at path.
+func knownKeys(path toml.Key) []string {
+	t := reflect.TypeOf(Spec{})
+	for _, part := range path {
+		f, ok := fieldByTag(t, part)
+		if !ok || f.Type.Kind() != reflect.Struct {
+			return nil
+		}
+		t = f.Type
+	}
+	var keys []string
+	for i := 0; i < t.NumField(); i++ {
+		if tag := tomlName(t.Field(i)); tag != "" {
+			keys = append(keys, tag)
+		}
+	}
+	return keys
+}
+
+func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
+	for i := 0; i < t.NumField(); i++ {
+		if tomlName(t.Field(i)) == name {
+			return t.Field(i), true
+		}
+	}
+	return reflect.StructField{}, false
+}
+
+func tomlName(f reflect.StructField) string {
+	tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+	if tag == "-" {
+		return ""
+	}
+	return tag
+}

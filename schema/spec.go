@@ -1,0 +1,77 @@
+// Package schema defines mlenv.toml: its types, strict decoding with
+// positioned errors, validation, defaults and the canonical input hash that
+// a lock records.
+package schema
+
+// Spec is a decoded, validated and defaulted mlenv.toml.
+type Spec struct {
+	Project Project `toml:"project" json:"project"`
+	Image   Image   `toml:"image" json:"image"`
+	Pip     Pip     `toml:"pip" json:"pip"`
+	Run     Run     `toml:"run" json:"run"`
+
+	// Path is the file the spec was read from; Dir is its directory, the
+	// project directory that relative paths resolve against.
+	Path string `toml:"-" json:"-"`
+	Dir  string `toml:"-" json:"-"`
+
+	src []byte
+}
+
+// Project describes the project itself.
+type Project struct {
+	Name string `toml:"name" json:"name,omitempty"`
+}
+
+// Image says which image the environment is built on: either a family with
+// version constraints or an explicit reference.
+type Image struct {
+	Family     string   `toml:"family" json:"family,omitempty"`
+	Version    string   `toml:"version" json:"version,omitempty"`
+	CUDA       string   `toml:"cuda" json:"cuda,omitempty"`
+	CuDNN      string   `toml:"cudnn" json:"cudnn,omitempty"`
+	Variant    string   `toml:"variant" json:"variant,omitempty"`
+	OS         string   `toml:"os" json:"os,omitempty"`
+	OSVersion  string   `toml:"os-version" json:"os-version,omitempty"`
+	Ref        string   `toml:"ref" json:"ref,omitempty"`
+	Registry   string   `toml:"registry" json:"registry,omitempty"`
+	Platforms  []string `toml:"platforms" json:"platforms"`
+	Resolution string   `toml:"resolution" json:"resolution"`
+}
+
+// Pip lists the python packages installed on top of the image.
+type Pip struct {
+	Packages       []string `toml:"packages" json:"packages,omitempty"`
+	Requirements   string   `toml:"requirements" json:"requirements,omitempty"`
+	IndexURL       string   `toml:"index-url" json:"index-url,omitempty"`
+	ExtraIndexURLs []string `toml:"extra-index-urls" json:"extra-index-urls,omitempty"`
+}
+
+// Run holds the settings a container is started with.
+type Run struct {
+	GPUs     GPUs              `toml:"gpus,omitempty" json:"gpus"`
+	Workdir  string            `toml:"workdir,omitempty" json:"workdir"`
+	IPC      string            `toml:"ipc,omitempty" json:"ipc,omitempty"`
+	ShmSize  string            `toml:"shm-size,omitempty" json:"shm-size,omitempty"`
+	Network  string            `toml:"network,omitempty" json:"network"`
+	Mounts   []string          `toml:"mounts,omitempty" json:"mounts,omitempty"`
+	Env      map[string]string `toml:"env,omitempty" json:"env,omitempty"`
+	Command  []string          `toml:"command,omitempty" json:"command,omitempty"`
+	PipCache string            `toml:"pip-cache,omitempty" json:"pip-cache"`
+	User     string            `toml:"user,omitempty" json:"user,omitempty"`
+}
+
+// Defaults applied where mlenv.toml is silent.
+const (
+	DefaultPlatform   = "linux/amd64"
+	DefaultResolution = "highest"
+	DefaultWorkdir    = "/src"
+	DefaultNetwork    = "bridge"
+	DefaultPipCache   = "mlenv-pip-cache"
+	DefaultGPUs       = "auto"
+)
+
+// HasPip reports whether the spec asks for any pip package.
+func (s *Spec) HasPip() bool {
+	return len(s.Pip.Packages) > 0 || s.Pip.Requirements != ""
+}
