@@ -71,6 +71,9 @@ func Unmarshal(file string, data []byte) (*Lock, error) {
 
 // check validates what a lock must hold to be used.
 func (l *Lock) check() error {
+	if !digestRe.MatchString(l.InputHash) {
+		return fmt.Errorf("input-hash %q is not a sha256 digest", l.InputHash)
+	}
 	if !digestRe.MatchString(l.Image.Digest) {
 		return fmt.Errorf("image.digest %q is not a sha256 digest", l.Image.Digest)
 	}

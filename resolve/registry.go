@@ -29,6 +29,8 @@ type Options struct {
 	Progress func(repo string, tags int)
 	// UserAgent is sent with every request.
 	UserAgent string
+	// PageSize is how many tags to ask for a page; 0 means 1000.
+	PageSize int
 }
 
 // Registry reads tags, manifests and configs. It de-duplicates requests:
@@ -66,6 +68,9 @@ func NewRegistry(o Options) (*Registry, error) {
 		remote.WithRetryPredicate(func(error) bool { return false }),
 		remote.WithRetryBackoff(remote.Backoff{Steps: 1, Duration: time.Millisecond}),
 		remote.WithJobs(o.Jobs),
+	}
+	if o.PageSize > 0 {
+		ropts = append(ropts, remote.WithPageSize(o.PageSize))
 	}
 	if o.UserAgent != "" {
 		ropts = append(ropts, remote.WithUserAgent(o.UserAgent))

@@ -122,4 +122,3 @@ func (f *Family) applyTable(c *Candidate) {
 func minorOf(v Version) string {
 	return strings.Join(strings.Split(v.Sem.String(), ".")[:2], ".")
 }
-

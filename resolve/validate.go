@@ -45,4 +45,3 @@ func errsOrNil(errs schema.Errors) error {
 	}
 	return errs
 }
-

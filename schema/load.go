@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"sort"
 	"strings"
 
@@ -38,7 +40,7 @@ func Parse(path string, data []byte) (*Spec, error) {
 		return nil, s.decodeError(err)
 	}
 	errs := append(s.undecoded(md.Undecoded()), s.validate()...)
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	sort.SliceStable(errs, func(i, j int) bool { return lineOrder(errs[i]) < lineOrder(errs[j]) })
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -52,8 +54,21 @@ func (s *Spec) decodeError(err error) error {
 		msg := strings.TrimPrefix(pe.Message, "toml: ")
 		return &Error{File: s.Path, Line: pe.Position.Line, Key: pe.LastKey, Msg: msg, Hint: pe.Usage}
 	}
+	if m := typeErrorRe.FindStringSubmatch(err.Error()); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &Error{File: s.Path, Line: line, Key: m[2], Msg: friendlyTypes.Replace(m[3])}
+	}
 	return &Error{File: s.Path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
 }
+
+// typeErrorRe reads BurntSushi/toml's type-mismatch errors, which carry
+// the line and key in their text rather than as a ParseError.
+var typeErrorRe = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]+)"\): (.*)$`)
+
+var friendlyTypes = strings.NewReplacer("incompatible types: ", "", "; destination has type slice", "; want an array",
+	"; destination has type map", "; want a table", "; destination has type struct", "; want a table",
+	"; destination has type string", "; want a string", "; destination has type int", "; want an integer",
+	"; destination has type bool", "; want a boolean")
 
 // undecoded turns every key the Spec did not consume into an error with a
 // "did you mean" hint drawn from the keys valid in that table.
@@ -77,6 +92,14 @@ func (s *Spec) undecoded(keys []toml.Key) Errors {
 		errs = append(errs, e)
 	}
 	return errs
+}
+
+// lineOrder sorts problems by line, those without one last.
+func lineOrder(e *Error) int {
+	if e.Line == 0 {
+		return int(^uint(0) >> 1)
+	}
+	return e.Line
 }
 
 func isUndecoded(keys []toml.Key, k toml.Key) bool {

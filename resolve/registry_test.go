@@ -1,0 +1,191 @@
+package resolve_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/resolve/resolvetest"
+	"github.com/mlenv/mlenv/schema"
+)
+
+func TestTagsFollowEveryPage(t *testing.T) {
+	reg := resolvetest.New(t)
+	img := resolvetest.Image{}.Build(t, "x")
+	reg.Push("nvidia/cuda", "12.1.1-runtime-ubuntu22.04", img)
+	for i := 0; i < 30; i++ {
+		reg.Tag("nvidia/cuda", "12.1.1-runtime-ubuntu22.04", fmt.Sprintf("12.1.%d-base-ubuntu22.04", i+2))
+	}
+	reg.Wrap = resolvetest.Paginate
+	r, err := resolve.NewRegistry(resolve.Options{PageSize: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Requests()
+	repo, _ := name.NewRepository(reg.Host + "/nvidia/cuda")
+	tags, err := r.Tags(context.Background(), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tags) != 31 {
+		t.Errorf("listed %d tags, want 31", len(tags))
+	}
+	pages := 0
+	for _, q := range reg.Requests() {
+		if strings.HasSuffix(q.Path, "/tags/list") {
+			pages++
+		}
+	}
+	if pages != 5 {
+		t.Errorf("%d tag pages requested, want 5 (31 tags, 7 a page)", pages)
+	}
+}
+
+// TestRequestsAreFewAndDeduplicated locks a runtime image for two
+// platforms and checks each manifest and config is fetched once, always
+// with the index media types in Accept.
+func TestRequestsAreFewAndDeduplicated(t *testing.T) {
+	reg := families(t)
+	im := schema.Image{Family: "pytorch", Version: "~2.1", Variant: "runtime", Registry: reg.Host, Platforms: []string{"linux/amd64", "linux/arm64"}}
+	if _, err := newResolver(t).Image(context.Background(), im, nil); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]int{}
+	for _, q := range reg.Requests() {
+		seen[q.Method+" "+q.Path]++
+		if strings.Contains(q.Path, "/manifests/") && !strings.Contains(q.Accept, "application/vnd.oci.image.index.v1+json") {
+			t.Errorf("%s %s sent Accept %q without the index media types", q.Method, q.Path, q.Accept)
+		}
+	}
+	var manifests, blobs int
+	for k, n := range seen {
+		if n > 1 && !strings.HasSuffix(k, "/v2/") {
+			t.Errorf("%s requested %d times", k, n)
+		}
+		if strings.Contains(k, "/manifests/") {
+			manifests++
+		}
+		if strings.Contains(k, "/blobs/") {
+			blobs++
+		}
+	}
+	// the index, two platform manifests, one config (versions come from
+	// the first platform; the others' config digests are in their manifests)
+	if manifests != 3 || blobs != 1 {
+		t.Errorf("%d manifest and %d blob requests, want 3 and 1: %v", manifests, blobs, seen)
+	}
+}
+
+func TestMissingDigestHeaderFallsBackToBodyHash(t *testing.T) {
+	reg := families(t)
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		next.ServeHTTP(stripDigest{w}, r)
+	}
+	defer func() { reg.Wrap = nil }()
+	want, err := newResolver(t).Registry.Get(context.Background(), mustRef(t, reg.Host+"/nvidia/cuda:12.6.3-runtime-ubuntu24.04"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := newResolver(t).Registry.Head(context.Background(), mustRef(t, reg.Host+"/nvidia/cuda:12.6.3-runtime-ubuntu24.04"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Digest != want.Digest {
+		t.Errorf("digest without header = %s, want %s", d.Digest, want.Digest)
+	}
+}
+
+type stripDigest struct{ http.ResponseWriter }
+
+func (s stripDigest) WriteHeader(code int) {
+	s.Header().Del("Docker-Content-Digest")
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s stripDigest) Write(b []byte) (int, error) {
+	s.Header().Del("Docker-Content-Digest")
+	return s.ResponseWriter.Write(b)
+}
+
+func TestRetriesHonourRetryAfter(t *testing.T) {
+	reg := families(t)
+	var manifestFailures, listFailures atomic.Int32
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if strings.Contains(r.URL.Path, "/manifests/") && manifestFailures.Add(1) <= 2 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		if strings.HasSuffix(r.URL.Path, "/tags/list") && listFailures.Add(1) == 1 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}
+	defer func() { reg.Wrap = nil }()
+	im := schema.Image{Family: "cuda", Version: "~12.6", CuDNN: "none", Registry: reg.Host, Platforms: []string{"linux/amd64"}}
+	pin, err := newResolver(t).Image(context.Background(), im, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pin.Image.Tag != "12.6.3-runtime-ubuntu24.04" {
+		t.Errorf("tag = %s", pin.Image.Tag)
+	}
+}
+
+func TestRateLimitGivesUp(t *testing.T) {
+	reg := families(t)
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		w.WriteHeader(http.StatusTooManyRequests)
+	}
+	defer func() { reg.Wrap = nil }()
+	im := schema.Image{Family: "cuda", Registry: reg.Host, Platforms: []string{"linux/amd64"}}
+	_, err := newResolver(t).Image(context.Background(), im, nil)
+	if !kindIs(resolve.KindRateLimited)(err) || !strings.Contains(err.Error(), "rate limiting") {
+		t.Errorf("err = %v, want a rate-limit error", err)
+	}
+}
+
+func TestUnauthorizedSaysHowToLogIn(t *testing.T) {
+	reg := families(t)
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	}
+	defer func() { reg.Wrap = nil }()
+	im := schema.Image{Family: "cuda", Registry: reg.Host, Platforms: []string{"linux/amd64"}}
+	_, err := newResolver(t).Image(context.Background(), im, nil)
+	if !kindIs(resolve.KindUnauthorized)(err) || !strings.Contains(err.Error(), "docker login "+reg.Host) {
+		t.Errorf("err = %v, want an unauthorized error naming docker login", err)
+	}
+}
+
+func TestUnreachableRegistry(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := l.Addr().String()
+	l.Close()
+	im := schema.Image{Family: "cuda", Registry: host, Platforms: []string{"linux/amd64"}}
+	_, err = newResolver(t).Image(context.Background(), im, nil)
+	if !kindIs(resolve.KindUnreachable)(err) || !strings.Contains(err.Error(), "cannot reach registry "+host) {
+		t.Errorf("err = %v, want an unreachable error", err)
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
