@@ -1,0 +1,53 @@
+// Package runner owns everything that talks to the Docker engine: the
+// image by digest (pulled with progress), the pip-cache volume, the cached
+// environment image, and containers from create to removal.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/moby/moby/client"
+)
+
+// Engine is a connection to a Docker engine.
+type Engine struct {
+	Client *client.Client
+	host   string
+}
+
+// Connect finds the engine as docker does (DOCKER_HOST, DOCKER_TLS_VERIFY,
+// DOCKER_CERT_PATH; the default socket otherwise), negotiates the API
+// version and checks that it answers.
+func Connect(ctx context.Context) (*Engine, error) {
+	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker engine: %w", err)
+	}
+	host := c.DaemonHost()
+	if _, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		c.Close()
+		return nil, &NoEngineError{Host: host, Err: err}
+	}
+	return &Engine{Client: c, host: host}, nil
+}
+
+// Close releases the connection.
+func (e *Engine) Close() error { return e.Client.Close() }
+
+// NoEngineError says the engine did not answer, and how to fix that.
+type NoEngineError struct {
+	Host string
+	Err  error
+}
+
+func (e *NoEngineError) Error() string {
+	hint := "start the Docker engine (for example `sudo systemctl start docker`), or set DOCKER_HOST to one that runs"
+	if os.Getenv("DOCKER_HOST") != "" {
+		hint = "check DOCKER_HOST=" + os.Getenv("DOCKER_HOST") + ", or unset it to use the local engine"
+	}
+	return fmt.Sprintf("cannot reach the Docker engine at %s: %v: %s", e.Host, e.Err, hint)
+}
+
+func (e *NoEngineError) Unwrap() error { return e.Err }

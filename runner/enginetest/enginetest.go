@@ -1,0 +1,123 @@
+// Package enginetest gives integration tests the real parts they run
+// against: the Docker engine and a Debian docker-registry server on a
+// loopback port. Where a part is missing the test is skipped with a clear
+// message, except under CI=true, where a missing part is a failure.
+package enginetest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mlenv/mlenv/runner"
+)
+
+// Missing skips the test, or fails it under CI=true, because a real part
+// it needs is not on this machine.
+func Missing(t testing.TB, what string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s is required in CI (CI=true): .ci/run installs and starts it", what)
+	}
+	t.Skipf("skipping: %s is not available here (install it, or run `bash .ci/run`)", what)
+}
+
+// Engine connects to the Docker engine or skips (fails in CI).
+func Engine(t testing.TB) *runner.Engine {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping: needs the Docker engine (-short)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e, err := runner.Connect(ctx)
+	if err != nil {
+		Missing(t, "a Docker engine ("+err.Error()+")")
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
+// Docker runs the docker CLI for test setup and returns its stdout.
+func Docker(t testing.TB, stdin []byte, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("docker", args...)
+	cmd.Stdin = bytes.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, errb.String())
+	}
+	return strings.TrimSpace(out.String())
+}
+
+var (
+	registryOnce sync.Once
+	registryHost string
+	registryErr  error
+)
+
+// Registry starts Debian's docker-registry on a free loopback port (once
+// per test binary; it stops when the binary exits) and returns host:port.
+// The engine treats 127.0.0.0/8 registries as insecure, so it pushes over
+// plain HTTP.
+func Registry(t testing.TB) string {
+	t.Helper()
+	registryOnce.Do(func() { registryHost, registryErr = startRegistry() })
+	if registryErr != nil {
+		Missing(t, "Debian's docker-registry ("+registryErr.Error()+")")
+	}
+	return registryHost
+}
+
+func startRegistry() (string, error) {
+	bin, err := exec.LookPath("docker-registry")
+	if err != nil {
+		return "", err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	host := l.Addr().String()
+	l.Close()
+	dir, err := os.MkdirTemp("", "mlenv-registry-")
+	if err != nil {
+		return "", err
+	}
+	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), host)
+	cfgPath := filepath.Join(dir, "config.yml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		return "", err
+	}
+	cmd := exec.Command(bin, "serve", cfgPath)
+	logf, err := os.Create(filepath.Join(dir, "registry.log"))
+	if err != nil {
+		return "", err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with the test binary
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	go cmd.Wait()
+	for i := 0; i < 100; i++ {
+		if resp, err := http.Get("http://" + host + "/v2/"); err == nil {
+			resp.Body.Close()
+			return host, nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cmd.Process.Kill()
+	return "", fmt.Errorf("docker-registry did not answer on %s", host)
+}
