@@ -45,13 +45,18 @@ type Platform struct {
 
 // Versions are what the image contains, each with where it was read.
 type Versions struct {
-	Framework        string            `toml:"framework,omitempty"`
-	FrameworkVersion string            `toml:"framework-version,omitempty"`
-	CUDA             string            `toml:"cuda,omitempty"`
-	CuDNN            string            `toml:"cudnn,omitempty"`
-	Python           string            `toml:"python,omitempty"`
-	MinDriver        string            `toml:"min-driver,omitempty"`
-	Sources          map[string]string `toml:"sources,omitempty"`
+	Framework        string `toml:"framework,omitempty"`
+	FrameworkVersion string `toml:"framework-version,omitempty"`
+	CUDA             string `toml:"cuda,omitempty"`
+	CuDNN            string `toml:"cudnn,omitempty"`
+	Python           string `toml:"python,omitempty"`
+	MinDriver        string `toml:"min-driver,omitempty"`
+	// FrameworkCUDA and FrameworkCuDNN are what the framework itself
+	// reports inside the image (torch.version.cuda,
+	// torch.backends.cudnn.version()).
+	FrameworkCUDA  string            `toml:"framework-cuda,omitempty"`
+	FrameworkCuDNN string            `toml:"framework-cudnn,omitempty"`
+	Sources        map[string]string `toml:"sources,omitempty"`
 }
 
 // Dist is a python distribution already installed in the image.
@@ -67,7 +72,14 @@ type Package struct {
 	Requested bool     `toml:"requested"`
 	Index     string   `toml:"index"`
 	Hashes    []string `toml:"hashes"`
+	// Platforms lists the platforms this entry is for, when a package
+	// resolves differently per platform; empty means every platform.
 	Platforms []string `toml:"platforms,omitempty"`
+	// Replaces is the version of this package the image already has, when
+	// the lock installs another one over it.
+	Replaces string `toml:"replaces,omitempty"`
+	// URL is the file pip chose, without credentials.
+	URL string `toml:"url,omitempty"`
 }
 
 // Run is the [run] table, resolved with defaults.

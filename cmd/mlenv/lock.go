@@ -11,13 +11,15 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/runner"
 )
 
 type lockOptions struct {
 	*globalOptions
-	check   bool
-	upgrade bool
-	json    bool
+	check           bool
+	upgrade         bool
+	upgradePackages []string
+	json            bool
 }
 
 func newLockCmd(g *globalOptions) *cobra.Command {
@@ -33,7 +35,8 @@ the newest framework wins, then the newest CUDA, then the newest cuDNN
 since it was written) is kept as it is, without any network access.`,
 		Example: `  mlenv lock              # write or refresh mlenv.lock
   mlenv lock --check      # CI: exit 0 when fresh, 3 when stale; no network
-  mlenv lock --upgrade    # re-resolve everything against the registries`,
+  mlenv lock --upgrade    # re-resolve everything against the registries
+  mlenv lock --upgrade-package numpy   # re-resolve one package, keep every other pin`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runLock(cmd.Context(), o, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -42,6 +45,7 @@ since it was written) is kept as it is, without any network access.`,
 	f := cmd.Flags()
 	f.BoolVar(&o.check, "check", false, "only check that the lock is fresh: exit 0 when it is, 3 when stale (no network)")
 	f.BoolVar(&o.upgrade, "upgrade", false, "re-resolve everything, even a fresh lock")
+	f.StringSliceVar(&o.upgradePackages, "upgrade-package", nil, "re-resolve this pip package (repeatable), keeping every other pin")
 	f.BoolVar(&o.json, "json", false, "print the result as JSON on stdout")
 	return cmd
 }
@@ -67,7 +71,7 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 	if o.check {
 		return checkLock(p, prev, o, stdout, stderr)
 	}
-	if prev != nil && !o.upgrade && lock.Check(p.hashes, prev).Fresh {
+	if prev != nil && !o.upgrade && len(o.upgradePackages) == 0 && lock.Check(p.hashes, prev).Fresh {
 		say(o, stderr, "%s is up to date\n", p.lockPath)
 		return emit(o.json, stdout, lockResult{Lock: p.lockPath, Status: "fresh", Image: pinnedRef(prev)})
 	}
@@ -105,23 +109,11 @@ func checkLock(p *project, prev *lock.Lock, o lockOptions, stdout, stderr io.Wri
 // resolveLock builds the new lock. Sections of mlenv.toml that did not
 // change keep their pins unless --upgrade asks for fresh ones.
 func resolveLock(ctx context.Context, p *project, prev *lock.Lock, o lockOptions, stderr io.Writer) (*lock.Lock, error) {
-	if p.spec.HasPip() {
-		return nil, withCode(exitUsage, errors.New("[pip] packages need the pip resolver, which this mlenv does not have yet"))
+	pin, err := resolveImage(ctx, p, prev, o, stderr)
+	if err != nil {
+		return nil, err
 	}
-	var pin *resolve.ImagePin
-	if prev != nil && !o.upgrade && prev.Inputs.Image == p.hashes.Image {
-		pin = &resolve.ImagePin{Image: prev.Image, Versions: prev.Versions}
-	} else {
-		reg, err := newRegistry(o.globalOptions, stderr)
-		if err != nil {
-			return nil, err
-		}
-		r := &resolve.Resolver{Registry: reg}
-		if pin, err = r.Image(ctx, p.spec.Image, prev); err != nil {
-			return nil, err
-		}
-	}
-	return &lock.Lock{
+	next := &lock.Lock{
 		Version:   lock.FormatVersion,
 		Generator: "mlenv " + version,
 		InputHash: p.hashes.Input,
@@ -129,7 +121,97 @@ func resolveLock(ctx context.Context, p *project, prev *lock.Lock, o lockOptions
 		Versions:  pin.Versions,
 		Run:       p.spec.Run,
 		Inputs:    lock.Inputs{Image: p.hashes.Image, Pip: p.hashes.Pip, Run: p.hashes.Run},
-	}, nil
+	}
+	if !p.spec.HasPip() {
+		return next, nil
+	}
+	if prev != nil && !o.upgrade && len(o.upgradePackages) == 0 && prev.Inputs.Pip == p.hashes.Pip && prev.Image.Digest == next.Image.Digest {
+		next.Versions, next.Base, next.Packages = prev.Versions, prev.Base, prev.Packages
+		return next, nil
+	}
+	return next, resolvePip(ctx, p, prev, next, o, stderr)
+}
+
+func resolveImage(ctx context.Context, p *project, prev *lock.Lock, o lockOptions, stderr io.Writer) (*resolve.ImagePin, error) {
+	if prev != nil && !o.upgrade && prev.Inputs.Image == p.hashes.Image {
+		return &resolve.ImagePin{Image: prev.Image, Versions: prev.Versions}, nil
+	}
+	reg, err := newRegistry(o.globalOptions, stderr)
+	if err != nil {
+		return nil, err
+	}
+	r := &resolve.Resolver{Registry: reg}
+	return r.Image(ctx, p.spec.Image, prev)
+}
+
+// resolvePip pins [pip] by running pip inside the locked image.
+func resolvePip(ctx context.Context, p *project, prev, next *lock.Lock, o lockOptions, stderr io.Writer) error {
+	keep, err := keptPins(prev, next, o.upgradePackages)
+	if err != nil {
+		return err
+	}
+	engine, err := runner.Connect(ctx)
+	if err != nil {
+		return fmt.Errorf("[pip] packages are resolved inside the image, which needs a Docker engine: %w", err)
+	}
+	defer engine.Close()
+	pr := &resolve.PipResolver{Exec: engine, Progress: progressOut(o.globalOptions, stderr)}
+	res, err := pr.Resolve(ctx, resolve.PipInput{Spec: p.spec, Image: next.Image, Keep: keep})
+	if err != nil {
+		return err
+	}
+	next.Base, next.Packages = res.Base, res.Packages
+	applyProbe(&next.Versions, res)
+	return nil
+}
+
+// keptPins is, for --upgrade-package, every previously locked package but
+// the ones named.
+func keptPins(prev, next *lock.Lock, upgrade []string) (map[string]string, error) {
+	if len(upgrade) == 0 {
+		return nil, nil
+	}
+	if prev == nil || prev.Image.Digest != next.Image.Digest {
+		return nil, withCode(exitUsage, errors.New("--upgrade-package needs an existing lock on the same image: run `mlenv lock` first"))
+	}
+	names := map[string]bool{}
+	for _, n := range upgrade {
+		names[resolve.NormalizeName(n)] = true
+	}
+	keep := map[string]string{}
+	found := map[string]bool{}
+	for _, pkg := range prev.Packages {
+		if names[pkg.Name] {
+			found[pkg.Name] = true
+			continue
+		}
+		keep[pkg.Name] = pkg.Version
+	}
+	for n := range names {
+		if !found[n] {
+			return nil, withCode(exitUsage, fmt.Errorf("--upgrade-package %s: no such package in %s", n, lock.FileName))
+		}
+	}
+	return keep, nil
+}
+
+// applyProbe records what python and the framework said inside the image.
+func applyProbe(v *lock.Versions, res *resolve.PipResult) {
+	if v.Sources == nil {
+		v.Sources = map[string]string{}
+	}
+	if res.Python != "" {
+		v.Python, v.Sources["python"] = res.Python, "probe"
+	}
+	if c, ok := res.Framework["cuda"].(string); ok && c != "" {
+		v.FrameworkCUDA = c
+		if v.CUDA == "" {
+			v.CUDA, v.Sources["cuda"] = c, "probe"
+		}
+	}
+	if c, ok := res.Framework["cudnn"].(float64); ok && c > 0 {
+		v.FrameworkCuDNN = fmt.Sprintf("%d", int(c))
+	}
 }
 
 func sameLock(a, b *lock.Lock) bool {

@@ -34,3 +34,12 @@ func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(f.Fd())
 }
+
+// progressOut is where long work (pulls, pip) shows progress: stderr when
+// it is a terminal, nowhere otherwise, so CI logs stay quiet.
+func progressOut(g *globalOptions, stderr io.Writer) io.Writer {
+	if g.quiet || !isTerminal(stderr) {
+		return nil
+	}
+	return stderr
+}

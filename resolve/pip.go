@@ -1,0 +1,255 @@
+package resolve
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/schema"
+)
+
+//go:embed pip_resolve.py
+var pipScript []byte
+
+// VenvPath is where the locked packages live inside a container: a virtual
+// environment that sees the image's own packages. The lock is resolved into
+// it and `mlenv run` installs into it, so both agree, also where the system
+// python is EXTERNALLY-MANAGED (PEP 668) and in conda images.
+const VenvPath = "/opt/mlenv/venv"
+
+// DefaultIndex is pip's default index, recorded where mlenv.toml names none.
+const DefaultIndex = "https://pypi.org/simple"
+
+// PipResolver resolves [pip] inside the pinned image.
+type PipResolver struct {
+	Exec     Executor
+	Progress io.Writer // pull progress and pip's output, or nil
+}
+
+// PipInput is what a pip resolution needs.
+type PipInput struct {
+	Spec  *schema.Spec
+	Image lock.Image
+	// Keep pins these packages (name → version) for --upgrade-package:
+	// everything locked before except the packages being upgraded.
+	Keep map[string]string
+}
+
+// PipResult is what the lock records of the python side.
+type PipResult struct {
+	Python    string
+	Base      []lock.Dist
+	Packages  []lock.Package
+	Framework map[string]any // torch's own report: torch, cuda, cudnn
+}
+
+// scriptResult is pip_resolve.py's output.
+type scriptResult struct {
+	Python            string         `json:"python"`
+	Implementation    string         `json:"implementation"`
+	Pip               *string        `json:"pip"`
+	ExternallyManaged bool           `json:"externally_managed"`
+	Base              []lock.Dist    `json:"base"`
+	Framework         map[string]any `json:"framework"`
+	ABI               string         `json:"abi"`
+	Packages          []scriptPkg    `json:"packages"`
+	Error             *struct {
+		Kind, Message string
+	} `json:"error"`
+}
+
+type scriptPkg struct {
+	Name      string   `json:"name"`
+	Version   string   `json:"version"`
+	URL       string   `json:"url"`
+	Requested bool     `json:"requested"`
+	Hashes    []string `json:"hashes"`
+}
+
+// Resolve runs pip in the image for every locked platform: natively for
+// the engine's own platform, with pip's cross-platform flags for the
+// others (binary wheels only). Packages the same on every platform get one
+// entry; the others say which platforms they are for.
+func (p *PipResolver) Resolve(ctx context.Context, in PipInput) (*PipResult, error) {
+	reqs, err := Requirements(in.Spec)
+	if err != nil {
+		return nil, err
+	}
+	native, err := p.Exec.NativePlatform(ctx)
+	if err != nil {
+		return nil, err
+	}
+	host, ok := platformEntry(in.Image, native)
+	if !ok {
+		return nil, fmt.Errorf("this engine runs %s images, and the lock has no %s platform to run pip in: add %q to [image] platforms, or lock on a %s machine",
+			native, native, native, in.Image.Platforms[0].Platform)
+	}
+	first, err := p.run(ctx, in, reqs, host, nil)
+	if err != nil {
+		return nil, err
+	}
+	perPlatform := map[string][]scriptPkg{host.Platform: first.Packages}
+	for _, pl := range in.Image.Platforms {
+		if pl.Platform == host.Platform {
+			continue
+		}
+		c, err := crossFlags(pl.Platform, first)
+		if err != nil {
+			return nil, err
+		}
+		r, err := p.run(ctx, in, reqs, host, c)
+		if err != nil {
+			return nil, fmt.Errorf("resolve for %s: %w", pl.Platform, err)
+		}
+		perPlatform[pl.Platform] = r.Packages
+	}
+	return &PipResult{
+		Python:    first.Python,
+		Base:      first.Base,
+		Packages:  mergePlatforms(perPlatform, in.Spec, first.Base),
+		Framework: first.Framework,
+	}, nil
+}
+
+func platformEntry(im lock.Image, platform string) (lock.Platform, bool) {
+	for _, p := range im.Platforms {
+		if p.Platform == platform {
+			return p, true
+		}
+	}
+	return lock.Platform{}, false
+}
+
+// run executes the resolver script once, with the image's python3 or, where
+// there is none, python.
+func (p *PipResolver) run(ctx context.Context, in PipInput, reqs []Requirement, pl lock.Platform, cross map[string]any) (*scriptResult, error) {
+	files, err := scriptFiles(in, reqs, cross)
+	if err != nil {
+		return nil, err
+	}
+	req := ExecRequest{
+		Repository: in.Image.Repository, Digest: in.Image.Digest, Platform: pl.Platform, Config: pl.Config,
+		Env:      []string{"PIP_CACHE_DIR=/opt/mlenv/pip-cache", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1", "PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1"},
+		Files:    files,
+		Volumes:  map[string]string{in.Spec.Run.PipCache: "/opt/mlenv/pip-cache"},
+		Progress: p.Progress,
+	}
+	var res *ExecResult
+	for _, py := range []string{"python3", "python"} {
+		req.Argv = []string{py, "/opt/mlenv/resolve.py", "/opt/mlenv/request.json"}
+		res, err = p.Exec.Exec(ctx, req)
+		var nf interface{ NotFound() bool }
+		if errors.As(err, &nf) && nf.NotFound() {
+			continue
+		}
+		break
+	}
+	if err != nil {
+		var nf interface{ NotFound() bool }
+		if errors.As(err, &nf) && nf.NotFound() {
+			return nil, &NoPythonError{Image: in.Image.Repository + "@" + in.Image.Digest}
+		}
+		return nil, err
+	}
+	return parseScriptResult(in, res)
+}
+
+func scriptFiles(in PipInput, reqs []Requirement, cross map[string]any) (map[string][]byte, error) {
+	lines := make([]string, len(reqs))
+	for i, r := range reqs {
+		lines[i] = r.Line
+	}
+	request := map[string]any{
+		"venv":              VenvPath,
+		"requirements_file": "/opt/mlenv/requirements.txt",
+		"requirement_lines": lines,
+		"index_url":         in.Spec.Pip.IndexURL,
+		"extra_index_urls":  in.Spec.Pip.ExtraIndexURLs,
+		"probe_framework":   cross == nil,
+	}
+	files := map[string][]byte{
+		"/opt/mlenv/resolve.py":       pipScript,
+		"/opt/mlenv/requirements.txt": []byte(strings.Join(lines, "\n") + "\n"),
+	}
+	if len(in.Keep) > 0 {
+		var pins []string
+		for _, n := range sortedNames(in.Keep) {
+			pins = append(pins, n+"=="+in.Keep[n])
+		}
+		request["constraints_file"] = "/opt/mlenv/constraints.txt"
+		files["/opt/mlenv/constraints.txt"] = []byte(strings.Join(pins, "\n") + "\n")
+	}
+	if cross != nil {
+		request["cross"] = cross
+	}
+	b, err := json.Marshal(request)
+	if err != nil {
+		return nil, err
+	}
+	files["/opt/mlenv/request.json"] = b
+	return files, nil
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func parseScriptResult(in PipInput, res *ExecResult) (*scriptResult, error) {
+	var r scriptResult
+	out := strings.TrimSpace(string(res.Stdout))
+	if i := strings.LastIndex(out, "\n"); i >= 0 {
+		out = out[i+1:]
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return nil, fmt.Errorf("pip resolution in %s failed (exit %d):\n%s", in.Image.Repository, res.ExitCode, lastLines(string(res.Stderr), 20))
+	}
+	if r.Error != nil {
+		return nil, scriptError(in, &r)
+	}
+	if res.ExitCode != 0 {
+		return nil, fmt.Errorf("pip resolution failed (exit %d):\n%s", res.ExitCode, lastLines(string(res.Stderr), 20))
+	}
+	return &r, nil
+}
+
+// crossFlags are pip's flags to resolve for another platform with the
+// same python as the native image.
+func crossFlags(platform string, native *scriptResult) (map[string]any, error) {
+	arch := map[string]string{"linux/arm64": "aarch64", "linux/arm64/v8": "aarch64", "linux/amd64": "x86_64", "linux/ppc64le": "ppc64le", "linux/s390x": "s390x"}[platform]
+	if arch == "" {
+		return nil, fmt.Errorf("mlenv cannot resolve pip packages for %s on this engine: lock on a %s machine or remove it from [image] platforms", platform, platform)
+	}
+	var tags []string
+	for minor := 40; minor >= 17; minor-- {
+		tags = append(tags, fmt.Sprintf("manylinux_2_%d_%s", minor, arch))
+	}
+	tags = append(tags, "manylinux2014_"+arch, "linux_"+arch)
+	parts := strings.Split(native.Python, ".")
+	impl := "cp"
+	if native.Implementation != "cpython" {
+		impl = "py"
+	}
+	return map[string]any{
+		"platforms": tags, "python_version": strings.Join(parts[:min(2, len(parts))], "."),
+		"implementation": impl, "abi": native.ABI,
+	}, nil
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,175 @@
+package resolve
+
+import (
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/schema"
+)
+
+// mergePlatforms turns per-platform resolutions into lock entries: one
+// entry for a package resolved the same (version and file hashes) on every
+// platform, else one per distinct file with the platforms it is for.
+func mergePlatforms(per map[string][]scriptPkg, spec *schema.Spec, base []lock.Dist) []lock.Package {
+	all := make([]string, 0, len(per))
+	for p := range per {
+		all = append(all, p)
+	}
+	slices.Sort(all)
+	type key struct{ name, version, hashes string }
+	platforms := map[key][]string{}
+	pkgs := map[key]scriptPkg{}
+	for _, p := range all {
+		for _, sp := range per[p] {
+			k := key{NormalizeName(sp.Name), sp.Version, strings.Join(sortedCopy(sp.Hashes), ",")}
+			platforms[k] = append(platforms[k], p)
+			pkgs[k] = sp
+		}
+	}
+	baseVersions := map[string]string{}
+	for _, d := range base {
+		baseVersions[NormalizeName(d.Name)] = d.Version
+	}
+	var out []lock.Package
+	for k, sp := range pkgs {
+		pl := platforms[k]
+		if len(pl) == len(all) {
+			pl = nil
+		}
+		hashes := make([]string, len(sp.Hashes))
+		for i, h := range sortedCopy(sp.Hashes) {
+			hashes[i] = "sha256:" + h
+		}
+		pkg := lock.Package{
+			Name: k.name, Version: sp.Version, Requested: sp.Requested,
+			Index: indexOf(sp.URL, spec), Hashes: hashes, Platforms: pl, URL: redactURL(sp.URL),
+		}
+		if bv, ok := baseVersions[k.name]; ok && bv != sp.Version {
+			pkg.Replaces = bv
+		}
+		out = append(out, pkg)
+	}
+	slices.SortFunc(out, func(a, b lock.Package) int {
+		return strings.Compare(a.Name+"\x00"+strings.Join(a.Platforms, ","), b.Name+"\x00"+strings.Join(b.Platforms, ","))
+	})
+	return out
+}
+
+func sortedCopy(s []string) []string {
+	c := slices.Clone(s)
+	slices.Sort(c)
+	return c
+}
+
+// indexOf names the index a file came from: the configured index on the
+// file's host, else the primary index (whose files may live on another
+// host, as PyPI's do).
+func indexOf(fileURL string, spec *schema.Spec) string {
+	primary := spec.Pip.IndexURL
+	if primary == "" {
+		primary = DefaultIndex
+	}
+	fu, err := url.Parse(fileURL)
+	if err == nil && fu.Host != "" {
+		for _, idx := range append([]string{primary}, spec.Pip.ExtraIndexURLs...) {
+			if iu, err := url.Parse(idx); err == nil && iu.Host == fu.Host {
+				return redactURL(idx)
+			}
+		}
+	}
+	return redactURL(primary)
+}
+
+// redactURL drops user information so credentials never reach the lock.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = nil
+	return u.String()
+}
+
+// NoPythonError says the image cannot run pip.
+type NoPythonError struct {
+	Image  string
+	Python string // set when python is there but pip is not
+}
+
+func (e *NoPythonError) Error() string {
+	what := "has no python3 or python on its PATH"
+	if e.Python != "" {
+		what = fmt.Sprintf("has python %s but no pip", e.Python)
+	}
+	return fmt.Sprintf("image %s %s: [pip] needs an image with python and pip (a framework family such as pytorch or tensorflow, or a python image), or remove [pip] from mlenv.toml", e.Image, what)
+}
+
+// PipError is a resolution pip refused, with pip's reason.
+type PipError struct {
+	Reason string
+	Hint   string
+}
+
+func (e *PipError) Error() string {
+	s := "pip could not resolve [pip]:\n" + indent(e.Reason)
+	if e.Hint != "" {
+		s += "\n" + e.Hint
+	}
+	return s
+}
+
+func scriptError(in PipInput, r *scriptResult) error {
+	switch r.Error.Kind {
+	case "nopip":
+		return &NoPythonError{Image: in.Image.Repository + "@" + in.Image.Digest, Python: r.Python}
+	case "conflict":
+		return &PipError{Reason: r.Error.Message, Hint: "the image's own packages need other versions: relax the requirement in [pip], or choose an image whose packages fit"}
+	}
+	reason := pipReason(r.Error.Message)
+	hint := "fix the requirement in mlenv.toml [pip] (or the requirements file) and run `mlenv lock` again"
+	if unreachableIndex(r.Error.Message) {
+		hint = "the package index could not be reached: check [pip] index-url / extra-index-urls and the network (" + strings.Join(indexesOf(in.Spec), ", ") + ")"
+	}
+	return &PipError{Reason: reason, Hint: hint}
+}
+
+// pipReason keeps pip's ERROR lines and what explains them.
+func pipReason(msg string) string {
+	var keep []string
+	for _, l := range strings.Split(msg, "\n") {
+		t := strings.TrimSpace(l)
+		if t == "" || strings.HasPrefix(t, "mlenv: pip ") {
+			continue
+		}
+		keep = append(keep, t)
+	}
+	return lastLines(strings.Join(keep, "\n"), 15)
+}
+
+func unreachableIndex(msg string) bool {
+	for _, s := range []string{"Failed to establish a new connection", "Connection refused", "Could not fetch URL", "Name or service not known", "Max retries exceeded"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func indexesOf(s *schema.Spec) []string {
+	idx := []string{DefaultIndex}
+	if s.Pip.IndexURL != "" {
+		idx[0] = s.Pip.IndexURL
+	}
+	out := []string{}
+	for _, u := range append(idx, s.Pip.ExtraIndexURLs...) {
+		out = append(out, redactURL(u))
+	}
+	return out
+}
+
+func indent(s string) string {
+	return "\t" + strings.ReplaceAll(s, "\n", "\n\t")
+}

@@ -1,0 +1,107 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+	"github.com/moby/moby/client/pkg/jsonmessage"
+	"github.com/moby/term"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// ImageRef names one platform's image of a lock: the repository, the
+// digest run pulls (the index digest for a multi-platform image), the
+// platform, and the config digest the engine must end up with.
+type ImageRef struct {
+	Repository string // index.docker.io/pytorch/pytorch
+	Digest     string // sha256:…
+	Platform   string // linux/amd64
+	Config     string // sha256:…, the image ID the pull must produce
+}
+
+// String is repository@digest, the only form mlenv pulls by.
+func (r ImageRef) String() string { return r.Repository + "@" + r.Digest }
+
+// EnsureImage makes sure the engine has the image, pulling it by digest
+// (never by tag) when missing, with docker's progress display on a
+// terminal and nothing on other writers. It then checks the engine's image
+// is the locked one.
+func (e *Engine) EnsureImage(ctx context.Context, ref ImageRef, progress io.Writer) error {
+	if err := e.checkImage(ctx, ref); err == nil {
+		return nil
+	}
+	if err := e.pull(ctx, ref, progress); err != nil {
+		return err
+	}
+	return e.checkImage(ctx, ref)
+}
+
+func (e *Engine) checkImage(ctx context.Context, ref ImageRef) error {
+	res, err := e.Client.ImageInspect(ctx, ref.String())
+	if err != nil {
+		return err
+	}
+	if ref.Config != "" && res.ID != ref.Config {
+		return fmt.Errorf("the engine's image %s has id %s, but the lock says its %s config is %s: remove it (`docker rmi %s`) and run again",
+			ref, res.ID, ref.Platform, ref.Config, ref)
+	}
+	return nil
+}
+
+func (e *Engine) pull(ctx context.Context, ref ImageRef, progress io.Writer) error {
+	opts := client.ImagePullOptions{RegistryAuth: registryAuth(ref.Repository)}
+	if ref.Platform != "" {
+		p, err := parsePlatform(ref.Platform)
+		if err != nil {
+			return err
+		}
+		opts.Platforms = []ocispec.Platform{p}
+	}
+	resp, err := e.Client.ImagePull(ctx, ref.String(), opts)
+	if err != nil {
+		return pullError(ref, err)
+	}
+	defer resp.Close()
+	out, fd, isTerm := progressWriter(progress)
+	if err := jsonmessage.DisplayJSONMessagesStream(resp, out, fd, isTerm, nil); err != nil {
+		return pullError(ref, err)
+	}
+	return nil
+}
+
+func pullError(ref ImageRef, err error) error {
+	switch {
+	case cerrdefs.IsNotFound(err) || strings.Contains(err.Error(), "manifest unknown") || strings.Contains(err.Error(), "not found"):
+		return fmt.Errorf("pull %s: the locked image no longer exists in its registry and is not present locally (%v): restore it from an archive (`mlenv vendor`), or re-lock with `mlenv lock --upgrade`", ref, err)
+	case cerrdefs.IsUnauthorized(err) || strings.Contains(err.Error(), "unauthorized"):
+		return fmt.Errorf("pull %s: the registry refused access (%v): run `docker login %s`", ref, err, strings.SplitN(ref.Repository, "/", 2)[0])
+	}
+	return fmt.Errorf("pull %s: %w", ref, err)
+}
+
+// progressWriter returns where to draw pull progress: the terminal's
+// progress bars when w is a terminal, nothing otherwise (CI logs stay
+// quiet).
+func progressWriter(w io.Writer) (io.Writer, uintptr, bool) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(f.Fd()) {
+		return f, f.Fd(), true
+	}
+	return io.Discard, 0, false
+}
+
+func parsePlatform(s string) (ocispec.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 {
+		return ocispec.Platform{}, fmt.Errorf("invalid platform %q", s)
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}

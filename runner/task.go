@@ -1,0 +1,169 @@
+package runner
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mlenv/mlenv/resolve"
+)
+
+// NativePlatform is the engine's own os/arch.
+func (e *Engine) NativePlatform(ctx context.Context) (string, error) {
+	info, err := e.Client.Info(ctx, client.InfoOptions{})
+	if err != nil {
+		return "", fmt.Errorf("docker engine info: %w", err)
+	}
+	arch := map[string]string{"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7", "ppc64le": "ppc64le", "s390x": "s390x"}[info.Info.Architecture]
+	if arch == "" {
+		arch = info.Info.Architecture
+	}
+	return info.Info.OSType + "/" + arch, nil
+}
+
+// Exec runs a short-lived container to completion: the image by digest,
+// files copied in, host networking, stdout and stderr collected (stderr
+// also streamed to req.Progress). The container is removed however Exec
+// ends, also when ctx is cancelled.
+func (e *Engine) Exec(ctx context.Context, req resolve.ExecRequest) (*resolve.ExecResult, error) {
+	ref := ImageRef{Repository: req.Repository, Digest: req.Digest, Platform: req.Platform, Config: req.Config}
+	if err := e.EnsureImage(ctx, ref, req.Progress); err != nil {
+		return nil, err
+	}
+	id, err := e.createTask(ctx, ref, req)
+	if err != nil {
+		return nil, err
+	}
+	defer e.remove(id)
+	if len(req.Files) > 0 {
+		if _, err := e.Client.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: "/", Content: tarOf(req.Files)}); err != nil {
+			return nil, fmt.Errorf("copy files into the container: %w", err)
+		}
+	}
+	wait := e.Client.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	if _, err := e.Client.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		return nil, &StartError{Argv: req.Argv, Err: err}
+	}
+	var stdout, stderr bytes.Buffer
+	logs, err := e.Client.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
+	if err != nil {
+		return nil, err
+	}
+	errw := io.Writer(&stderr)
+	if req.Progress != nil {
+		errw = io.MultiWriter(&stderr, req.Progress)
+	}
+	_, copyErr := stdcopy.StdCopy(&stdout, errw, logs)
+	logs.Close()
+	if copyErr != nil && ctx.Err() == nil {
+		return nil, fmt.Errorf("read container output: %w", copyErr)
+	}
+	select {
+	case res := <-wait.Result:
+		if res.Error != nil {
+			return nil, fmt.Errorf("container: %s", res.Error.Message)
+		}
+		return &resolve.ExecResult{ExitCode: int(res.StatusCode), Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, nil
+	case err := <-wait.Error:
+		return nil, err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (e *Engine) createTask(ctx context.Context, ref ImageRef, req resolve.ExecRequest) (string, error) {
+	p, err := parsePlatform(ref.Platform)
+	if err != nil {
+		return "", err
+	}
+	var mounts []mount.Mount
+	for _, vol := range sortedKeys(req.Volumes) {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: req.Volumes[vol]})
+	}
+	res, err := e.Client.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{
+			Image:      ref.String(),
+			Entrypoint: req.Argv[:1],
+			Cmd:        req.Argv[1:],
+			Env:        req.Env,
+			User:       "0:0",
+			WorkingDir: "/",
+			Labels:     map[string]string{LabelTask: "1"},
+		},
+		HostConfig: &container.HostConfig{NetworkMode: "host", Mounts: mounts},
+		Platform:   &ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant},
+	})
+	if err != nil {
+		return "", fmt.Errorf("create container from %s: %w", ref, err)
+	}
+	return res.ID, nil
+}
+
+// LabelTask marks mlenv's own short-lived containers.
+const LabelTask = "dev.mlenv.task"
+
+// remove force-removes a container with a fresh context, so that it goes
+// also when the caller's context was cancelled.
+func (e *Engine) remove(id string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e.Client.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+}
+
+// StartError is a container that could not start, typically because its
+// executable is missing from the image.
+type StartError struct {
+	Argv []string
+	Err  error
+}
+
+func (e *StartError) Error() string { return fmt.Sprintf("start %s: %v", e.Argv[0], e.Err) }
+func (e *StartError) Unwrap() error { return e.Err }
+
+// NotFound reports whether the executable was missing.
+func (e *StartError) NotFound() bool {
+	s := e.Err.Error()
+	return strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file or directory")
+}
+
+func tarOf(files map[string][]byte) io.Reader {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	dirs := map[string]bool{}
+	for _, name := range sortedKeys(files) {
+		rel := strings.TrimPrefix(name, "/")
+		for d := path.Dir(rel); d != "." && !dirs[d]; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
+	for _, d := range sortedKeys(dirs) {
+		tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d + "/", Mode: 0o755})
+	}
+	for _, name := range sortedKeys(files) {
+		tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(name, "/"), Mode: 0o644, Size: int64(len(files[name]))})
+		tw.Write(files[name])
+	}
+	tw.Close()
+	return &buf
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
