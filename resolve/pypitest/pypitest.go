@@ -1,0 +1,209 @@
+// Package pypitest serves a PEP 503 simple package index on a loopback
+// port from wheels the tests build (and Debian's real wheels), for pip
+// running in containers on the host's network.
+package pypitest
+
+import (
+	"archive/zip"
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Wheel describes a pure-python wheel to build.
+type Wheel struct {
+	Name     string
+	Version  string
+	Requires []string // Requires-Dist lines
+	// Tag is the wheel's compatibility tag; default py3-none-any.
+	Tag string
+}
+
+// Filename is the wheel's file name.
+func (w Wheel) Filename() string {
+	tag := w.Tag
+	if tag == "" {
+		tag = "py3-none-any"
+	}
+	return fmt.Sprintf("%s-%s-%s.whl", strings.ReplaceAll(w.Name, "-", "_"), w.Version, tag)
+}
+
+// Build returns the wheel's bytes: a zip with a module, METADATA, WHEEL and
+// RECORD, with fixed timestamps so the same wheel has the same hash.
+func (w Wheel) Build() []byte {
+	mod := strings.ReplaceAll(strings.ToLower(w.Name), "-", "_")
+	distInfo := fmt.Sprintf("%s-%s.dist-info", strings.ReplaceAll(w.Name, "-", "_"), w.Version)
+	tag := w.Tag
+	if tag == "" {
+		tag = "py3-none-any"
+	}
+	meta := fmt.Sprintf("Metadata-Version: 2.1\nName: %s\nVersion: %s\n", w.Name, w.Version)
+	for _, r := range w.Requires {
+		meta += "Requires-Dist: " + r + "\n"
+	}
+	files := [][2]string{
+		{mod + "/__init__.py", fmt.Sprintf("__version__ = %q\n", w.Version)},
+		{distInfo + "/METADATA", meta},
+		{distInfo + "/WHEEL", "Wheel-Version: 1.0\nGenerator: mlenv-pypitest\nRoot-Is-Purelib: true\nTag: " + tag + "\n"},
+	}
+	var record strings.Builder
+	for _, f := range files {
+		sum := sha256.Sum256([]byte(f[1]))
+		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f[0], base64.RawURLEncoding.EncodeToString(sum[:]), len(f[1]))
+	}
+	record.WriteString(distInfo + "/RECORD,,\n")
+	files = append(files, [2]string{distInfo + "/RECORD", record.String()})
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for _, f := range files {
+		h := &zip.FileHeader{Name: f[0], Method: zip.Deflate, Modified: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+		fw, _ := zw.CreateHeader(h)
+		fw.Write([]byte(f[1]))
+	}
+	zw.Close()
+	return buf.Bytes()
+}
+
+// Index is a running simple index.
+type Index struct {
+	URL string // http://127.0.0.1:port/simple
+	// NoHashes drops the #sha256= fragments from links, as some indexes do.
+	NoHashes bool
+
+	mu    sync.Mutex
+	files map[string][]byte   // filename → content
+	byPkg map[string][]string // normalized name → filenames
+	hits  map[string]int      // filename → downloads
+}
+
+var separators = regexp.MustCompile(`[-_.]+`)
+
+func normalize(n string) string { return strings.ToLower(separators.ReplaceAllString(n, "-")) }
+
+// New serves the given wheels on all interfaces' loopback (127.0.0.1).
+func New(t testing.TB, wheels ...Wheel) *Index {
+	t.Helper()
+	idx := &Index{files: map[string][]byte{}, byPkg: map[string][]string{}, hits: map[string]int{}}
+	for _, w := range wheels {
+		idx.Add(w.Filename(), w.Build())
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: idx}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	idx.URL = srv.URL + "/simple"
+	return idx
+}
+
+// Add serves a file under the project its name starts with.
+func (x *Index) Add(filename string, content []byte) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	name := normalize(strings.SplitN(filename, "-", 2)[0])
+	x.files[filename] = content
+	x.byPkg[name] = append(x.byPkg[name], filename)
+	sort.Strings(x.byPkg[name])
+}
+
+// AddDebianWheels serves Debian's real wheels (pip, setuptools, wheel)
+// from /usr/share/python-wheels; it fails the test where they are missing.
+func (x *Index) AddDebianWheels(t testing.TB) []string {
+	t.Helper()
+	paths, _ := filepath.Glob("/usr/share/python-wheels/*.whl")
+	if len(paths) == 0 {
+		t.Fatal("no wheels in /usr/share/python-wheels: apt-get install python3-pip-whl python3-setuptools-whl python3-wheel-whl")
+	}
+	var names []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		x.Add(filepath.Base(p), b)
+		names = append(names, filepath.Base(p))
+	}
+	return names
+}
+
+// Downloads is how often each file was downloaded.
+func (x *Index) Downloads() map[string]int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range x.hits {
+		out[k] = v
+	}
+	return out
+}
+
+// SHA256 is the hex digest of a served file.
+func (x *Index) SHA256(filename string) string {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return fmt.Sprintf("%x", sha256.Sum256(x.files[filename]))
+}
+
+func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	switch {
+	case r.URL.Path == "/simple/" || r.URL.Path == "/simple":
+		fmt.Fprint(w, "<!DOCTYPE html><html><body>\n")
+		for _, n := range sortedKeys(x.byPkg) {
+			fmt.Fprintf(w, "<a href=\"/simple/%s/\">%s</a>\n", n, n)
+		}
+		fmt.Fprint(w, "</body></html>\n")
+	case strings.HasPrefix(r.URL.Path, "/simple/"):
+		name := normalize(strings.Trim(strings.TrimPrefix(r.URL.Path, "/simple/"), "/"))
+		files, ok := x.byPkg[name]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "<!DOCTYPE html><html><body><h1>Links for %s</h1>\n", name)
+		for _, f := range files {
+			frag := ""
+			if !x.NoHashes {
+				frag = fmt.Sprintf("#sha256=%x", sha256.Sum256(x.files[f]))
+			}
+			fmt.Fprintf(w, "<a href=\"/files/%s%s\">%s</a><br/>\n", f, frag, f)
+		}
+		fmt.Fprint(w, "</body></html>\n")
+	case strings.HasPrefix(r.URL.Path, "/files/"):
+		f := strings.TrimPrefix(r.URL.Path, "/files/")
+		b, ok := x.files[f]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		x.hits[f]++
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Write(b)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
