@@ -114,10 +114,8 @@ def resolve_report(pip, req, index_args, tmp, cross):
     if req.get("constraints_file"):
         args += ["-c", req["constraints_file"]]
     if cross:
-        args += ["--ignore-installed", "--only-binary=:all:", "--python-version", cross["python_version"],
-                 "--implementation", cross["implementation"], "--abi", cross["abi"]]
-        for tag in cross["platforms"]:
-            args += ["--platform", tag]
+        # pip wants --target with platform options, even for a dry run
+        args += ["--ignore-installed", "--target", os.path.join(tmp, "target")] + cross_download_args(cross)
     run_pip(pip, args + index_args)
     with open(report) as f:
         data = json.load(f)

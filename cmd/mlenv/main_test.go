@@ -73,3 +73,5 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+func readFileBytes(path string) ([]byte, error) { return os.ReadFile(path) }

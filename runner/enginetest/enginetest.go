@@ -121,3 +121,22 @@ func startRegistry() (string, error) {
 	cmd.Process.Kill()
 	return "", fmt.Errorf("docker-registry did not answer on %s", host)
 }
+
+// Derive runs argv in a container of base (host network) and commits the
+// result as tag: a test image made from another by one command.
+func Derive(t testing.TB, base, tag string, argv ...string) string {
+	t.Helper()
+	name := fmt.Sprintf("mlenv-derive-%d", time.Now().UnixNano())
+	Docker(t, nil, append([]string{"run", "--name", name, "--network", "host", base}, argv...)...)
+	defer Docker(t, nil, "rm", "-f", name)
+	Docker(t, nil, "commit", name, tag)
+	return tag
+}
+
+// Push tags a local image as host/repo:tag and pushes it.
+func Push(t testing.TB, local, ref string) string {
+	t.Helper()
+	Docker(t, nil, "tag", local, ref)
+	Docker(t, nil, "push", "--quiet", ref)
+	return ref
+}

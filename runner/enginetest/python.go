@@ -12,42 +12,51 @@ import (
 	"testing"
 )
 
-// The python base image the tests build: Debian bookworm minbase with the
-// system python3 and pip, which is EXTERNALLY-MANAGED (PEP 668), as in
-// Debian and Ubuntu 24.04 based images.
-const (
-	pythonSuite    = "bookworm"
-	pythonPackages = "python3,python3-pip"
-)
+// The python images the tests build are Debian minbase with the system
+// python3 and pip: bookworm's (python 3.11, pip 23, EXTERNALLY-MANAGED as
+// in Debian and Ubuntu 24.04 based images) and bullseye's (python 3.9,
+// pip 20.3, older than pip's --report).
+const pythonPackages = "python3,python3-pip"
 
 var (
-	pythonOnce sync.Once
-	pythonTag  string
-	pythonErr  error
+	pythonMu   sync.Mutex
+	pythonTags = map[string]string{}
 )
 
-// PythonImage returns the tag of a local engine image with real python3
-// and pip. It is built once per machine with debootstrap (about a minute)
-// and docker import; the rootfs tarball is cached by its inputs in
+// PythonImage returns the tag of a local engine image of Debian bookworm
+// with real python3 and pip.
+func PythonImage(t testing.TB) string { return pythonImage(t, "bookworm") }
+
+// OldPythonImage is PythonImage with Debian bullseye's pip 20.3.
+func OldPythonImage(t testing.TB) string { return pythonImage(t, "bullseye") }
+
+// pythonImage builds the image once per machine with debootstrap (about a
+// minute) and docker import; the rootfs tarball is cached by its inputs in
 // MLENV_TEST_CACHE (default /var/cache/mlenv-test), so a wiped engine
 // re-imports it without downloading again.
-func PythonImage(t testing.TB) string {
+func pythonImage(t testing.TB, suite string) string {
 	t.Helper()
 	Engine(t)
-	pythonOnce.Do(func() { pythonTag, pythonErr = buildPython() })
-	if pythonErr != nil {
-		t.Fatalf("build the python test image: %v", pythonErr)
+	pythonMu.Lock()
+	defer pythonMu.Unlock()
+	if tag, ok := pythonTags[suite]; ok {
+		return tag
 	}
-	return pythonTag
+	tag, err := buildPython(suite)
+	if err != nil {
+		t.Fatalf("build the %s python test image: %v", suite, err)
+	}
+	pythonTags[suite] = tag
+	return tag
 }
 
-func pythonKey() string {
-	sum := sha256.Sum256([]byte(pythonSuite + "|minbase|" + pythonPackages + "|" + debianMirror()))
-	return fmt.Sprintf("%x", sum[:6])
+func pythonKey(suite string) string {
+	sum := sha256.Sum256([]byte(suite + "|minbase|" + pythonPackages + "|" + debianMirror()))
+	return fmt.Sprintf("%s-%x", suite, sum[:6])
 }
 
-func buildPython() (string, error) {
-	tag := "mlenv-test/python:" + pythonKey()
+func buildPython(suite string) (string, error) {
+	tag := "mlenv-test/python:" + pythonKey(suite)
 	if exec.Command("docker", "image", "inspect", tag).Run() == nil {
 		return tag, nil
 	}
@@ -58,7 +67,7 @@ func buildPython() (string, error) {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lockFile(filepath.Join(cache, "python.lock"))
+	unlock, err := lockFile(filepath.Join(cache, "python-"+suite+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -66,9 +75,9 @@ func buildPython() (string, error) {
 	if exec.Command("docker", "image", "inspect", tag).Run() == nil {
 		return tag, nil // built by another test binary while we waited
 	}
-	tarball := filepath.Join(cache, "rootfs-"+pythonKey()+".tar")
+	tarball := filepath.Join(cache, "rootfs-"+pythonKey(suite)+".tar")
 	if _, err := os.Stat(tarball); err != nil {
-		if err := debootstrap(tarball); err != nil {
+		if err := debootstrap(suite, tarball); err != nil {
 			return "", err
 		}
 	}
@@ -85,7 +94,7 @@ func buildPython() (string, error) {
 	return tag, nil
 }
 
-func debootstrap(tarball string) error {
+func debootstrap(suite, tarball string) error {
 	if _, err := exec.LookPath("debootstrap"); err != nil {
 		return fmt.Errorf("debootstrap is not installed (apt-get install debootstrap): %w", err)
 	}
@@ -94,7 +103,7 @@ func debootstrap(tarball string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command("debootstrap", "--variant=minbase", "--include="+pythonPackages, pythonSuite, dir, debianMirror())
+	cmd := exec.Command("debootstrap", "--variant=minbase", "--include="+pythonPackages, suite, dir, debianMirror())
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("debootstrap: %v: %s", err, tail(out))
 	}
