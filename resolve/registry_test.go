@@ -189,3 +189,29 @@ func mustRef(t *testing.T, s string) name.Reference {
 	}
 	return r
 }
+
+// TestNGCReadsConfigsNewestFirstAndStops: NGC tags say nothing about
+// versions, so configs are read newest release first, a few at a time,
+// and reading stops once a window holds a match.
+func TestNGCReadsConfigsNewestFirstAndStops(t *testing.T) {
+	reg := families(t)
+	im := schema.Image{Family: "ngc-pytorch", Version: "~2.3", Registry: reg.Host, Platforms: []string{"linux/amd64"}}
+	pin, err := newResolver(t).Image(context.Background(), im, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pin.Image.Tag != "24.04-py3" {
+		t.Errorf("tag = %s, want the newest release with PyTorch 2.3", pin.Image.Tag)
+	}
+	configs := 0
+	for _, q := range reg.Requests() {
+		if strings.Contains(q.Path, "/blobs/") {
+			configs++
+		}
+	}
+	// 24.06 and 24.05 (dgpu, igpu) are 2.4; the first window of 4 holds
+	// 24.04, the match: 4 configs, not all 10.
+	if configs != 4 {
+		t.Errorf("read %d configs, want 4 (one window)", configs)
+	}
+}

@@ -193,8 +193,8 @@ func TestPipBadInput(t *testing.T) {
 	noPython := host + "/mlenv-test/nopython:1"
 	enginetest.Docker(t, tinyRootfs(t, "no python here"), "import", "-", noPython)
 	enginetest.Docker(t, nil, "push", "--quiet", noPython)
-	noPip := enginetest.Push(t, enginetest.Derive(t, enginetest.PythonImage(t), "mlenv-test/nopip:1", "rm", "-rf", "/usr/lib/python3/dist-packages/pip"), host+"/mlenv-test/nopip:1")
-	withUser := enginetest.Push(t, enginetest.Derive(t, enginetest.PythonImage(t), "mlenv-test/withuser:1",
+	noPip := enginetest.Push(t, enginetest.Derive(t, enginetest.PythonImage(t), "mlenv-test/nopip:1", nil, "rm", "-rf", "/usr/lib/python3/dist-packages/pip"), host+"/mlenv-test/nopip:1")
+	withUser := enginetest.Push(t, enginetest.Derive(t, enginetest.PythonImage(t), "mlenv-test/withuser:1", nil,
 		"python3", "-m", "pip", "install", "--quiet", "--break-system-packages", "--index-url", idx.URL, "oldalpha-user==1.0", "alpha==1.0"), host+"/mlenv-test/withuser:1")
 
 	tests := []struct {
@@ -247,4 +247,39 @@ func TestPipBadInput(t *testing.T) {
 func readFileOr(path string) string {
 	b, _ := readFileBytes(path)
 	return string(b)
+}
+
+// condaLike makes a python that lives in its own prefix, as conda's does:
+// /opt/conda/bin/python with its own pip, not EXTERNALLY-MANAGED, first on
+// PATH, and no pip left in the system python.
+const condaLike = `import os, shutil, subprocess, sys
+os.makedirs("/opt/conda/bin")
+os.makedirs("/opt/conda/lib/python3/dist-packages")
+shutil.copy2("/usr/bin/python3.11", "/opt/conda/bin/python3.11")
+os.symlink("python3.11", "/opt/conda/bin/python3")
+os.symlink("python3.11", "/opt/conda/bin/python")
+shutil.copytree("/usr/lib/python3.11", "/opt/conda/lib/python3.11", symlinks=True)
+os.remove("/opt/conda/lib/python3.11/EXTERNALLY-MANAGED")
+subprocess.run(["python3", "-m", "pip", "install", "--quiet", "--no-deps", "--target", "/opt/conda/lib/python3/dist-packages", "--index-url", sys.argv[1], "pip"], check=True)
+shutil.rmtree("/usr/lib/python3/dist-packages/pip")
+`
+
+func TestPipCondaLikeImage(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	idx.AddDebianWheels(t)
+	local := enginetest.Derive(t, enginetest.PythonImage(t), "mlenv-test/condalike:1",
+		[]string{"ENV PATH=/opt/conda/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		"python3", "-c", condaLike, idx.URL)
+	ref := enginetest.Push(t, local, enginetest.Registry(t)+"/mlenv-test/condalike:1")
+	dir := pipProject(t, ref, fmt.Sprintf("[pip]\npackages = [\"gamma\"]\nindex-url = %q\n", idx.URL))
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatalf("mlenv lock in a conda-like image: exit %d\n%s", r.code, r.stderr)
+	}
+	l := readLock(t, dir)
+	if pk := packagesOf(l); len(pk) != 4 || pk["gamma"].Version != "0.5" || pk["delta"].Version != "1.0" {
+		t.Errorf("packages = %+v", l.Packages)
+	}
+	if !hasDist(l.Base, "pip") {
+		t.Errorf("[[base]] lacks conda's pip: %v", l.Base)
+	}
 }

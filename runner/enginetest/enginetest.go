@@ -123,13 +123,18 @@ func startRegistry() (string, error) {
 }
 
 // Derive runs argv in a container of base (host network) and commits the
-// result as tag: a test image made from another by one command.
-func Derive(t testing.TB, base, tag string, argv ...string) string {
+// result as tag, with Dockerfile-style changes ("ENV PATH=..."): a test
+// image made from another by one command.
+func Derive(t testing.TB, base, tag string, changes []string, argv ...string) string {
 	t.Helper()
 	name := fmt.Sprintf("mlenv-derive-%d", time.Now().UnixNano())
 	Docker(t, nil, append([]string{"run", "--name", name, "--network", "host", base}, argv...)...)
 	defer Docker(t, nil, "rm", "-f", name)
-	Docker(t, nil, "commit", name, tag)
+	commit := []string{"commit"}
+	for _, c := range changes {
+		commit = append(commit, "--change", c)
+	}
+	Docker(t, nil, append(commit, name, tag)...)
 	return tag
 }
 
