@@ -230,6 +230,8 @@ def main():
             index_args += ["--index-url", req["index_url"]]
         for u in req.get("extra_index_urls") or []:
             index_args += ["--extra-index-url", u]
+        for h in req.get("trusted_hosts") or []:
+            index_args += ["--trusted-host", h]
         cross = req.get("cross")
         if cross and version_tuple(result["pip"]) < (22, 2):
             raise PipError("pip %s in this image cannot resolve for another platform (needs pip >= 22.2)" % result["pip"])

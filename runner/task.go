@@ -38,15 +38,31 @@ func (e *Engine) NativePlatform(ctx context.Context) (string, error) {
 // also streamed to req.Progress). The container is removed however Exec
 // ends, also when ctx is cancelled.
 func (e *Engine) Exec(ctx context.Context, req resolve.ExecRequest) (*resolve.ExecResult, error) {
+	id, res, err := e.runTask(ctx, req, false)
+	if id != "" {
+		e.remove(id)
+	}
+	return res, err
+}
+
+// runTask is Exec that leaves the stopped container for the caller (to
+// commit), who must remove it; id is set whenever a container was made.
+// With keepEntrypoint the image's entrypoint runs argv (so a committed
+// image keeps it); otherwise argv[0] replaces it.
+func (e *Engine) runTask(ctx context.Context, req resolve.ExecRequest, keepEntrypoint bool) (id string, _ *resolve.ExecResult, _ error) {
 	ref := ImageRef{Repository: req.Repository, Digest: req.Digest, Platform: req.Platform, Config: req.Config}
 	if err := e.EnsureImage(ctx, ref, req.Progress); err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	id, err := e.createTask(ctx, ref, req)
+	id, err := e.createTask(ctx, ref, req, keepEntrypoint)
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	defer e.remove(id)
+	res, err := e.startTask(ctx, id, req)
+	return id, res, err
+}
+
+func (e *Engine) startTask(ctx context.Context, id string, req resolve.ExecRequest) (*resolve.ExecResult, error) {
 	if len(req.Files) > 0 {
 		if _, err := e.Client.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: "/", Content: tarOf(req.Files)}); err != nil {
 			return nil, fmt.Errorf("copy files into the container: %w", err)
@@ -83,7 +99,7 @@ func (e *Engine) Exec(ctx context.Context, req resolve.ExecRequest) (*resolve.Ex
 	}
 }
 
-func (e *Engine) createTask(ctx context.Context, ref ImageRef, req resolve.ExecRequest) (string, error) {
+func (e *Engine) createTask(ctx context.Context, ref ImageRef, req resolve.ExecRequest, keepEntrypoint bool) (string, error) {
 	p, err := parsePlatform(ref.Platform)
 	if err != nil {
 		return "", err
@@ -92,16 +108,20 @@ func (e *Engine) createTask(ctx context.Context, ref ImageRef, req resolve.ExecR
 	for _, vol := range sortedKeys(req.Volumes) {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: req.Volumes[vol]})
 	}
+	cfg := &container.Config{
+		Image:      ref.String(),
+		Entrypoint: req.Argv[:1],
+		Cmd:        req.Argv[1:],
+		Env:        req.Env,
+		User:       "0:0",
+		WorkingDir: "/",
+		Labels:     map[string]string{LabelTask: "1"},
+	}
+	if keepEntrypoint {
+		cfg.Entrypoint, cfg.Cmd = nil, req.Argv
+	}
 	res, err := e.Client.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Config: &container.Config{
-			Image:      ref.String(),
-			Entrypoint: req.Argv[:1],
-			Cmd:        req.Argv[1:],
-			Env:        req.Env,
-			User:       "0:0",
-			WorkingDir: "/",
-			Labels:     map[string]string{LabelTask: "1"},
-		},
+		Config: cfg,
 		HostConfig: &container.HostConfig{NetworkMode: "host", Mounts: mounts},
 		Platform:   &ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant},
 	})

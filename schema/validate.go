@@ -101,6 +101,18 @@ func (s *Spec) validatePip(add func(*Error)) {
 	}
 }
 
+// ValidateRun checks run settings given outside mlenv.toml (flags): the
+// same rules as [run], without positions.
+func ValidateRun(r Run) error {
+	tmp := &Spec{Path: "command line", Run: r}
+	var errs Errors
+	tmp.validateRun(func(e *Error) { errs = append(errs, e) })
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
 func (s *Spec) validateRun(add func(*Error)) {
 	r := s.Run
 	if r.Workdir != "" && !path.IsAbs(r.Workdir) {

@@ -193,6 +193,7 @@ func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		x.hits[f]++
 		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("Cache-Control", "max-age=365000000, immutable, public") // as PyPI's files
 		w.Write(b)
 	default:
 		http.NotFound(w, r)

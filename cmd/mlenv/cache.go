@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+
+	"github.com/docker/go-units"
+	"github.com/spf13/cobra"
+
+	"github.com/mlenv/mlenv/runner"
+)
+
+type cacheOptions struct {
+	*globalOptions
+	json bool
+}
+
+func newCacheCmd(g *globalOptions) *cobra.Command {
+	o := cacheOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "cache",
+		Short: "Show or remove mlenv's environment images and pip-cache volumes",
+		Args:  usageArgs(cobra.NoArgs),
+	}
+	ls := &cobra.Command{
+		Use:     "ls",
+		Short:   "List environment images and pip-cache volumes",
+		Example: "  mlenv cache ls\n  mlenv cache ls --json",
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCacheLs(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	ls.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	prune := &cobra.Command{
+		Use:     "prune",
+		Short:   "Remove every environment image and pip-cache volume mlenv made",
+		Example: "  mlenv cache prune",
+		Args:    usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runCachePrune(cmd.Context(), o, cmd.ErrOrStderr())
+		},
+	}
+	cmd.AddCommand(ls, prune)
+	return cmd
+}
+
+func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
+	engine, err := runner.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	envs, vols, err := engine.Cache(ctx)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return emit(true, stdout, map[string]any{"environments": envs, "volumes": vols})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ENVIRONMENT\tPLATFORM\tSIZE\tBASE")
+	for _, e := range envs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Image, e.Platform, units.HumanSize(float64(e.Size)), e.Base)
+	}
+	for _, v := range vols {
+		fmt.Fprintf(tw, "volume %s\t\t\tpip cache\n", v.Name)
+	}
+	return tw.Flush()
+}
+
+func runCachePrune(ctx context.Context, o cacheOptions, stderr io.Writer) error {
+	engine, err := runner.Connect(ctx)
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
+	envs, vols, err := engine.Cache(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range envs {
+		if err := engine.RemoveEnv(ctx, e.ID); err != nil {
+			return fmt.Errorf("remove %s: %w", e.Image, err)
+		}
+		if !o.quiet {
+			fmt.Fprintf(stderr, "removed %s\n", e.Image)
+		}
+	}
+	for _, v := range vols {
+		if err := engine.RemoveVolume(ctx, v.Name); err != nil {
+			return fmt.Errorf("remove volume %s: %w", v.Name, err)
+		}
+		if !o.quiet {
+			fmt.Fprintf(stderr, "removed volume %s\n", v.Name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mlenv/mlenv/resolve/pypitest"
+	"github.com/mlenv/mlenv/runner"
+	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/schema"
+)
+
+// lockedRunProject is a locked project on the python image with two
+// packages from a local index, and a file in the project directory.
+func lockedRunProject(t *testing.T, idx *pypitest.Index, extra string) string {
+	t.Helper()
+	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\"]\nindex-url = %q\n%s", idx.URL, extra))
+	writeFile(t, filepath.Join(dir, "hello.txt"), "hello from the project")
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatalf("mlenv lock: exit %d\n%s", r.code, r.stderr)
+	}
+	return dir
+}
+
+func TestRunFromLock(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := lockedRunProject(t, idx, "[run]\nworkdir = \"/work\"\nenv = { GREETING = \"hi\" }\npip-cache = \"mlenv-test-pip-cache\"\n")
+	script := "import alpha, beta, os; print(alpha.__version__, beta.__version__, os.getcwd(), os.environ['GREETING'], open('hello.txt').read())"
+	first := mlenv(t, dir, "run", "--rebuild", "--", "python3", "-c", script)
+	if first.code != 0 || strings.TrimSpace(first.stdout) != "1.0 1.0 /work hi hello from the project" {
+		t.Fatalf("first run: exit %d\nstdout: %s\nstderr: %s", first.code, first.stdout, first.stderr)
+	}
+	if !strings.Contains(first.stderr, "Installing 2 locked packages") {
+		t.Errorf("first run did not install: %s", first.stderr)
+	}
+	downloads := idx.Downloads()
+	second := mlenv(t, dir, "run", "--", "python3", "-c", script)
+	if second.code != 0 || second.stdout != first.stdout {
+		t.Fatalf("second run: exit %d\n%s\n%s", second.code, second.stdout, second.stderr)
+	}
+	if strings.Contains(second.stderr, "Installing") || second.stderr != "" {
+		t.Errorf("second run installed again or printed: %q", second.stderr)
+	}
+	// A fresh install of the same packages takes every file from the
+	// pip-cache volume: the index serves nothing.
+	if r := mlenv(t, dir, "run", "--rebuild", "--", "true"); r.code != 0 {
+		t.Fatalf("--rebuild: %s", r.stderr)
+	}
+	if after := idx.Downloads(); fmt.Sprint(after) != fmt.Sprint(downloads) {
+		t.Errorf("a second environment downloaded again: %v, then %v", downloads, after)
+	}
+	if out := enginetest.Docker(t, nil, "ps", "-aq", "--filter", "label="+runner.LabelRun); out != "" {
+		t.Errorf("containers left behind: %s", out)
+	}
+}
+
+func TestRunExitCodes(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := lockedRunProject(t, idx, "[run]\ncommand = [\"python3\", \"-c\", \"import sys; sys.exit(7)\"]\n")
+	if r := mlenv(t, dir, "run"); r.code != 7 {
+		t.Errorf("[run] command exiting 7: mlenv exit %d: %s", r.code, r.stderr)
+	}
+	if r := mlenv(t, dir, "run", "--", "no-such-program"); r.code != 125 || !strings.Contains(r.stderr, "no-such-program") {
+		t.Errorf("missing program: exit %d: %s", r.code, r.stderr)
+	}
+	if r := mlenv(t, dir, "run", "--gpus", "all", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "no NVIDIA runtime") || !strings.Contains(r.stderr, "nvidia-ctk") {
+		t.Errorf("gpus all without an NVIDIA runtime: exit %d: %s", r.code, r.stderr)
+	}
+	if r := mlenv(t, dir, "run", "--gpus", "auto", "--", "true"); r.code != 0 {
+		t.Errorf("gpus auto without an NVIDIA runtime: exit %d: %s", r.code, r.stderr)
+	}
+	if r := mlenv(t, dir, "run", "-v", "./missing:/data", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("missing mount: exit %d: %s", r.code, r.stderr)
+	}
+	if r := mlenv(t, dir, "run", "-v", "/etc:/host-etc:ro", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "outside the project directory") {
+		t.Errorf("mount outside the project: exit %d: %s", r.code, r.stderr)
+	}
+	// A stale lock stops the run (exit 3) unless --frozen.
+	spec := filepath.Join(dir, "mlenv.toml")
+	writeFile(t, spec, strings.Replace(readFile(t, spec), "sys.exit(7)", "sys.exit(8)", 1))
+	if r := mlenv(t, dir, "run"); r.code != 3 || !strings.Contains(r.stderr, "stale") || !strings.Contains(r.stderr, "[run]") {
+		t.Errorf("stale lock: exit %d: %s", r.code, r.stderr)
+	}
+	if r := mlenv(t, dir, "run", "--frozen"); r.code != 7 {
+		t.Errorf("--frozen runs the locked command: exit %d: %s", r.code, r.stderr)
+	}
+	os.Remove(filepath.Join(dir, "mlenv.lock"))
+	if r := mlenv(t, dir, "run"); r.code != 3 || !strings.Contains(r.stderr, "run `mlenv lock`") {
+		t.Errorf("no lock: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// mlenvBinary builds mlenv once, for tests that signal it or run it as
+// another user.
+func mlenvBinary(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "mlenv-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		os.Chmod(dir, 0o755)
+		binPath = filepath.Join(dir, "mlenv")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			binErr = fmt.Errorf("%v: %s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// TestInterruptRemovesContainer sends SIGINT to a running mlenv: it exits
+// 130 and leaves no container behind.
+func TestInterruptRemovesContainer(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := lockedRunProject(t, idx, "")
+	bin := mlenvBinary(t)
+	if r := mlenv(t, dir, "run", "--", "true"); r.code != 0 { // build the environment first
+		t.Fatal(r.stderr)
+	}
+	cmd := exec.Command(bin, "--file", filepath.Join(dir, "mlenv.toml"), "run", "--", "python3", "-c", "import time; print('started', flush=True); time.sleep(120)")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(out.String(), "started") && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if running := enginetest.Docker(t, nil, "ps", "-q", "--filter", "label="+runner.LabelRun); running == "" {
+		t.Fatalf("no running container; mlenv said: %s", errb.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	err := cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("mlenv after SIGINT: exit %d (%v): %s", code, err, errb.String())
+	}
+	if left := enginetest.Docker(t, nil, "ps", "-aq", "--filter", "label="+runner.LabelRun); left != "" {
+		t.Errorf("containers left after SIGINT: %s", left)
+	}
+}
+
+// TestUserHostOwnsFiles runs mlenv as an unprivileged user (in the docker
+// group) with user = "host": what the container writes into the project
+// belongs to that user, not root.
+func TestUserHostOwnsFiles(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := lockedRunProject(t, idx, "[run]\nuser = \"host\"\n")
+	if r := mlenv(t, dir, "run", "--", "true"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	group, err := user.LookupGroup("docker")
+	if err != nil {
+		enginetest.Missing(t, "the docker group (Debian's docker.io creates it)")
+	}
+	gid, _ := strconv.Atoi(group.Gid)
+	const uid = 4321
+	os.Chmod(dir, 0o777)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	cmd := exec.Command(mlenvBinary(t), "--file", filepath.Join(dir, "mlenv.toml"), "run", "--", "python3", "-c", "import os; open('written.txt', 'w').write(os.environ['HOME'])")
+	cmd.Env = []string{"HOME=/tmp", "PATH=" + os.Getenv("PATH")}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{uint32(gid)}}}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mlenv run as uid %d: %v\n%s", uid, err, out)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "written.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); st.Uid != uid || st.Gid != uid {
+		t.Errorf("written.txt is owned by %d:%d, want %d:%d", st.Uid, st.Gid, uid, uid)
+	}
+}
+
+// TestGPURequestsReachTheEngine creates (without starting: this machine
+// has no GPU) a run container asking for GPUs and reads what the engine
+// recorded.
+func TestGPURequestsReachTheEngine(t *testing.T) {
+	engine := enginetest.Engine(t)
+	img := enginetest.PythonImage(t)
+	ctx := context.Background()
+	for gpus, want := range map[schema.GPUs]string{"all": "-1 []", "2": "2 []", "device=0,1": "0 [0 1]"} {
+		spec := runner.RunSpec{Image: img, ProjectDir: t.TempDir(), Settings: schema.Run{Workdir: "/src", Network: "bridge", GPUs: gpus}, Argv: []string{"true"}, GPUs: runner.DeviceRequests(gpus)}
+		id, err := engine.Create(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := enginetest.Docker(t, nil, "inspect", "--format", "{{range .HostConfig.DeviceRequests}}{{.Driver}} {{.Count}} {{.DeviceIDs}} {{.Capabilities}}{{end}}", id)
+		enginetest.Docker(t, nil, "rm", "-f", id)
+		if got != "nvidia "+want+" [[gpu]]" {
+			t.Errorf("gpus %s: engine recorded %q, want %q", gpus, got, "nvidia "+want+" [[gpu]]")
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// CachedEnv is one environment image mlenv built.
+type CachedEnv struct {
+	Image    string
+	ID       string
+	Key      string
+	Base     string
+	Platform string
+	Size     int64
+	Created  time.Time
+}
+
+// CachedVolume is a pip-cache volume mlenv created.
+type CachedVolume struct {
+	Name string
+}
+
+// Cache lists the environment images and pip-cache volumes mlenv made.
+func (e *Engine) Cache(ctx context.Context) ([]CachedEnv, []CachedVolume, error) {
+	imgs, err := e.Client.ImageList(ctx, client.ImageListOptions{Filters: make(client.Filters).Add("label", LabelEnv)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list images: %w", err)
+	}
+	var envs []CachedEnv
+	for _, im := range imgs.Items {
+		name := "<none>"
+		if len(im.RepoTags) > 0 {
+			name = im.RepoTags[0]
+		}
+		envs = append(envs, CachedEnv{Image: name, ID: im.ID, Key: im.Labels[LabelEnv], Base: im.Labels[LabelBase],
+			Platform: im.Labels[LabelPlatform], Size: im.Size, Created: time.Unix(im.Created, 0)})
+	}
+	vols, err := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("label", LabelPipCache)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("list volumes: %w", err)
+	}
+	var vs []CachedVolume
+	for _, v := range vols.Items {
+		vs = append(vs, CachedVolume{Name: v.Name})
+	}
+	return envs, vs, nil
+}
+
+// RemoveEnv removes an environment image.
+func (e *Engine) RemoveEnv(ctx context.Context, id string) error {
+	_, err := e.Client.ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	return err
+}
+
+// RemoveVolume removes a pip-cache volume.
+func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
+	_, err := e.Client.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
+	return err
+}

@@ -1,0 +1,254 @@
+package runner
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve"
+)
+
+//go:embed install.py
+var installScript []byte
+
+// Labels mlenv puts on what it creates, so `mlenv cache` finds them.
+const (
+	LabelEnv      = "dev.mlenv.env"      // on environment images: the environment key
+	LabelBase     = "dev.mlenv.base"     // on environment images: the base image by digest
+	LabelPlatform = "dev.mlenv.platform" // on environment images
+	LabelRun      = "dev.mlenv.run"      // on run containers
+	LabelPipCache = "dev.mlenv.pip-cache"
+)
+
+// EnvImagePrefix names environment images: mlenv-env:<key>.
+const EnvImagePrefix = "mlenv-env"
+
+// Env is the environment a run uses: the base image, and the packages to
+// install on top for one platform.
+type Env struct {
+	Base     ImageRef
+	Packages []lock.Package
+	PipCache string // the named volume for pip's cache
+}
+
+// EnvFor selects the lock's packages for platform.
+func EnvFor(l *lock.Lock, platform, pipCache string) (Env, error) {
+	var pl *lock.Platform
+	for i := range l.Image.Platforms {
+		if l.Image.Platforms[i].Platform == platform {
+			pl = &l.Image.Platforms[i]
+		}
+	}
+	if pl == nil {
+		var have []string
+		for _, p := range l.Image.Platforms {
+			have = append(have, p.Platform)
+		}
+		return Env{}, fmt.Errorf("the lock has no %s image (it has %s): add %q to [image] platforms and run `mlenv lock`", platform, strings.Join(have, ", "), platform)
+	}
+	env := Env{Base: ImageRef{Repository: l.Image.Repository, Digest: l.Image.Digest, Platform: platform, Config: pl.Config}, PipCache: pipCache}
+	for _, p := range l.Packages {
+		if len(p.Platforms) == 0 || slices.Contains(p.Platforms, platform) {
+			env.Packages = append(env.Packages, p)
+		}
+	}
+	return env, nil
+}
+
+// Key identifies the installed environment: the base image's config and
+// the exact files installed. Run settings do not count, so changing them
+// reuses the environment.
+func (e Env) Key() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "mlenv-env v1\n%s\n%s\n%s\n", e.Base.Config, e.Base.Platform, resolve.VenvPath)
+	for _, p := range e.Packages {
+		fmt.Fprintf(h, "%s==%s %s\n", p.Name, p.Version, strings.Join(p.Hashes, ","))
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))[:20]
+}
+
+// Image is the environment image's name.
+func (e Env) Image() string { return EnvImagePrefix + ":" + e.Key() }
+
+// requirements is the hash-pinned requirements file the installer reads.
+func (e Env) requirements() []byte {
+	var b strings.Builder
+	for _, p := range e.Packages {
+		b.WriteString(p.Name + "==" + p.Version)
+		for _, h := range p.Hashes {
+			b.WriteString(" --hash=" + h)
+		}
+		b.WriteString("\n")
+	}
+	return []byte(b.String())
+}
+
+// indexArgs are pip's index flags for the lock's indexes, in the order
+// the packages name them.
+func (e Env) indexArgs() []string {
+	var idx []string
+	for _, p := range e.Packages {
+		if p.Index != "" && !slices.Contains(idx, p.Index) {
+			idx = append(idx, p.Index)
+		}
+	}
+	var args []string
+	for i, u := range idx {
+		if i == 0 {
+			args = append(args, "--index-url", u)
+		} else {
+			args = append(args, "--extra-index-url", u)
+		}
+	}
+	for _, h := range resolve.TrustedHosts(idx) {
+		args = append(args, "--trusted-host", h)
+	}
+	return args
+}
+
+// EnsureEnv returns the image a run starts from: the base image itself
+// when the lock installs nothing, else the environment image, built (the
+// locked packages installed with hashes required, pip's cache on the
+// named volume) when it is missing or rebuild is set. built says whether
+// pip ran.
+func (e *Engine) EnsureEnv(ctx context.Context, env Env, rebuild bool, progress io.Writer) (image string, built bool, err error) {
+	if err := e.EnsureImage(ctx, env.Base, progress); err != nil {
+		return "", false, err
+	}
+	if len(env.Packages) == 0 {
+		return env.Base.String(), false, nil
+	}
+	if !rebuild {
+		if _, err := e.Client.ImageInspect(ctx, env.Image()); err == nil {
+			return env.Image(), false, nil
+		} else if !cerrdefs.IsNotFound(err) {
+			return "", false, err
+		}
+	}
+	if err := e.EnsureVolume(ctx, env.PipCache); err != nil {
+		return "", false, err
+	}
+	if err := e.buildEnv(ctx, env, progress); err != nil {
+		return "", false, err
+	}
+	return env.Image(), true, nil
+}
+
+func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) error {
+	req := resolve.ExecRequest{
+		Repository: env.Base.Repository, Digest: env.Base.Digest, Platform: env.Base.Platform, Config: env.Base.Config,
+		Files:    map[string][]byte{"/opt/mlenv/install.py": installScript, "/opt/mlenv/requirements.txt": env.requirements()},
+		Volumes:  map[string]string{env.PipCache: "/opt/mlenv/pip-cache"},
+		Progress: progress,
+	}
+	var id string
+	var res *resolve.ExecResult
+	var err error
+	for _, py := range []string{"python3", "python"} {
+		req.Argv = append([]string{py, "/opt/mlenv/install.py", "/opt/mlenv/requirements.txt"}, env.indexArgs()...)
+		id, res, err = e.runTask(ctx, req, true)
+		var se *StartError
+		if errors.As(err, &se) && se.NotFound() {
+			continue
+		}
+		break
+	}
+	if id != "" {
+		defer e.remove(id)
+	}
+	if err != nil {
+		var se *StartError
+		if errors.As(err, &se) && se.NotFound() {
+			return fmt.Errorf("image %s has no python3 or python: it cannot install the locked [pip] packages", env.Base)
+		}
+		return err
+	}
+	if res.ExitCode != 0 {
+		return &InstallError{Output: string(res.Stderr) + string(res.Stdout)}
+	}
+	return e.commitEnv(ctx, id, env, req.Argv[0])
+}
+
+// commitEnv saves the installed container as the environment image, with
+// the venv first on PATH and the base image's entrypoint, command, user
+// and working directory (its command, where it has none, is python).
+func (e *Engine) commitEnv(ctx context.Context, id string, env Env, python string) error {
+	base, err := e.Client.ImageInspect(ctx, env.Base.String())
+	if err != nil {
+		return err
+	}
+	cfg := base.Config
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	var vars []string
+	for _, kv := range cfg.Env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+			continue
+		}
+		vars = append(vars, kv)
+	}
+	cmd := cfg.Cmd
+	if len(cmd) == 0 {
+		cmd = []string{python}
+	}
+	labels := map[string]string{LabelEnv: env.Key(), LabelBase: env.Base.String(), LabelPlatform: env.Base.Platform}
+	for k, v := range cfg.Labels {
+		labels[k] = v
+	}
+	_, err = e.Client.ContainerCommit(ctx, id, client.ContainerCommitOptions{
+		Reference: env.Image(),
+		Comment:   "mlenv environment",
+		Config: &container.Config{
+			Env:        append(vars, "VIRTUAL_ENV="+resolve.VenvPath, "PATH="+resolve.VenvPath+"/bin:"+path),
+			Entrypoint: cfg.Entrypoint,
+			Cmd:        cmd,
+			User:       orDefault(cfg.User, "0:0"),
+			WorkingDir: orDefault(cfg.WorkingDir, "/"),
+			Labels:     labels,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("save the environment image: %w", err)
+	}
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// InstallError is a failed install of the locked packages, with pip's
+// reason (a hash mismatch says the file is not the one locked).
+type InstallError struct{ Output string }
+
+func (e *InstallError) Error() string {
+	msg := "installing the locked packages failed"
+	if strings.Contains(e.Output, "DO NOT MATCH THE HASHES") {
+		msg = "a downloaded package does not match the hash in mlenv.lock: the index serves another file than was locked (never run it); check the index, or re-lock with `mlenv lock --upgrade`"
+	}
+	return msg + ":\n" + indentLines(lastLines(e.Output, 15))
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func indentLines(s string) string { return "\t" + strings.ReplaceAll(s, "\n", "\n\t") }
+

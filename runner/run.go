@@ -1,0 +1,282 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	units "github.com/docker/go-units"
+	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+	"github.com/moby/term"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mlenv/mlenv/schema"
+)
+
+// RunSpec is one `mlenv run`: the image, the settings and the command.
+type RunSpec struct {
+	Image      string // the environment image, or the base image by digest
+	Platform   string
+	ProjectDir string
+	Settings   schema.Run
+	Argv       []string // empty: the image's own command
+	TTY        bool
+	Stdin      bool // attach stdin
+	GPUs       []container.DeviceRequest
+	// AllowOutside permits mounts outside the project directory.
+	AllowOutside bool
+}
+
+// Stdio is where a run's streams go.
+type Stdio struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// Container builds the engine's container and host configuration: the
+// project mounted at workdir and used as the working directory, the extra
+// mounts, env, ipc, shm size, network, user and GPU device requests. The
+// command is an argv array end to end.
+func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
+	r := s.Settings
+	mounts, err := s.mounts()
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := &container.Config{
+		Image:        s.Image,
+		Cmd:          s.Argv,
+		WorkingDir:   r.Workdir,
+		Env:          envList(r.Env),
+		Tty:          s.TTY,
+		OpenStdin:    s.Stdin,
+		StdinOnce:    s.Stdin,
+		AttachStdin:  s.Stdin,
+		AttachStdout: true,
+		AttachStderr: true,
+		Labels:       map[string]string{LabelRun: "1"},
+	}
+	if user := r.User; user == "host" {
+		cfg.User = fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
+		cfg.Env = append(cfg.Env, "HOME=/tmp")
+	} else if user != "" {
+		cfg.User = user
+	}
+	hc := &container.HostConfig{
+		Mounts:      mounts,
+		IpcMode:     container.IpcMode(r.IPC),
+		NetworkMode: container.NetworkMode(r.Network),
+		Resources:   container.Resources{DeviceRequests: s.GPUs},
+	}
+	if r.ShmSize != "" {
+		n, err := units.RAMInBytes(r.ShmSize)
+		if err != nil {
+			return nil, nil, fmt.Errorf("[run] shm-size %q: %w", r.ShmSize, err)
+		}
+		hc.ShmSize = n
+	}
+	return cfg, hc, nil
+}
+
+func envList(env map[string]string) []string {
+	var out []string
+	for _, k := range sortedKeys(env) {
+		out = append(out, k+"="+env[k])
+	}
+	return out
+}
+
+// mounts resolves the project mount and [run] mounts. Host paths are
+// relative to the project directory; a missing one is an error; one that
+// leaves the project directory (through .. or a symlink) needs
+// AllowOutside. A source without a slash is a named volume, as in docker.
+func (s RunSpec) mounts() ([]mount.Mount, error) {
+	project, err := filepath.EvalSymlinks(s.ProjectDir)
+	if err != nil {
+		return nil, fmt.Errorf("project directory: %w", err)
+	}
+	out := []mount.Mount{{Type: mount.TypeBind, Source: project, Target: s.Settings.Workdir}}
+	for _, m := range s.Settings.Mounts {
+		pm, err := schema.ParseMount(m)
+		if err != nil {
+			return nil, err
+		}
+		if !strings.Contains(pm.Source, "/") && !strings.HasPrefix(pm.Source, ".") {
+			out = append(out, mount.Mount{Type: mount.TypeVolume, Source: pm.Source, Target: pm.Target, ReadOnly: pm.ReadOnly})
+			continue
+		}
+		src, err := s.hostPath(project, pm.Source)
+		if err != nil {
+			return nil, fmt.Errorf("[run] mounts %q: %w", m, err)
+		}
+		out = append(out, mount.Mount{Type: mount.TypeBind, Source: src, Target: pm.Target, ReadOnly: pm.ReadOnly})
+	}
+	return out, nil
+}
+
+func (s RunSpec) hostPath(project, p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(project, p)
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return "", fmt.Errorf("%s does not exist: create it, or fix the path (relative to the project directory)", p)
+		}
+		return "", err
+	}
+	if rel, err := filepath.Rel(project, real); (err != nil || rel == ".." || strings.HasPrefix(rel, "../")) && !s.AllowOutside {
+		return "", fmt.Errorf("%s is outside the project directory %s: pass --allow-outside-mounts to mount it anyway", real, project)
+	}
+	return real, nil
+}
+
+// StartedError wraps failures after the container started; anything else
+// Run returns happened before (exit 125).
+type StartedError struct{ Err error }
+
+func (e *StartedError) Error() string { return e.Err.Error() }
+func (e *StartedError) Unwrap() error { return e.Err }
+
+// Run creates the container, attaches stdio (a TTY with resize when asked),
+// starts it and waits, like `docker run --rm`: its exit code is returned,
+// and the container is removed however the run ends. When ctx is
+// cancelled (Ctrl-C, SIGTERM) the container is stopped and removed and
+// Run returns ctx's error.
+func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error) {
+	id, err := e.Create(ctx, spec)
+	if err != nil {
+		return 0, err
+	}
+	defer e.remove(id)
+	attach, err := e.Client.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: spec.Stdin, Stdout: true, Stderr: true})
+	if err != nil {
+		return 0, fmt.Errorf("attach: %w", err)
+	}
+	defer attach.Close()
+	wait := e.Client.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	restore := e.rawTerminal(spec, stdio)
+	defer restore()
+	outputDone := e.stream(spec, stdio, &attach.HijackedResponse)
+	if _, err := e.Client.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+		return 0, &StartError{Argv: append([]string{"container"}, spec.Argv...), Err: err}
+	}
+	if spec.TTY {
+		stopResize := e.followResize(ctx, id, stdio)
+		defer stopResize()
+	}
+	select {
+	case res := <-wait.Result:
+		<-outputDone
+		if res.Error != nil {
+			return int(res.StatusCode), &StartedError{errors.New(res.Error.Message)}
+		}
+		return int(res.StatusCode), nil
+	case err := <-wait.Error:
+		if ctx.Err() != nil {
+			return 0, &StartedError{ctx.Err()}
+		}
+		return 0, &StartedError{fmt.Errorf("waiting for the container: %w", err)}
+	case <-ctx.Done():
+		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		timeout := 10
+		e.Client.ContainerStop(stopCtx, id, client.ContainerStopOptions{Timeout: &timeout})
+		return 0, &StartedError{ctx.Err()}
+	}
+}
+
+// Create makes the run container (not started).
+func (e *Engine) Create(ctx context.Context, spec RunSpec) (string, error) {
+	cfg, hc, err := spec.Container()
+	if err != nil {
+		return "", err
+	}
+	opts := client.ContainerCreateOptions{Config: cfg, HostConfig: hc}
+	if spec.Platform != "" {
+		p, err := parsePlatform(spec.Platform)
+		if err != nil {
+			return "", err
+		}
+		opts.Platform = &ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+	}
+	res, err := e.Client.ContainerCreate(ctx, opts)
+	if err != nil {
+		return "", fmt.Errorf("create the container: %w", err)
+	}
+	return res.ID, nil
+}
+
+// stream copies stdin to the container and its output to stdout and
+// stderr (demultiplexed unless it is a TTY). The returned channel closes
+// when the output ends.
+func (e *Engine) stream(spec RunSpec, stdio Stdio, h *client.HijackedResponse) <-chan struct{} {
+	done := make(chan struct{})
+	if spec.Stdin && stdio.In != nil {
+		go func() {
+			io.Copy(h.Conn, stdio.In)
+			h.CloseWrite()
+		}()
+	}
+	go func() {
+		defer close(done)
+		if spec.TTY {
+			io.Copy(stdio.Out, h.Reader)
+			return
+		}
+		stdcopy.StdCopy(stdio.Out, stdio.Err, h.Reader)
+	}()
+	return done
+}
+
+// rawTerminal puts a terminal stdin into raw mode for a TTY run, so keys
+// (Ctrl-C included) go to the container as docker does.
+func (e *Engine) rawTerminal(spec RunSpec, stdio Stdio) func() {
+	f, ok := stdio.In.(*os.File)
+	if !spec.TTY || !ok || !term.IsTerminal(f.Fd()) {
+		return func() {}
+	}
+	state, err := term.SetRawTerminal(f.Fd())
+	if err != nil {
+		return func() {}
+	}
+	return func() { term.RestoreTerminal(f.Fd(), state) }
+}
+
+// followResize keeps the container's TTY the size of the terminal.
+func (e *Engine) followResize(ctx context.Context, id string, stdio Stdio) func() {
+	f, ok := stdio.Out.(*os.File)
+	if !ok || !term.IsTerminal(f.Fd()) {
+		return func() {}
+	}
+	resize := func() {
+		if ws, err := term.GetWinsize(f.Fd()); err == nil {
+			e.Client.ContainerResize(ctx, id, client.ContainerResizeOptions{Height: uint(ws.Height), Width: uint(ws.Width)})
+		}
+	}
+	resize()
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGWINCH)
+	stop := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ch:
+				resize()
+			case <-stop:
+				return
+			}
+		}
+	}()
+	return func() { signal.Stop(ch); close(stop) }
+}
