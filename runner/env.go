@@ -251,4 +251,3 @@ func lastLines(s string, n int) string {
 }
 
 func indentLines(s string) string { return "\t" + strings.ReplaceAll(s, "\n", "\n\t") }
-

@@ -121,7 +121,7 @@ func (e *Engine) createTask(ctx context.Context, ref ImageRef, req resolve.ExecR
 		cfg.Entrypoint, cfg.Cmd = nil, req.Argv
 	}
 	res, err := e.Client.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Config: cfg,
+		Config:     cfg,
 		HostConfig: &container.HostConfig{NetworkMode: "host", Mounts: mounts},
 		Platform:   &ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant},
 	})
