@@ -128,18 +128,18 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, rebuild bool, progress 
 	if len(env.Packages) == 0 {
 		return env.Base.String(), false, nil
 	}
-	if !rebuild {
-		if _, err := e.Client.ImageInspect(ctx, env.Image()); err == nil {
-			return env.Image(), false, nil
-		} else if !cerrdefs.IsNotFound(err) {
-			return "", false, err
-		}
-	}
-	if err := e.EnsureVolume(ctx, env.PipCache); err != nil {
+	old, err := e.Client.ImageInspect(ctx, env.Image())
+	switch {
+	case err == nil && !rebuild:
+		return env.Image(), false, nil
+	case err != nil && !cerrdefs.IsNotFound(err):
 		return "", false, err
 	}
 	if err := e.buildEnv(ctx, env, progress); err != nil {
 		return "", false, err
+	}
+	if old.ID != "" {
+		e.RemoveEnv(ctx, old.ID) // the image the rebuild replaced, now untagged
 	}
 	return env.Image(), true, nil
 }

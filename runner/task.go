@@ -54,6 +54,11 @@ func (e *Engine) runTask(ctx context.Context, req resolve.ExecRequest, keepEntry
 	if err := e.EnsureImage(ctx, ref, req.Progress); err != nil {
 		return "", nil, err
 	}
+	for _, vol := range sortedKeys(req.Volumes) {
+		if err := e.EnsureVolume(ctx, vol); err != nil {
+			return "", nil, err
+		}
+	}
 	id, err := e.createTask(ctx, ref, req, keepEntrypoint)
 	if err != nil {
 		return "", nil, err

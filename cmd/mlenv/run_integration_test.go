@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"os/user"
@@ -212,5 +213,58 @@ func TestGPURequestsReachTheEngine(t *testing.T) {
 		if got != "nvidia "+want+" [[gpu]]" {
 			t.Errorf("gpus %s: engine recorded %q, want %q", gpus, got, "nvidia "+want+" [[gpu]]")
 		}
+	}
+}
+
+// TestRunImageGone: the locked digest is deleted from the registry and is
+// not on the machine: run says so clearly and exits 125.
+func TestRunImageGone(t *testing.T) {
+	enginetest.Engine(t)
+	host := enginetest.Registry(t)
+	ref := host + "/mlenv-test/gone:1"
+	enginetest.Docker(t, tinyRootfs(t, "soon gone "+time.Now().String()), "import", "-", ref)
+	enginetest.Docker(t, nil, "push", "--quiet", ref)
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "mlenv.toml"), "[image]\nref = \""+ref+"\"\n[run]\ncommand = [\"/bin/true\"]\n")
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	l := readLock(t, dir)
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+host+"/v2/mlenv-test/gone/manifests/"+l.Image.Digest, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete the manifest: %v %v", resp, err)
+	}
+	enginetest.Docker(t, nil, "rmi", "-f", ref)
+	r := mlenv(t, dir, "run")
+	if r.code != 125 || !strings.Contains(r.stderr, "no longer exists in its registry") {
+		t.Errorf("run of a deleted image: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestPrintAndCache(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := lockedRunProject(t, idx, "[run]\ngpus = 2\nipc = \"host\"\nenv = { MSG = \"it's here\" }\ncommand = [\"python3\", \"train.py\"]\n")
+	r := mlenv(t, dir, "run", "--print")
+	if r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	for _, want := range []string{"docker run --rm", "--gpus 2", "-v " + dir + ":/src -w /src", "--ipc host", `-e 'MSG=it'\''s here'`, "mlenv-env:", "python3 train.py"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("--print lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r := mlenv(t, dir, "run", "--gpus", "none", "--", "true"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	ls := mlenv(t, dir, "cache", "ls", "--json")
+	if ls.code != 0 || !strings.Contains(ls.stdout, "mlenv-env:") || !strings.Contains(ls.stdout, "mlenv-pip-cache") {
+		t.Errorf("cache ls: exit %d\n%s\n%s", ls.code, ls.stdout, ls.stderr)
+	}
+	if r := mlenv(t, dir, "cache", "prune"); r.code != 0 || !strings.Contains(r.stderr, "removed mlenv-env:") {
+		t.Errorf("cache prune: exit %d: %s", r.code, r.stderr)
+	}
+	if left := enginetest.Docker(t, nil, "images", "-q", "--filter", "label="+runner.LabelEnv); left != "" {
+		t.Errorf("environment images left after prune: %s", left)
 	}
 }
