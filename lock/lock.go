@@ -11,75 +11,82 @@ const FormatVersion = 1
 // FileName is the lock's file name, beside mlenv.toml.
 const FileName = "mlenv.lock"
 
+// VenvPath is where a lock's packages live inside a container: a virtual
+// environment that sees the image's own packages. The lock is resolved
+// into it and every consumer (mlenv run, the exports) installs into it, so
+// they agree, also where the system python is EXTERNALLY-MANAGED (PEP 668)
+// and in conda images.
+const VenvPath = "/opt/mlenv/venv"
+
 // Lock is the content of mlenv.lock. Its TOML field names are a contract
 // that other tools read: add fields freely, rename none.
 type Lock struct {
-	Version   int       `toml:"version"`
-	Generator string    `toml:"generator"`
-	InputHash string    `toml:"input-hash"`
-	Image     Image     `toml:"image"`
-	Versions  Versions  `toml:"versions"`
-	Base      []Dist    `toml:"base,omitempty"`
-	Packages  []Package `toml:"package,omitempty"`
-	Run       Run       `toml:"run"`
-	Inputs    Inputs    `toml:"inputs"`
+	Version   int       `toml:"version" json:"version"`
+	Generator string    `toml:"generator" json:"generator"`
+	InputHash string    `toml:"input-hash" json:"input-hash"`
+	Image     Image     `toml:"image" json:"image"`
+	Versions  Versions  `toml:"versions" json:"versions"`
+	Base      []Dist    `toml:"base,omitempty" json:"base,omitempty"`
+	Packages  []Package `toml:"package,omitempty" json:"package,omitempty"`
+	Run       Run       `toml:"run" json:"run"`
+	Inputs    Inputs    `toml:"inputs" json:"inputs"`
 }
 
 // Image pins the base image.
 type Image struct {
-	Reference  string     `toml:"reference"`
-	Repository string     `toml:"repository"`
-	Tag        string     `toml:"tag"`
-	Digest     string     `toml:"digest"`
-	MediaType  string     `toml:"media-type"`
-	Family     string     `toml:"family,omitempty"`
-	Platforms  []Platform `toml:"platform"`
+	Reference  string     `toml:"reference" json:"reference"`
+	Repository string     `toml:"repository" json:"repository"`
+	Tag        string     `toml:"tag" json:"tag"`
+	Digest     string     `toml:"digest" json:"digest"`
+	MediaType  string     `toml:"media-type" json:"media-type"`
+	Family     string     `toml:"family,omitempty" json:"family,omitempty"`
+	Platforms  []Platform `toml:"platform" json:"platform"`
 }
 
 // Platform pins one platform's manifest of the image.
 type Platform struct {
-	Platform string `toml:"platform"`
-	Digest   string `toml:"digest"`
-	Config   string `toml:"config"`
+	Platform string `toml:"platform" json:"platform"`
+	Digest   string `toml:"digest" json:"digest"`
+	Config   string `toml:"config" json:"config"`
 }
 
 // Versions are what the image contains, each with where it was read.
 type Versions struct {
-	Framework        string `toml:"framework,omitempty"`
-	FrameworkVersion string `toml:"framework-version,omitempty"`
-	CUDA             string `toml:"cuda,omitempty"`
-	CuDNN            string `toml:"cudnn,omitempty"`
-	Python           string `toml:"python,omitempty"`
-	MinDriver        string `toml:"min-driver,omitempty"`
+	Framework        string `toml:"framework,omitempty" json:"framework,omitempty"`
+	FrameworkVersion string `toml:"framework-version,omitempty" json:"framework-version,omitempty"`
+	CUDA             string `toml:"cuda,omitempty" json:"cuda,omitempty"`
+	CuDNN            string `toml:"cudnn,omitempty" json:"cudnn,omitempty"`
+	Python           string `toml:"python,omitempty" json:"python,omitempty"`
+	MinDriver        string `toml:"min-driver,omitempty" json:"min-driver,omitempty"`
 	// FrameworkCUDA and FrameworkCuDNN are what the framework itself
 	// reports inside the image (torch.version.cuda,
 	// torch.backends.cudnn.version()).
-	FrameworkCUDA  string            `toml:"framework-cuda,omitempty"`
-	FrameworkCuDNN string            `toml:"framework-cudnn,omitempty"`
-	Sources        map[string]string `toml:"sources,omitempty"`
+	FrameworkCUDA  string            `toml:"framework-cuda,omitempty" json:"framework-cuda,omitempty"`
+	FrameworkCuDNN string            `toml:"framework-cudnn,omitempty" json:"framework-cudnn,omitempty"`
+	Sources        map[string]string `toml:"sources,omitempty" json:"sources,omitempty"`
 }
 
 // Dist is a python distribution already installed in the image.
 type Dist struct {
-	Name    string `toml:"name"`
-	Version string `toml:"version"`
+	Name    string `toml:"name" json:"name"`
+	Version string `toml:"version" json:"version"`
 }
 
 // Package is a pip package the lock installs.
 type Package struct {
-	Name      string   `toml:"name"`
-	Version   string   `toml:"version"`
-	Requested bool     `toml:"requested"`
-	Index     string   `toml:"index"`
-	Hashes    []string `toml:"hashes"`
+	Name      string   `toml:"name" json:"name"`
+	Version   string   `toml:"version" json:"version"`
+	Requested bool     `toml:"requested" json:"requested"`
+	Index     string   `toml:"index" json:"index"`
+	Hashes    []string `toml:"hashes" json:"hashes"`
 	// Platforms lists the platforms this entry is for, when a package
 	// resolves differently per platform; empty means every platform.
-	Platforms []string `toml:"platforms,omitempty"`
+	Platforms []string `toml:"platforms,omitempty" json:"platforms,omitempty"`
 	// Replaces is the version of this package the image already has, when
 	// the lock installs another one over it.
-	Replaces string `toml:"replaces,omitempty"`
+	Replaces string `toml:"replaces,omitempty" json:"replaces,omitempty"`
 	// URL is the file pip chose, without credentials.
-	URL string `toml:"url,omitempty"`
+	URL string `toml:"url,omitempty" json:"url,omitempty"`
 }
 
 // Run is the [run] table, resolved with defaults.
@@ -88,7 +95,7 @@ type Run = schema.Run
 // Inputs are the canonical hashes of each section of mlenv.toml the lock
 // was made from, so a stale lock can say what changed and keep the rest.
 type Inputs struct {
-	Image string `toml:"image"`
-	Pip   string `toml:"pip"`
-	Run   string `toml:"run"`
+	Image string `toml:"image" json:"image"`
+	Pip   string `toml:"pip" json:"pip"`
+	Run   string `toml:"run" json:"run"`
 }

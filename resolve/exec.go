@@ -26,6 +26,7 @@ type ExecRequest struct {
 	Env        []string
 	Files      map[string][]byte // absolute container path → content
 	Volumes    map[string]string // volume name → container path
+	Binds      map[string]string // host path → container path, read-only
 	// Progress receives the container's stderr as it runs (nil: none).
 	Progress io.Writer
 }

@@ -17,11 +17,8 @@ import (
 //go:embed pip_resolve.py
 var pipScript []byte
 
-// VenvPath is where the locked packages live inside a container: a virtual
-// environment that sees the image's own packages. The lock is resolved into
-// it and `mlenv run` installs into it, so both agree, also where the system
-// python is EXTERNALLY-MANAGED (PEP 668) and in conda images.
-const VenvPath = "/opt/mlenv/venv"
+// VenvPath is where the locked packages are resolved and installed.
+const VenvPath = lock.VenvPath
 
 // DefaultIndex is pip's default index, recorded where mlenv.toml names none.
 const DefaultIndex = "https://pypi.org/simple"

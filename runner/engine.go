@@ -15,6 +15,8 @@ import (
 type Engine struct {
 	Client *client.Client
 	host   string
+	// Offline forbids pulls: images must already be in the engine.
+	Offline bool
 }
 
 // Connect finds the engine as docker does (DOCKER_HOST, DOCKER_TLS_VERIFY,

@@ -39,6 +39,9 @@ type Env struct {
 	Base     ImageRef
 	Packages []lock.Package
 	PipCache string // the named volume for pip's cache
+	// Wheelhouse, when set, is a host directory of the locked wheels
+	// (`mlenv vendor`): pip installs from it and no index.
+	Wheelhouse string
 }
 
 // EnvFor selects the lock's packages for platform.
@@ -96,6 +99,9 @@ func (e Env) requirements() []byte {
 // indexArgs are pip's index flags for the lock's indexes, in the order
 // the packages name them.
 func (e Env) indexArgs() []string {
+	if e.Wheelhouse != "" {
+		return []string{"--no-index", "--find-links", "/opt/mlenv/wheels"}
+	}
 	var idx []string
 	for _, p := range e.Packages {
 		if p.Index != "" && !slices.Contains(idx, p.Index) {
@@ -122,11 +128,12 @@ func (e Env) indexArgs() []string {
 // named volume) when it is missing or rebuild is set. built says whether
 // pip ran.
 func (e *Engine) EnsureEnv(ctx context.Context, env Env, rebuild bool, progress io.Writer) (image string, built bool, err error) {
-	if err := e.EnsureImage(ctx, env.Base, progress); err != nil {
+	base, err := e.EnsureImage(ctx, env.Base, progress)
+	if err != nil {
 		return "", false, err
 	}
 	if len(env.Packages) == 0 {
-		return env.Base.String(), false, nil
+		return base, false, nil
 	}
 	old, err := e.Client.ImageInspect(ctx, env.Image())
 	switch {
@@ -150,6 +157,9 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) erro
 		Files:    map[string][]byte{"/opt/mlenv/install.py": installScript, "/opt/mlenv/requirements.txt": env.requirements()},
 		Volumes:  map[string]string{env.PipCache: "/opt/mlenv/pip-cache"},
 		Progress: progress,
+	}
+	if env.Wheelhouse != "" {
+		req.Binds = map[string]string{env.Wheelhouse: "/opt/mlenv/wheels"}
 	}
 	var id string
 	var res *resolve.ExecResult
@@ -183,7 +193,11 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) erro
 // the venv first on PATH and the base image's entrypoint, command, user
 // and working directory (its command, where it has none, is python).
 func (e *Engine) commitEnv(ctx context.Context, id string, env Env, python string) error {
-	base, err := e.Client.ImageInspect(ctx, env.Base.String())
+	baseName, err := e.localImage(ctx, env.Base)
+	if err != nil {
+		return err
+	}
+	base, err := e.Client.ImageInspect(ctx, baseName)
 	if err != nil {
 		return err
 	}

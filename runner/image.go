@@ -27,30 +27,41 @@ type ImageRef struct {
 // String is repository@digest, the only form mlenv pulls by.
 func (r ImageRef) String() string { return r.Repository + "@" + r.Digest }
 
-// EnsureImage makes sure the engine has the image, pulling it by digest
-// (never by tag) when missing, with docker's progress display on a
-// terminal and nothing on other writers. It then checks the engine's image
-// is the locked one.
-func (e *Engine) EnsureImage(ctx context.Context, ref ImageRef, progress io.Writer) error {
-	if err := e.checkImage(ctx, ref); err == nil {
-		return nil
+// EnsureImage makes sure the engine has the image and returns the name to
+// create containers from. An image the engine knows by repository@digest,
+// or by its config digest (loaded from an archive: `mlenv run --from`), is
+// used as it is; otherwise it is pulled by digest (never by tag), with
+// docker's progress display on a terminal and nothing on other writers,
+// and checked to be the locked one.
+func (e *Engine) EnsureImage(ctx context.Context, ref ImageRef, progress io.Writer) (string, error) {
+	if name, err := e.localImage(ctx, ref); err == nil {
+		return name, nil
+	}
+	if e.Offline {
+		return "", fmt.Errorf("image %s (%s) is not in the engine, and this run is offline: load it with `mlenv run --from DIR`", ref, ref.Platform)
 	}
 	if err := e.pull(ctx, ref, progress); err != nil {
-		return err
+		return "", err
 	}
-	return e.checkImage(ctx, ref)
+	return e.localImage(ctx, ref)
 }
 
-func (e *Engine) checkImage(ctx context.Context, ref ImageRef) error {
+// localImage finds the locked image in the engine.
+func (e *Engine) localImage(ctx context.Context, ref ImageRef) (string, error) {
 	res, err := e.Client.ImageInspect(ctx, ref.String())
+	if err != nil && ref.Config != "" {
+		if byID, idErr := e.Client.ImageInspect(ctx, ref.Config); idErr == nil {
+			return byID.ID, nil
+		}
+	}
 	if err != nil {
-		return err
+		return "", err
 	}
 	if ref.Config != "" && res.ID != ref.Config {
-		return fmt.Errorf("the engine's image %s has id %s, but the lock says its %s config is %s: remove it (`docker rmi %s`) and run again",
+		return "", fmt.Errorf("the engine's image %s has id %s, but the lock says its %s config is %s: remove it (`docker rmi %s`) and run again",
 			ref, res.ID, ref.Platform, ref.Config, ref)
 	}
-	return nil
+	return ref.String(), nil
 }
 
 func (e *Engine) pull(ctx context.Context, ref ImageRef, progress io.Writer) error {

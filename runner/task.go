@@ -51,7 +51,8 @@ func (e *Engine) Exec(ctx context.Context, req resolve.ExecRequest) (*resolve.Ex
 // image keeps it); otherwise argv[0] replaces it.
 func (e *Engine) runTask(ctx context.Context, req resolve.ExecRequest, keepEntrypoint bool) (id string, _ *resolve.ExecResult, _ error) {
 	ref := ImageRef{Repository: req.Repository, Digest: req.Digest, Platform: req.Platform, Config: req.Config}
-	if err := e.EnsureImage(ctx, ref, req.Progress); err != nil {
+	local, err := e.EnsureImage(ctx, ref, req.Progress)
+	if err != nil {
 		return "", nil, err
 	}
 	for _, vol := range sortedKeys(req.Volumes) {
@@ -59,7 +60,7 @@ func (e *Engine) runTask(ctx context.Context, req resolve.ExecRequest, keepEntry
 			return "", nil, err
 		}
 	}
-	id, err := e.createTask(ctx, ref, req, keepEntrypoint)
+	id, err = e.createTask(ctx, local, ref.Platform, req, keepEntrypoint)
 	if err != nil {
 		return "", nil, err
 	}
@@ -104,8 +105,8 @@ func (e *Engine) startTask(ctx context.Context, id string, req resolve.ExecReque
 	}
 }
 
-func (e *Engine) createTask(ctx context.Context, ref ImageRef, req resolve.ExecRequest, keepEntrypoint bool) (string, error) {
-	p, err := parsePlatform(ref.Platform)
+func (e *Engine) createTask(ctx context.Context, image, platform string, req resolve.ExecRequest, keepEntrypoint bool) (string, error) {
+	p, err := parsePlatform(platform)
 	if err != nil {
 		return "", err
 	}
@@ -113,8 +114,11 @@ func (e *Engine) createTask(ctx context.Context, ref ImageRef, req resolve.ExecR
 	for _, vol := range sortedKeys(req.Volumes) {
 		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: vol, Target: req.Volumes[vol]})
 	}
+	for _, host := range sortedKeys(req.Binds) {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeBind, Source: host, Target: req.Binds[host], ReadOnly: true})
+	}
 	cfg := &container.Config{
-		Image:      ref.String(),
+		Image:      image,
 		Entrypoint: req.Argv[:1],
 		Cmd:        req.Argv[1:],
 		Env:        req.Env,
@@ -131,7 +135,7 @@ func (e *Engine) createTask(ctx context.Context, ref ImageRef, req resolve.ExecR
 		Platform:   &ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant},
 	})
 	if err != nil {
-		return "", fmt.Errorf("create container from %s: %w", ref, err)
+		return "", fmt.Errorf("create container from %s: %w", image, err)
 	}
 	return res.ID, nil
 }

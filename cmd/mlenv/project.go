@@ -75,3 +75,24 @@ func (p *project) readLock() (*lock.Lock, error) {
 	}
 	return l, err
 }
+
+// readProjectLock reads the lock of the project (or --lockfile) without
+// requiring it to be fresh; a missing lock says to run `mlenv lock`.
+func readProjectLock(g *globalOptions) (*lock.Lock, error) {
+	path := g.lockfile
+	if path == "" {
+		spec := g.file
+		if spec == "" {
+			var err error
+			if spec, err = findSpec(); err != nil {
+				return nil, err
+			}
+		}
+		path = filepath.Join(filepath.Dir(spec), lock.FileName)
+	}
+	l, err := lock.ReadFile(path)
+	if isNotExist(err) {
+		return nil, withCode(exitStale, fmt.Errorf("%s does not exist: run `mlenv lock` first", path))
+	}
+	return l, err
+}

@@ -48,7 +48,8 @@ otherwise mlenv run returns the container's exit code.`,
 	root.PersistentFlags().StringVar(&g.lockfile, "lockfile", "", "path to mlenv.lock (default: beside mlenv.toml)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newLockCmd(&g), newRunCmd(&g, stdin), newCacheCmd(&g))
+	root.AddCommand(newInitCmd(&g), newLockCmd(&g), newRunCmd(&g, stdin), newVerifyCmd(&g), newShowCmd(&g),
+		newDiffCmd(&g), newExportCmd(&g), newVendorCmd(&g), newCacheCmd(&g))
 	return root
 }
 

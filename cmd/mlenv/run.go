@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/schema"
 )
@@ -31,6 +33,7 @@ type runOptions struct {
 	network      string
 	user         string
 	pipCache     string
+	from         string
 }
 
 func newRunCmd(g *globalOptions, stdin io.Reader) *cobra.Command {
@@ -68,6 +71,7 @@ code returned.`,
 	f.StringVar(&o.network, "network", "", "network (overrides [run] network)")
 	f.StringVar(&o.user, "user", "", `user: "host", uid[:gid] or a name (overrides [run] user)`)
 	f.StringVar(&o.pipCache, "pip-cache", "", "named volume for pip's cache (overrides [run] pip-cache)")
+	f.StringVar(&o.from, "from", "", "run offline from a `mlenv vendor` archive: load its image, install from its wheels")
 	return cmd
 }
 
@@ -146,6 +150,11 @@ func prepareAndRun(ctx context.Context, engine *runner.Engine, o runOptions, spe
 	if err != nil {
 		return 0, err
 	}
+	if o.from != "" {
+		if env.Wheelhouse, err = useVendored(ctx, engine, o.from, l, platform); err != nil {
+			return 0, err
+		}
+	}
 	progress := progressOut(o.globalOptions, stderr)
 	if len(env.Packages) > 0 && !o.quiet {
 		if _, err := engine.Client.ImageInspect(ctx, env.Image()); err != nil || o.rebuild {
@@ -215,4 +224,18 @@ func (o runOptions) settings(r schema.Run) (schema.Run, error) {
 func isTerminalReader(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(f.Fd())
+}
+
+// useVendored loads a vendor archive's image into the engine, forbids
+// pulls, and returns the archive's wheelhouse.
+func useVendored(ctx context.Context, engine *runner.Engine, dir string, l *lock.Lock, platform string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	engine.Offline = true
+	if err := engine.LoadVendored(ctx, abs, l, platform); err != nil {
+		return "", err
+	}
+	return filepath.Join(abs, resolve.VendorWheelsDir), nil
 }

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlenv/mlenv/lock/export"
+)
+
+type exportOptions struct {
+	*globalOptions
+	output   string
+	platform string
+	name     string
+}
+
+func newExportCmd(g *globalOptions) *cobra.Command {
+	o := exportOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "export FORMAT",
+		Short: "Export the lock for other tools: " + strings.Join(export.Formats, ", "),
+		Long: `Export the lock for other tools. Every export pins the image by digest and
+installs exactly the locked files (hashes required, no dependency resolution)
+into the same virtual environment mlenv run uses.
+
+  requirements  pinned, with --hash lines: pip install --require-hashes -r
+  dockerfile    FROM repo@sha256:..., the locked install, [run] env/workdir/command
+  devcontainer  devcontainer.json with the pinned image and GPU host requirements
+  apptainer     a definition file bootstrapping from the digest, for HPC clusters
+  k8s           a ConfigMap and a Job: pinned image, nvidia.com/gpu limits, the
+                install as an init container, pip's cache as a volume
+  compose       a Compose service built from the exported Dockerfile
+
+With --output DIR the export and the files it needs (requirements.lock.txt,
+the Dockerfile for compose) are written there; otherwise the main file goes to
+stdout.`,
+		Example: `  mlenv export requirements > requirements.lock.txt
+  mlenv export dockerfile -o build/ && docker build build/
+  mlenv export devcontainer -o .devcontainer/
+  mlenv export k8s --name train | kubectl apply -f -`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runExport(o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write the export and its companion files into this directory")
+	cmd.Flags().StringVar(&o.platform, "platform", "", "the platform whose packages to export (default: the lock's first)")
+	cmd.Flags().StringVar(&o.name, "name", "", "name of the job, service or container (default: [project] name)")
+	return cmd
+}
+
+func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
+	p, err := loadProject(o.globalOptions)
+	if err != nil {
+		return err
+	}
+	l, err := readProjectLock(o.globalOptions)
+	if err != nil {
+		return err
+	}
+	name := o.name
+	if name == "" {
+		name = p.spec.Project.Name
+	}
+	files, err := export.Render(format, l, export.Options{Platform: o.platform, Name: dnsName(name)})
+	if err != nil {
+		return withCode(exitUsage, err)
+	}
+	if o.output == "" {
+		if len(files.Order) > 1 && !o.quiet {
+			fmt.Fprintf(stderr, "mlenv: %s also needs %s beside it: use --output DIR to write them all\n", files.Order[0], strings.Join(files.Order[1:], ", "))
+		}
+		_, err := io.WriteString(stdout, files.Content[files.Order[0]])
+		return err
+	}
+	if err := os.MkdirAll(o.output, 0o755); err != nil {
+		return err
+	}
+	for _, f := range files.Order {
+		if err := os.WriteFile(filepath.Join(o.output, f), []byte(files.Content[f]), 0o644); err != nil {
+			return err
+		}
+		if !o.quiet {
+			fmt.Fprintf(stderr, "wrote %s\n", filepath.Join(o.output, f))
+		}
+	}
+	return nil
+}
+
+// dnsName makes a name fit for Kubernetes and Compose: lower case letters,
+// digits and '-'.
+func dnsName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0:
+			b.WriteRune('-')
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		return "mlenv"
+	}
+	return out
+}

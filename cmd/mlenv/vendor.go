@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlenv/mlenv/resolve"
+)
+
+type vendorOptions struct {
+	*globalOptions
+}
+
+func newVendorCmd(g *globalOptions) *cobra.Command {
+	o := vendorOptions{globalOptions: g}
+	return &cobra.Command{
+		Use:   "vendor DIR",
+		Short: "Save the locked image and wheels for archiving",
+		Long: `Save the locked image (every locked platform, as an OCI image layout in
+DIR/image) and the locked wheels (DIR/wheels, each checked against its hash),
+with a copy of mlenv.toml and mlenv.lock, so that the environment can be
+archived (Zenodo) and restored with no registry and no index:
+
+  mlenv run --from DIR
+
+loads the image into the engine and installs from the wheels, offline.`,
+		Example: `  mlenv vendor archive/ && tar -czf env.tar.gz archive/
+  mlenv run --from archive/ -- python train.py`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVendor(cmd.Context(), o, args[0], cmd.ErrOrStderr())
+		},
+	}
+}
+
+func runVendor(ctx context.Context, o vendorOptions, dir string, stderr io.Writer) error {
+	p, l, err := lockedProject(o.globalOptions, false)
+	if err != nil {
+		return err
+	}
+	reg, err := newRegistry(o.globalOptions, stderr)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := resolve.Vendor(ctx, reg, l, dir); err != nil {
+		return err
+	}
+	for _, f := range []string{p.spec.Path, p.lockPath} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	if !o.quiet {
+		fmt.Fprintf(stderr, "vendored %s (%d platforms) and %d wheels into %s\nrestore offline with: mlenv run --from %s\n",
+			l.PinnedReference(), len(l.Image.Platforms), len(l.Packages), dir, dir)
+	}
+	return nil
+}
+

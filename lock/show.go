@@ -1,0 +1,71 @@
+package lock
+
+import (
+	"fmt"
+	"strings"
+)
+
+// PinnedReference is repository[:tag]@digest.
+func (l *Lock) PinnedReference() string {
+	ref := l.Image.Repository
+	if l.Image.Tag != "" {
+		ref += ":" + l.Image.Tag
+	}
+	return ref + "@" + l.Image.Digest
+}
+
+// Summary is the locked environment at a glance, for a terminal.
+func (l *Lock) Summary() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "image       %s\n", l.PinnedReference())
+	for _, p := range l.Image.Platforms {
+		fmt.Fprintf(&b, "            %s %s (config %s)\n", p.Platform, short(p.Digest), short(p.Config))
+	}
+	v := l.Versions
+	row := func(label, val, source string) {
+		if val == "" {
+			return
+		}
+		if source != "" {
+			val += "  (" + source + ")"
+		}
+		fmt.Fprintf(&b, "%-11s %s\n", label, val)
+	}
+	row("framework", strings.TrimSpace(v.Framework+" "+v.FrameworkVersion), v.Sources["framework-version"])
+	row("cuda", v.CUDA, v.Sources["cuda"])
+	row("cudnn", v.CuDNN, v.Sources["cudnn"])
+	row("python", v.Python, v.Sources["python"])
+	row("min driver", v.MinDriver, v.Sources["min-driver"])
+	if len(l.Packages) > 0 {
+		fmt.Fprintf(&b, "packages    %d\n", len(l.Packages))
+		for _, p := range l.Packages {
+			fmt.Fprintf(&b, "  %s==%s%s\n", p.Name, p.Version, platformNote(strings.Join(p.Platforms, ",")))
+		}
+	}
+	return b.String()
+}
+
+// Markdown is the locked environment as a table for a paper's README.
+func (l *Lock) Markdown() string {
+	var b strings.Builder
+	b.WriteString("| component | version |\n| --- | --- |\n")
+	fmt.Fprintf(&b, "| image | `%s` |\n", l.PinnedReference())
+	v := l.Versions
+	for _, r := range [][2]string{{v.Framework, v.FrameworkVersion}, {"CUDA", v.CUDA}, {"cuDNN", v.CuDNN}, {"Python", v.Python}, {"minimum NVIDIA driver", v.MinDriver}} {
+		if r[0] != "" && r[1] != "" {
+			fmt.Fprintf(&b, "| %s | %s |\n", r[0], r[1])
+		}
+	}
+	for _, p := range l.Packages {
+		fmt.Fprintf(&b, "| %s%s | %s |\n", p.Name, platformNote(strings.Join(p.Platforms, ",")), p.Version)
+	}
+	b.WriteString("\nReproduce with `mlenv run`: the environment is pinned in `mlenv.lock`.\n")
+	return b.String()
+}
+
+func short(d string) string {
+	if len(d) > 19 {
+		return d[:19] + "…"
+	}
+	return d
+}

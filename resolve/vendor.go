@@ -1,0 +1,191 @@
+package resolve
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/mlenv/mlenv/lock"
+)
+
+// Vendor archive layout: DIR/image is an OCI image layout holding every
+// locked platform's image, DIR/wheels the locked files. Nothing in it, nor
+// in the lock, depends on the machine that wrote it.
+const (
+	VendorImageDir  = "image"
+	VendorWheelsDir = "wheels"
+	// AnnotationPlatform marks each image in the layout with its platform.
+	AnnotationPlatform = "dev.mlenv.platform"
+)
+
+// Vendor saves the locked image (every locked platform) and the locked
+// wheels into dir, so the environment can be archived and restored with
+// no registry and no index.
+func Vendor(ctx context.Context, reg *Registry, l *lock.Lock, dir string) error {
+	if err := vendorImage(ctx, reg, l, filepath.Join(dir, VendorImageDir)); err != nil {
+		return err
+	}
+	return vendorWheels(ctx, reg, l, filepath.Join(dir, VendorWheelsDir))
+}
+
+func vendorImage(ctx context.Context, reg *Registry, l *lock.Lock, dir string) error {
+	repo, err := name.NewRepository(l.Image.Repository)
+	if err != nil {
+		return err
+	}
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dir, err)
+	}
+	for _, pl := range l.Image.Platforms {
+		desc, err := reg.Get(ctx, repo.Digest(pl.Digest))
+		if err != nil {
+			return err
+		}
+		img, err := desc.Image()
+		if err != nil {
+			return fmt.Errorf("%s: %w", repo.Digest(pl.Digest), err)
+		}
+		plat, err := v1.ParsePlatform(pl.Platform)
+		if err != nil {
+			return err
+		}
+		err = p.AppendImage(img, layout.WithPlatform(*plat), layout.WithAnnotations(map[string]string{
+			"org.opencontainers.image.ref.name": l.Image.Repository + "@" + l.Image.Digest,
+			AnnotationPlatform:                  pl.Platform,
+		}))
+		if err != nil {
+			return fmt.Errorf("save %s (%s): %w", repo.Digest(pl.Digest), pl.Platform, classify(err, repo.Digest(pl.Digest).String()))
+		}
+	}
+	return nil
+}
+
+// vendorWheels downloads every locked file and checks its hash.
+func vendorWheels(ctx context.Context, reg *Registry, l *lock.Lock, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	client := &http.Client{Transport: &retryTransport{next: reg.opts.Transport, policy: reg.opts.Retry}}
+	for _, p := range l.Packages {
+		fileURL := p.URL
+		if fileURL == "" {
+			var err error
+			if fileURL, err = findFile(ctx, client, p); err != nil {
+				return err
+			}
+		}
+		if err := download(ctx, client, fileURL, dir, p.Hashes); err != nil {
+			return fmt.Errorf("%s %s: %w", p.Name, p.Version, err)
+		}
+	}
+	return nil
+}
+
+func download(ctx context.Context, client *http.Client, fileURL, dir string, hashes []string) error {
+	u, err := url.Parse(fileURL)
+	if err != nil {
+		return err
+	}
+	dest := filepath.Join(dir, path.Base(u.Path))
+	if ok, _ := hashMatches(dest, hashes); ok {
+		return nil
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fileURL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("download %s: %w", redactURL(fileURL), err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("download %s: %s", redactURL(fileURL), resp.Status)
+	}
+	tmp, err := os.CreateTemp(dir, ".download-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	h := sha256.New()
+	if _, err := io.Copy(io.MultiWriter(tmp, h), resp.Body); err != nil {
+		tmp.Close()
+		return fmt.Errorf("download %s: %w", redactURL(fileURL), err)
+	}
+	tmp.Close()
+	got := fmt.Sprintf("sha256:%x", h.Sum(nil))
+	if !containsString(hashes, got) {
+		return fmt.Errorf("%s has %s, which is not a locked hash (%s): the index serves another file than was locked", redactURL(fileURL), got, strings.Join(hashes, ", "))
+	}
+	return os.Rename(tmp.Name(), dest)
+}
+
+func hashMatches(path string, hashes []string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	return containsString(hashes, fmt.Sprintf("sha256:%x", h.Sum(nil))), nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+var linkRe = regexp.MustCompile(`href="([^"]+)"`)
+
+// findFile looks up a locked package's file on its index's simple page
+// (locks written with pip older than 22.2 have no URL): the link whose
+// hash fragment is a locked hash.
+func findFile(ctx context.Context, client *http.Client, p lock.Package) (string, error) {
+	page := strings.TrimSuffix(p.Index, "/") + "/" + NormalizeName(p.Name) + "/"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, page, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", redactURL(page), err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return "", err
+	}
+	base, _ := url.Parse(page)
+	for _, m := range linkRe.FindAllStringSubmatch(string(body), -1) {
+		href, err := url.Parse(strings.ReplaceAll(m[1], "&amp;", "&"))
+		if err != nil {
+			continue
+		}
+		if frag := href.Fragment; strings.HasPrefix(frag, "sha256=") && containsString(p.Hashes, "sha256:"+strings.TrimPrefix(frag, "sha256=")) {
+			href.Fragment = ""
+			return base.ResolveReference(href).String(), nil
+		}
+	}
+	return "", fmt.Errorf("%s %s: no file with a locked hash on %s", p.Name, p.Version, redactURL(page))
+}
