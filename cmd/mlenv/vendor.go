@@ -68,4 +68,3 @@ func runVendor(ctx context.Context, o vendorOptions, dir string, stderr io.Write
 	}
 	return nil
 }
-

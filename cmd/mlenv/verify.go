@@ -233,4 +233,3 @@ func printReport(o verifyOptions, rep *verifyReport, stdout, stderr io.Writer) {
 		fmt.Fprintln(stderr, line)
 	}
 }
-
