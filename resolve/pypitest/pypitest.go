@@ -82,6 +82,7 @@ type Index struct {
 	// NoHashes drops the #sha256= fragments from links, as some indexes do.
 	NoHashes bool
 
+	srv   *httptest.Server
 	mu    sync.Mutex
 	files map[string][]byte   // filename → content
 	byPkg map[string][]string // normalized name → filenames
@@ -106,9 +107,13 @@ func New(t testing.TB, wheels ...Wheel) *Index {
 	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: idx}}
 	srv.Start()
 	t.Cleanup(srv.Close)
+	idx.srv = srv
 	idx.URL = srv.URL + "/simple"
 	return idx
 }
+
+// Close stops serving (an index that is down).
+func (x *Index) Close() { x.srv.Close() }
 
 // Add serves a file under the project its name starts with.
 func (x *Index) Add(filename string, content []byte) {

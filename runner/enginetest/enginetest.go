@@ -73,53 +73,68 @@ var (
 // plain HTTP.
 func Registry(t testing.TB) string {
 	t.Helper()
-	registryOnce.Do(func() { registryHost, registryErr = startRegistry() })
+	registryOnce.Do(func() { registryHost, _, registryErr = startRegistry() })
 	if registryErr != nil {
 		Missing(t, "Debian's docker-registry ("+registryErr.Error()+")")
 	}
 	return registryHost
 }
 
-func startRegistry() (string, error) {
+// PrivateRegistry starts a docker-registry for one test, which may stop
+// it (stop is also called when the test ends).
+func PrivateRegistry(t testing.TB) (host string, stop func()) {
+	t.Helper()
+	host, cmd, err := startRegistry()
+	if err != nil {
+		Missing(t, "Debian's docker-registry ("+err.Error()+")")
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() { cmd.Process.Kill(); cmd.Wait() })
+	}
+	t.Cleanup(stop)
+	return host, stop
+}
+
+func startRegistry() (string, *exec.Cmd, error) {
 	bin, err := exec.LookPath("docker-registry")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	host := l.Addr().String()
 	l.Close()
 	dir, err := os.MkdirTemp("", "mlenv-registry-")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cfg := fmt.Sprintf("version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\nhttp:\n  addr: %s\n", filepath.Join(dir, "data"), host)
 	cfgPath := filepath.Join(dir, "config.yml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cmd := exec.Command(bin, "serve", cfgPath)
 	logf, err := os.Create(filepath.Join(dir, "registry.log"))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // dies with the test binary
 	if err := cmd.Start(); err != nil {
-		return "", err
+		return "", nil, err
 	}
-	go cmd.Wait()
 	for i := 0; i < 100; i++ {
 		if resp, err := http.Get("http://" + host + "/v2/"); err == nil {
 			resp.Body.Close()
-			return host, nil
+			return host, cmd, nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
 	cmd.Process.Kill()
-	return "", fmt.Errorf("docker-registry did not answer on %s", host)
+	return "", nil, fmt.Errorf("docker-registry did not answer on %s", host)
 }
 
 // Derive runs argv in a container of base (host network) and commits the
