@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlenv/mlenv/resolve/pypitest"
+	"github.com/mlenv/mlenv/runner/enginetest"
+)
+
+// TestVendorRunsOffline: vendor the environment, then remove the image
+// from the engine, stop the registry and the index, and run from the
+// archive alone.
+func TestVendorRunsOffline(t *testing.T) {
+	enginetest.Engine(t)
+	host, stopRegistry := enginetest.PrivateRegistry(t)
+	// An image of its own (its config differs by a label), so that removing
+	// it from the engine leaves the shared test images alone.
+	local := enginetest.Derive(t, enginetest.PythonImage(t), "mlenv-test/vendored:1", []string{fmt.Sprintf("LABEL dev.mlenv.test=%d", time.Now().UnixNano())}, "true")
+	ref := enginetest.Push(t, local, host+"/mlenv-test/python:vendor")
+	idx := pypitest.New(t, testWheels...)
+	dir := pipProject(t, ref, "[pip]\npackages = [\"beta\"]\nindex-url = \""+idx.URL+"\"\n[run]\ncommand = [\"python3\", \"-c\", \"import alpha, beta; print('offline', alpha.__version__)\"]\n")
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	archive := filepath.Join(t.TempDir(), "archive")
+	if r := mlenv(t, dir, "vendor", archive); r.code != 0 {
+		t.Fatalf("vendor: exit %d: %s", r.code, r.stderr)
+	}
+	for _, f := range []string{"image/index.json", "image/oci-layout", "wheels/alpha-1.0-py3-none-any.whl", "wheels/beta-1.0-py3-none-any.whl", "mlenv.lock", "mlenv.toml"} {
+		if _, err := os.Stat(filepath.Join(archive, f)); err != nil {
+			t.Errorf("archive lacks %s", f)
+		}
+	}
+	lockBefore := readFile(t, filepath.Join(dir, "mlenv.lock"))
+	if strings.Contains(readFile(t, filepath.Join(archive, "mlenv.lock")), archive) || lockBefore != readFile(t, filepath.Join(archive, "mlenv.lock")) {
+		t.Error("the archived lock differs from the project's or names the archive")
+	}
+
+	l := readLock(t, dir)
+	stopRegistry()
+	idx.Close()
+	enginetest.Docker(t, nil, "rmi", "-f", l.Image.Platforms[0].Config)
+	if r := mlenv(t, dir, "run"); r.code != 125 {
+		t.Fatalf("without the archive the run should fail: exit %d: %s", r.code, r.stderr)
+	}
+	r := mlenv(t, dir, "run", "--from", archive)
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "offline 1.0" {
+		t.Errorf("run --from: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestVerifyDeep(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := lockedRunProject(t, idx, "")
+	r := mlenv(t, dir, "verify", "--deep", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"name": "environment matches the lock"`) || !strings.Contains(r.stdout, `"ok": true`) {
+		t.Errorf("verify --deep: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
