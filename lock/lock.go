@@ -30,6 +30,8 @@ type Lock struct {
 	Packages  []Package `toml:"package,omitempty" json:"package,omitempty"`
 	Run       Run       `toml:"run" json:"run"`
 	Inputs    Inputs    `toml:"inputs" json:"inputs"`
+	// Integrity is computed by Marshal and checked by Unmarshal.
+	Integrity Integrity `toml:"integrity" json:"integrity"`
 }
 
 // Image pins the base image.

@@ -37,15 +37,18 @@ func TestLockGolden(t *testing.T) {
 }
 
 // normalizeLock writes the registry's random address as {{registry}} and
-// masks the hashes that depend on it (the address is part of [image]).
+// masks the hashes that depend on it (the address is part of [image], so
+// of the input hash and the integrity digests over them).
 func normalizeLock(lock, host string) string {
 	lines := strings.Split(strings.ReplaceAll(lock, host, "{{registry}}"), "\n")
-	inInputs := false
+	table := ""
 	for i, l := range lines {
 		if strings.HasPrefix(l, "[") {
-			inInputs = l == "[inputs]"
+			table = l
 		}
-		if strings.HasPrefix(l, "input-hash = ") || (inInputs && strings.HasPrefix(l, "image = ")) {
+		hostDependent := (table == "[inputs]" && strings.HasPrefix(l, "image = ")) ||
+			(table == "[integrity]" && (strings.HasPrefix(l, "image = ") || strings.HasPrefix(l, "run = ")))
+		if strings.HasPrefix(l, "input-hash = ") || hostDependent {
 			lines[i] = l[:strings.Index(l, "=")+1] + " \"{{hash}}\""
 		}
 	}

@@ -115,14 +115,17 @@ func New(t testing.TB, wheels ...Wheel) *Index {
 // Close stops serving (an index that is down).
 func (x *Index) Close() { x.srv.Close() }
 
-// Add serves a file under the project its name starts with.
+// Add serves a file under the project its name starts with, replacing a
+// file of the same name (as a compromised or careless index might).
 func (x *Index) Add(filename string, content []byte) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	name := normalize(strings.SplitN(filename, "-", 2)[0])
+	if _, replacing := x.files[filename]; !replacing {
+		x.byPkg[name] = append(x.byPkg[name], filename)
+		sort.Strings(x.byPkg[name])
+	}
 	x.files[filename] = content
-	x.byPkg[name] = append(x.byPkg[name], filename)
-	sort.Strings(x.byPkg[name])
 }
 
 // AddDebianWheels serves Debian's real wheels (pip, setuptools, wheel)

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve/pypitest"
+)
+
+// TestTamperedLockIsRefused: a lock edited by hand is refused by run and
+// verify, naming the part that changed.
+func TestTamperedLockIsRefused(t *testing.T) {
+	reg := families(t)
+	dir := newProject(t, reg, pytorchSpec)
+	mustLock(t, dir)
+	path := filepath.Join(dir, "mlenv.lock")
+	l := readLock(t, dir)
+	l.Packages = []lock.Package{{Name: "alpha", Version: "1.0", Requested: true, Index: "https://pypi.org/simple",
+		Hashes: []string{"sha256:" + strings.Repeat("a", 64)}}}
+	if err := lock.WriteFile(path, l); err != nil {
+		t.Fatal(err)
+	}
+	good := readFile(t, path)
+	digest := regexp.MustCompile(`(?m)^digest = "sha256:[0-9a-f]{64}"`).FindString(good)
+	tests := []struct{ name, edited, part string }{
+		{"digest changed", strings.Replace(good, digest, `digest = "sha256:`+strings.Repeat("b", 64)+`"`, 1), "[image]"},
+		{"hash changed", strings.Replace(good, strings.Repeat("a", 64), strings.Repeat("c", 64), 1), "[[package]]"},
+		{"package added", good + "\n[[package]]\nname = \"evil\"\nversion = \"1.0\"\nrequested = true\nindex = \"https://pypi.org/simple\"\nhashes = [\"sha256:" + strings.Repeat("d", 64) + "\"]\n", "[[package]]"},
+		{"cuda changed", strings.Replace(good, `cuda = "12.1"`, `cuda = "12.4"`, 1), "[versions]"},
+		{"option smuggled into a name", strings.Replace(good, `name = "alpha"`, `name = "alpha --index-url http://evil"`, 1), "not a valid name"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.edited == good {
+				t.Fatal("the edit changed nothing")
+			}
+			writeFile(t, path, tc.edited)
+			for _, args := range [][]string{{"run", "--", "true"}, {"verify", "--offline"}, {"export", "requirements"}} {
+				r := mlenv(t, dir, args...)
+				if r.code != 2 || !strings.Contains(r.stderr, tc.part) {
+					t.Errorf("mlenv %v on a lock with %s: exit %d, want 2 naming %s:\n%s", args, tc.name, r.code, tc.part, r.stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestHashMismatchStopsRun: the index serves other bytes under a locked
+// file's name; installing it fails the hash check and the run stops
+// before any container of the user's starts.
+func TestHashMismatchStopsRun(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := lockedRunProject(t, idx, fmt.Sprintf("[run]\npip-cache = %q\n", "mlenv-test-tamper-cache"))
+	evil := pypitest.Wheel{Name: "alpha", Version: "1.0", Requires: []string{"delta"}}
+	idx.Add(evil.Filename(), evil.Build())
+	r := mlenv(t, dir, "run", "--rebuild", "--pip-cache", "mlenv-test-tamper-cache-2", "--", "python3", "-c", "print('ran')")
+	if r.code != 125 || !strings.Contains(r.stderr, "does not match the hash in mlenv.lock") || strings.Contains(r.stdout, "ran") {
+		t.Errorf("tampered wheel: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}

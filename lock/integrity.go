@@ -1,0 +1,60 @@
+package lock
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Integrity holds a digest of each part of the lock as mlenv wrote it, so
+// that a hand edit (a digest changed, a hash changed, a package added) is
+// refused with the part it touched named, rather than run.
+type Integrity struct {
+	Image    string `toml:"image" json:"image"`
+	Versions string `toml:"versions" json:"versions"`
+	Base     string `toml:"base" json:"base"`
+	Packages string `toml:"packages" json:"packages"`
+	Run      string `toml:"run" json:"run"`
+}
+
+func digestOf(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(fmt.Sprintf("lock: hashing %T: %v", v, err)) // plain data: cannot fail
+	}
+	return fmt.Sprintf("sha256:%x", sha256.Sum256(b))
+}
+
+// computeIntegrity digests l's parts; l must be in canonical order.
+func computeIntegrity(l *Lock) Integrity {
+	return Integrity{
+		Image:    digestOf(struct{ Hash, Image any }{l.InputHash, l.Image}),
+		Versions: digestOf(l.Versions),
+		Base:     digestOf(l.Base),
+		Packages: digestOf(l.Packages),
+		Run:      digestOf(struct{ Run, Inputs any }{l.Run, l.Inputs}),
+	}
+}
+
+// checkIntegrity names the parts of l that differ from what mlenv wrote.
+func checkIntegrity(l *Lock) error {
+	canon := canonical(l)
+	want := computeIntegrity(canon)
+	var edited []string
+	for _, part := range []struct{ name, got, want string }{
+		{"[image] (or input-hash)", l.Integrity.Image, want.Image},
+		{"[versions]", l.Integrity.Versions, want.Versions},
+		{"[[base]]", l.Integrity.Base, want.Base},
+		{"[[package]]", l.Integrity.Packages, want.Packages},
+		{"[run] (or [inputs])", l.Integrity.Run, want.Run},
+	} {
+		if part.got != part.want {
+			edited = append(edited, part.name)
+		}
+	}
+	if len(edited) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s changed since mlenv wrote the lock (edited by hand?): mlenv will not use it; restore it from version control, or run `mlenv lock --upgrade` to write a new one", strings.Join(edited, ", "))
+}
