@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 )
 
 // Hashes are the canonical digests of a spec: of the whole input and of
@@ -48,9 +49,9 @@ func (s *Spec) RequirementsText() (string, error) {
 	if s.Pip.Requirements == "" {
 		return "", nil
 	}
-	p := s.Pip.Requirements
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(s.Dir, p)
+	p, err := s.InsideProject(s.Pip.Requirements)
+	if err != nil {
+		return "", s.Errorf("pip.requirements", "move the file into the project, or set [project] allow-outside-paths = true", "%v", err)
 	}
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -66,4 +67,29 @@ func digestJSON(v any) string {
 		panic(fmt.Sprintf("schema: hashing %T: %v", v, err)) // plain data: cannot fail
 	}
 	return fmt.Sprintf("sha256:%x", sha256.Sum256(b))
+}
+
+// InsideProject resolves a path relative to the project directory and,
+// unless [project] allow-outside-paths is set, refuses one that leaves it
+// through .. or a symlink. A path that does not exist yet is checked as
+// written.
+func (s *Spec) InsideProject(p string) (string, error) {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(s.Dir, p)
+	}
+	if s.Project.AllowOutsidePaths {
+		return p, nil
+	}
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		real = filepath.Clean(p)
+	}
+	dir, err := filepath.EvalSymlinks(s.Dir)
+	if err != nil {
+		dir = s.Dir
+	}
+	if rel, err := filepath.Rel(dir, real); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", fmt.Errorf("%s is outside the project directory %s", real, dir)
+	}
+	return p, nil
 }

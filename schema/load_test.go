@@ -175,3 +175,27 @@ func TestRequirementsContentIsHashed(t *testing.T) {
 		t.Errorf("missing requirements file: %v", err)
 	}
 }
+
+func TestRequirementsOutsideProjectNeedOptIn(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "project")
+	os.Mkdir(dir, 0o755)
+	os.WriteFile(filepath.Join(root, "outside.txt"), []byte("numpy\n"), 0o644)
+	os.Symlink(filepath.Join(root, "outside.txt"), filepath.Join(dir, "link.txt"))
+	for _, req := range []string{"../outside.txt", "link.txt"} {
+		spec := filepath.Join(dir, "mlenv.toml")
+		os.WriteFile(spec, []byte("[image]\nfamily = \"cuda\"\n[pip]\nrequirements = \""+req+"\"\n"), 0o644)
+		s, err := schema.Load(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Hashes(); err == nil || !strings.Contains(err.Error(), "outside the project directory") || !strings.Contains(err.Error(), "allow-outside-paths") {
+			t.Errorf("requirements %s: %v", req, err)
+		}
+		os.WriteFile(spec, []byte("[project]\nallow-outside-paths = true\n[image]\nfamily = \"cuda\"\n[pip]\nrequirements = \""+req+"\"\n"), 0o644)
+		s, _ = schema.Load(spec)
+		if _, err := s.Hashes(); err != nil {
+			t.Errorf("requirements %s with allow-outside-paths: %v", req, err)
+		}
+	}
+}

@@ -21,6 +21,9 @@ type Spec struct {
 // Project describes the project itself.
 type Project struct {
 	Name string `toml:"name" json:"name,omitempty"`
+	// AllowOutsidePaths lets the requirements file and [run] mounts lie
+	// outside the project directory (through .. or a symlink).
+	AllowOutsidePaths bool `toml:"allow-outside-paths" json:"allow-outside-paths,omitempty"`
 }
 
 // Image says which image the environment is built on: either a family with

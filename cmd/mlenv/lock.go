@@ -64,6 +64,9 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	if !o.check {
+		defer p.exclusive()()
+	}
 	prev, err := p.readLock()
 	if err != nil && !(o.upgrade && errors.Is(err, lock.ErrFormat)) {
 		return err

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
@@ -95,4 +96,19 @@ func readProjectLock(g *globalOptions) (*lock.Lock, error) {
 		return nil, withCode(exitStale, fmt.Errorf("%s does not exist: run `mlenv lock` first", path))
 	}
 	return l, err
+}
+
+// exclusive serializes mlenv processes that write the project's lock: it
+// holds an advisory lock on mlenv.toml until the returned func is called,
+// so two `mlenv lock` at once run one after the other.
+func (p *project) exclusive() func() {
+	f, err := os.Open(p.spec.Path)
+	if err != nil {
+		return func() {}
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return func() {}
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }
 }

@@ -61,7 +61,7 @@ code returned.`,
 	f.BoolVar(&o.frozen, "frozen", false, "use the lock as it is, even when mlenv.toml changed since")
 	f.BoolVar(&o.rebuild, "rebuild", false, "install the locked packages afresh instead of using the cached environment")
 	f.BoolVar(&o.print, "print", false, "print the equivalent docker run command and exit")
-	f.BoolVar(&o.allowOutside, "allow-outside-mounts", false, "allow mounts outside the project directory")
+	f.BoolVar(&o.allowOutside, "allow-outside-mounts", false, "allow mounts outside the project directory (or set [project] allow-outside-paths)")
 	f.StringVar(&o.gpus, "gpus", "", `GPUs: all, none, auto, a count, or device ids "0,1" (overrides [run] gpus)`)
 	f.StringVar(&o.workdir, "workdir", "", "where the project is mounted in the container (overrides [run] workdir)")
 	f.StringArrayVarP(&o.mounts, "mount", "v", nil, "extra mount host:container[:ro] (adds to [run] mounts)")
@@ -89,7 +89,8 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 		argv = settings.Command
 	}
 	tty := isTerminalReader(stdin) && isTerminal(stdout)
-	spec := runner.RunSpec{ProjectDir: p.spec.Dir, Settings: settings, Argv: argv, TTY: tty, Stdin: isTerminalReader(stdin), AllowOutside: o.allowOutside}
+	spec := runner.RunSpec{ProjectDir: p.spec.Dir, Settings: settings, Argv: argv, TTY: tty, Stdin: isTerminalReader(stdin),
+		AllowOutside: o.allowOutside || p.spec.Project.AllowOutsidePaths}
 	if o.print {
 		return printRun(spec, l, stdout)
 	}

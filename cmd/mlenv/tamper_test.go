@@ -2,10 +2,13 @@ package main
 
 import (
 	"fmt"
+	"net/http"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/pypitest"
@@ -61,4 +64,49 @@ func TestHashMismatchStopsRun(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "does not match the hash in mlenv.lock") || strings.Contains(r.stdout, "ran") {
 		t.Errorf("tampered wheel: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// TestConcurrentLocks: two `mlenv lock` processes on one project at once
+// (a slow registry makes them overlap): one resolves and writes, the other
+// waits and finds the lock fresh; the lock is whole.
+func TestConcurrentLocks(t *testing.T) {
+	reg := families(t)
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		time.Sleep(30 * time.Millisecond)
+		next.ServeHTTP(w, r)
+	}
+	defer func() { reg.Wrap = nil }()
+	dir := newProject(t, reg, pytorchSpec)
+	bin := mlenvBinary(t)
+	type out struct {
+		code   int
+		stderr string
+	}
+	results := make(chan out, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			cmd := exec.Command(bin, "--file", filepath.Join(dir, "mlenv.toml"), "lock")
+			var errb strings.Builder
+			cmd.Stderr = &errb
+			cmd.Run()
+			results <- out{cmd.ProcessState.ExitCode(), errb.String()}
+		}()
+	}
+	var locked, fresh int
+	for i := 0; i < 2; i++ {
+		r := <-results
+		if r.code != 0 {
+			t.Errorf("a concurrent lock failed: exit %d: %s", r.code, r.stderr)
+		}
+		if strings.Contains(r.stderr, "Locked ") {
+			locked++
+		}
+		if strings.Contains(r.stderr, "is up to date") {
+			fresh++
+		}
+	}
+	if locked != 1 || fresh != 1 {
+		t.Errorf("%d wrote and %d found it fresh, want one each", locked, fresh)
+	}
+	readLock(t, dir) // whole and valid
 }
