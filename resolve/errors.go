@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -21,6 +22,8 @@ const (
 	KindUnauthorized
 	KindUnreachable
 	KindRateLimited
+	KindTimeout
+	KindCorrupt
 )
 
 // RegistryError is a registry failure with the reference it concerned and
@@ -40,6 +43,10 @@ func (e *RegistryError) Error() string {
 		return fmt.Sprintf("%s: the registry refused access (%v): run `docker login %s`%s", e.Ref, statusOf(e.Err), host, loginHint(host))
 	case KindUnreachable:
 		return fmt.Sprintf("%s: cannot reach registry %s: %v: check the network or proxy, or point [image] registry at a mirror", e.Ref, host, e.Err)
+	case KindTimeout:
+		return fmt.Sprintf("%s: registry %s did not answer in time (%v), also after retries: try again later, or point [image] registry at a mirror", e.Ref, host, e.Err)
+	case KindCorrupt:
+		return fmt.Sprintf("%s: registry %s served content that does not match its digest, also after retries (%v): a broken mirror or proxy is in the way; try again or use another registry", e.Ref, host, e.Err)
 	case KindRateLimited:
 		return fmt.Sprintf("%s: registry %s is rate limiting requests and retries ran out: wait and try again, or `docker login %s` for a higher limit", e.Ref, host, host)
 	}
@@ -90,6 +97,10 @@ func classify(err error, ref string) error {
 		kind = KindUnauthorized
 	case statusIs(err, http.StatusTooManyRequests):
 		kind = KindRateLimited
+	case isTimeout(err):
+		kind = KindTimeout
+	case strings.Contains(err.Error(), "does not match") || strings.Contains(err.Error(), "error verifying"):
+		kind = KindCorrupt
 	case isUnreachable(err):
 		kind = KindUnreachable
 	}
@@ -129,4 +140,9 @@ func isUnreachable(err error) bool {
 	var op *net.OpError
 	var dns *net.DNSError
 	return errors.As(err, &op) || errors.As(err, &dns) || errors.Is(err, context.DeadlineExceeded)
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return (errors.As(err, &ne) && ne.Timeout()) || strings.Contains(err.Error(), "timeout awaiting response headers")
 }

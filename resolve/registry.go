@@ -2,9 +2,12 @@ package resolve
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"io"
 	"net/http"
+	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -31,6 +34,9 @@ type Options struct {
 	UserAgent string
 	// PageSize is how many tags to ask for a page; 0 means 1000.
 	PageSize int
+	// Timeout bounds the wait for a registry's answer to one request;
+	// 0 means 60s.
+	Timeout time.Duration
 }
 
 // Registry reads tags, manifests and configs. It de-duplicates requests:
@@ -51,8 +57,13 @@ func NewRegistry(o Options) (*Registry, error) {
 	if o.Keychain == nil {
 		o.Keychain = authn.DefaultKeychain
 	}
+	if o.Timeout == 0 {
+		o.Timeout = 60 * time.Second
+	}
 	if o.Transport == nil {
-		o.Transport = remote.DefaultTransport
+		t := remote.DefaultTransport.(*http.Transport).Clone()
+		t.ResponseHeaderTimeout = o.Timeout
+		o.Transport = t
 	}
 	if o.Retry.Attempts == 0 {
 		o.Retry = DefaultRetry
@@ -125,7 +136,11 @@ func (r *Registry) Head(ctx context.Context, ref name.Reference) (*v1.Descriptor
 	if err != nil {
 		return nil, err
 	}
-	d, err := r.puller.Head(ctx, ref)
+	var d *v1.Descriptor
+	err = r.again(ctx, func() error {
+		d, err = r.puller.Head(ctx, ref)
+		return err
+	})
 	release()
 	if err == nil {
 		return d, nil
@@ -133,15 +148,30 @@ func (r *Registry) Head(ctx context.Context, ref name.Reference) (*v1.Descriptor
 	if isNotFound(err) || isAuth(err) {
 		return nil, classify(err, ref.String())
 	}
-	full, err := r.Get(ctx, ref)
+	full, err := r.get(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
 	return &full.Descriptor, nil
 }
 
-// Get fetches the manifest or index ref points at, verifying its digest.
+// Get fetches the manifest or index ref points at. A tag is first
+// resolved to its digest by HEAD and the content then fetched by digest,
+// so that what is pinned is verified against the digest the registry
+// names; only where a registry omits the digest header is the digest the
+// hash of the body fetched by tag.
 func (r *Registry) Get(ctx context.Context, ref name.Reference) (*remote.Descriptor, error) {
+	if tag, ok := ref.(name.Tag); ok {
+		d, err := r.Head(ctx, tag)
+		if err != nil {
+			return nil, err
+		}
+		return r.get(ctx, tag.Context().Digest(d.Digest.String()))
+	}
+	return r.get(ctx, ref)
+}
+
+func (r *Registry) get(ctx context.Context, ref name.Reference) (*remote.Descriptor, error) {
 	key := ref.String()
 	v, err, _ := r.flight.Do("get:"+key, func() (any, error) {
 		r.mu.Lock()
@@ -155,7 +185,10 @@ func (r *Registry) Get(ctx context.Context, ref name.Reference) (*remote.Descrip
 			return nil, err
 		}
 		defer release()
-		d, err = r.puller.Get(ctx, ref)
+		err = r.again(ctx, func() error {
+			d, err = r.puller.Get(ctx, ref)
+			return err
+		})
 		if err != nil {
 			return nil, classify(err, key)
 		}
@@ -187,18 +220,12 @@ func (r *Registry) Config(ctx context.Context, repo name.Repository, digest v1.H
 		}
 		defer release()
 		ref := repo.Digest(digest.String())
-		blob, err := r.puller.Layer(ctx, ref)
+		err = r.again(ctx, func() error {
+			c, err = r.readConfig(ctx, ref)
+			return err
+		})
 		if err != nil {
 			return nil, classify(err, ref.String())
-		}
-		rc, err := blob.Compressed()
-		if err != nil {
-			return nil, classify(err, ref.String())
-		}
-		defer rc.Close()
-		c, err = v1.ParseConfigFile(rc)
-		if err != nil {
-			return nil, fmt.Errorf("%s: read config: %w", ref, classify(err, ref.String()))
 		}
 		r.mu.Lock()
 		r.cfgs[digest.String()] = c
@@ -209,4 +236,40 @@ func (r *Registry) Config(ctx context.Context, repo name.Repository, digest v1.H
 		return nil, err
 	}
 	return v.(*v1.ConfigFile), nil
+}
+
+func (r *Registry) readConfig(ctx context.Context, ref name.Digest) (*v1.ConfigFile, error) {
+	blob, err := r.puller.Layer(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := blob.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return v1.ParseConfigFile(rc) // the reader verifies the digest at EOF
+}
+
+// again runs fetch, and again (with backoff) when the body broke off or
+// did not match its digest: faults of a connection or a proxy that a new
+// request usually mends. Status errors were retried by the transport.
+func (r *Registry) again(ctx context.Context, fetch func() error) error {
+	var err error
+	for attempt := 1; attempt <= r.opts.Retry.Attempts; attempt++ {
+		if err = fetch(); err == nil || !bodyFault(err) {
+			return err
+		}
+		if serr := sleep(ctx, min(r.opts.Retry.Base<<(attempt-1), r.opts.Retry.Max)); serr != nil {
+			return serr
+		}
+	}
+	return err
+}
+
+func bodyFault(err error) bool {
+	msg := err.Error()
+	return errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(msg, "unexpected EOF") ||
+		strings.Contains(msg, "does not match") || strings.Contains(msg, "error verifying") ||
+		errors.Is(err, syscall.ECONNRESET)
 }

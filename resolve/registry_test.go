@@ -64,22 +64,28 @@ func TestRequestsAreFewAndDeduplicated(t *testing.T) {
 			t.Errorf("%s %s sent Accept %q without the index media types", q.Method, q.Path, q.Accept)
 		}
 	}
-	var manifests, blobs int
+	var heads, manifests, blobs int
 	for k, n := range seen {
 		if n > 1 && !strings.HasSuffix(k, "/v2/") {
 			t.Errorf("%s requested %d times", k, n)
 		}
-		if strings.Contains(k, "/manifests/") {
+		switch {
+		case strings.HasPrefix(k, "HEAD ") && strings.Contains(k, "/manifests/"):
+			heads++
+		case strings.Contains(k, "/manifests/"):
 			manifests++
-		}
-		if strings.Contains(k, "/blobs/") {
+			if !strings.Contains(k, "/manifests/sha256:") {
+				t.Errorf("%s: manifests are fetched by digest, after a HEAD of the tag", k)
+			}
+		case strings.Contains(k, "/blobs/"):
 			blobs++
 		}
 	}
-	// the index, two platform manifests, one config (versions come from
-	// the first platform; the others' config digests are in their manifests)
-	if manifests != 3 || blobs != 1 {
-		t.Errorf("%d manifest and %d blob requests, want 3 and 1: %v", manifests, blobs, seen)
+	// a HEAD of the tag; the index, two platform manifests and one config
+	// by digest (versions come from the first platform; the others' config
+	// digests are in their manifests)
+	if heads != 1 || manifests != 3 || blobs != 1 {
+		t.Errorf("%d HEADs, %d manifest and %d blob GETs, want 1, 3 and 1: %v", heads, manifests, blobs, seen)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
 	"syscall"
@@ -50,8 +51,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 func retryable(resp *http.Response, err error) bool {
 	if err != nil {
+		var ne net.Error
 		return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) ||
-			errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+			errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || (errors.As(err, &ne) && ne.Timeout())
 	}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,

@@ -13,7 +13,7 @@ import (
 // newRegistry returns registry access with docker's credentials, showing
 // tag-listing progress when stderr is a terminal.
 func newRegistry(g *globalOptions, stderr io.Writer) (*resolve.Registry, error) {
-	o := resolve.Options{UserAgent: "mlenv/" + version}
+	o := resolve.Options{UserAgent: "mlenv/" + version, Timeout: g.registryTimeout}
 	if !g.quiet && isTerminal(stderr) {
 		o.Progress = func(repo string, tags int) {
 			if tags < 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -14,6 +15,8 @@ type globalOptions struct {
 	file     string // mlenv.toml; found upward from the working directory when empty
 	lockfile string // mlenv.lock; beside mlenv.toml when empty
 	quiet    bool
+	// registryTimeout bounds the wait for one registry answer.
+	registryTimeout time.Duration
 }
 
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -47,6 +50,7 @@ otherwise mlenv run returns the container's exit code.`,
 	root.PersistentFlags().StringVarP(&g.file, "file", "f", "", "path to mlenv.toml (default: found upward from the current directory)")
 	root.PersistentFlags().StringVar(&g.lockfile, "lockfile", "", "path to mlenv.lock (default: beside mlenv.toml)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
+	root.PersistentFlags().DurationVar(&g.registryTimeout, "registry-timeout", 60*time.Second, "how long to wait for one registry answer before retrying")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newInitCmd(&g), newLockCmd(&g), newRunCmd(&g, stdin), newVerifyCmd(&g), newShowCmd(&g),
 		newDiffCmd(&g), newExportCmd(&g), newVendorCmd(&g), newCacheCmd(&g))

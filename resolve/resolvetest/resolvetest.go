@@ -61,6 +61,12 @@ func New(t testing.TB) *Registry {
 	return r
 }
 
+// Remote is a Registry for pushing fixtures to a registry running
+// elsewhere (Debian's docker-registry); it records no requests.
+func Remote(t testing.TB, host string) *Registry {
+	return &Registry{t: t, Host: host}
+}
+
 // Requests returns the requests received so far and forgets them.
 func (r *Registry) Requests() []Request {
 	r.mu.Lock()
