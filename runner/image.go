@@ -41,7 +41,7 @@ func (e *Engine) EnsureImage(ctx context.Context, ref ImageRef, progress io.Writ
 		return "", fmt.Errorf("image %s (%s) is not in the engine, and this run is offline: load it with `mlenv run --from DIR`", ref, ref.Platform)
 	}
 	if err := e.pull(ctx, ref, progress); err != nil {
-		return "", err
+		return "", lost("the pull of "+ref.String(), err)
 	}
 	return e.localImage(ctx, ref)
 }

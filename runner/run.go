@@ -73,6 +73,9 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		cfg.User = user
 	}
 	hc := &container.HostConfig{
+		// The engine removes the container itself too, so that none is left
+		// behind when the engine (or mlenv) stops mid-run.
+		AutoRemove:  true,
 		Mounts:      mounts,
 		IpcMode:     container.IpcMode(r.IPC),
 		NetworkMode: container.NetworkMode(r.Network),
@@ -178,6 +181,10 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 	select {
 	case res := <-wait.Result:
 		<-outputDone
+		if err := e.stillUp(ctx, res.StatusCode); err != nil {
+			// the engine went away: the exit code is its doing, not the command's
+			return 0, &StartedError{&LostEngineError{During: "the run", Err: err}}
+		}
 		if res.Error != nil {
 			return int(res.StatusCode), &StartedError{errors.New(res.Error.Message)}
 		}
@@ -186,12 +193,9 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 		if ctx.Err() != nil {
 			return 0, &StartedError{ctx.Err()}
 		}
-		return 0, &StartedError{fmt.Errorf("waiting for the container: %w", err)}
+		return 0, &StartedError{lost("the run", fmt.Errorf("waiting for the container: %w", err))}
 	case <-ctx.Done():
-		stopCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		timeout := 10
-		e.Client.ContainerStop(stopCtx, id, client.ContainerStopOptions{Timeout: &timeout})
+		e.interrupt(id, wait.Result)
 		return 0, &StartedError{ctx.Err()}
 	}
 }
@@ -279,4 +283,36 @@ func (e *Engine) followResize(ctx context.Context, id string, stdio Stdio) func(
 		}
 	}()
 	return func() { signal.Stop(ch); close(stop) }
+}
+
+// stillUp tells a container killed by its engine shutting down (137 or
+// 143: SIGKILL or SIGTERM, which mlenv did not send) from one killed for
+// its own reasons: an engine that stops does not answer for long.
+func (e *Engine) stillUp(ctx context.Context, code int64) error {
+	if code != 137 && code != 143 {
+		return nil
+	}
+	for i := 0; i < 15; i++ {
+		if _, err := e.Client.Ping(ctx, client.PingOptions{}); err != nil {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil
+}
+
+// interrupt passes Ctrl-C on as docker's signal proxy does: SIGINT to the
+// container (python, even as PID 1, stops on it), then after a grace period
+// a stop (SIGTERM, then SIGKILL). The container is removed afterwards.
+func (e *Engine) interrupt(id string, exited <-chan container.WaitResponse) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e.Client.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "SIGINT"})
+	select {
+	case <-exited:
+		return
+	case <-time.After(5 * time.Second):
+	}
+	timeout := 5
+	e.Client.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &timeout})
 }
