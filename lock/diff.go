@@ -90,18 +90,8 @@ func platformChanges(a, b []Platform) []Change {
 		return m
 	}
 	am, bm := idx(a), idx(b)
-	var names []string
-	for n := range am {
-		names = append(names, n)
-	}
-	for n := range bm {
-		if _, ok := am[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
 	var out []Change
-	for _, n := range names {
+	for _, n := range unionKeys(am, bm) {
 		out = append(out, changes([][3]string{
 			{"platform " + n + " digest", am[n].Digest, bm[n].Digest},
 			{"platform " + n + " config", am[n].Config, bm[n].Config},
@@ -146,18 +136,8 @@ func distChanges(a, b []Dist) []Change {
 	for _, d := range b {
 		bm[d.Name] = d.Version
 	}
-	var names []string
-	for n := range am {
-		names = append(names, n)
-	}
-	for n := range bm {
-		if _, ok := am[n]; !ok {
-			names = append(names, n)
-		}
-	}
-	slices.Sort(names)
 	var out []Change
-	for _, n := range names {
+	for _, n := range unionKeys(am, bm) {
 		if am[n] != bm[n] {
 			out = append(out, Change{n, am[n], bm[n]})
 		}
@@ -217,4 +197,19 @@ func platformNote(p string) string {
 		return ""
 	}
 	return " [" + p + "]"
+}
+
+// unionKeys is every key of a and b, sorted.
+func unionKeys[V any](a, b map[string]V) []string {
+	var keys []string
+	for k := range a {
+		keys = append(keys, k)
+	}
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -47,16 +47,26 @@ func newCacheCmd(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
+// listCache connects to the engine and lists what mlenv made there.
+func listCache(ctx context.Context) (*runner.Engine, []runner.CachedEnv, []runner.CachedVolume, error) {
 	engine, err := runner.Connect(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	envs, vols, err := engine.Cache(ctx)
+	if err != nil {
+		engine.Close()
+		return nil, nil, nil, err
+	}
+	return engine, envs, vols, nil
+}
+
+func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
+	engine, envs, vols, err := listCache(ctx)
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
-	envs, vols, err := engine.Cache(ctx)
-	if err != nil {
-		return err
-	}
 	if o.json {
 		return emit(true, stdout, map[string]any{"environments": envs, "volumes": vols})
 	}
@@ -72,15 +82,11 @@ func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
 }
 
 func runCachePrune(ctx context.Context, o cacheOptions, stderr io.Writer) error {
-	engine, err := runner.Connect(ctx)
+	engine, envs, vols, err := listCache(ctx)
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
-	envs, vols, err := engine.Cache(ctx)
-	if err != nil {
-		return err
-	}
 	for _, e := range envs {
 		if err := engine.RemoveEnv(ctx, e.ID); err != nil {
 			return fmt.Errorf("remove %s: %w", e.Image, err)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/lock/export"
 	"github.com/mlenv/mlenv/runner"
 )
 
@@ -29,27 +30,11 @@ func printRun(spec runner.RunSpec, l *lock.Lock, w io.Writer) error {
 	if spec.TTY {
 		args = append(args, "-it")
 	}
-	switch r.GPUs.Mode() {
-	case "all", "auto":
-		args = append(args, "--gpus", "all")
-	case "count":
-		args = append(args, "--gpus", fmt.Sprint(r.GPUs.Count()))
-	case "devices":
-		args = append(args, "--gpus", `"device=`+strings.Join(r.GPUs.DeviceIDs(), ",")+`"`)
-	}
+	args = append(args, export.DockerRunArgs(r, true)...)
 	project, _ := filepath.Abs(spec.ProjectDir)
 	args = append(args, "-v", project+":"+r.Workdir, "-w", r.Workdir)
 	for _, m := range r.Mounts {
 		args = append(args, "-v", m)
-	}
-	if r.IPC != "" {
-		args = append(args, "--ipc", r.IPC)
-	}
-	if r.ShmSize != "" {
-		args = append(args, "--shm-size", r.ShmSize)
-	}
-	if r.Network != "" && r.Network != "bridge" {
-		args = append(args, "--network", r.Network)
 	}
 	if r.User == "host" {
 		args = append(args, "--user", "$(id -u):$(id -g)", "-e", "HOME=/tmp")
@@ -91,8 +76,8 @@ func quoteAll(words []string) []string {
 	out := make([]string, len(words))
 	for i, w := range words {
 		switch {
-		case w == "$(id -u):$(id -g)" || strings.HasPrefix(w, `"device=`):
-			out[i] = `"` + strings.Trim(w, `"`) + `"`
+		case w == "$(id -u):$(id -g)":
+			out[i] = `"` + w + `"`
 		case w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+%") == "":
 			out[i] = w
 		default:

@@ -39,7 +39,7 @@ func Devcontainer(l *lock.Lock, o Options) string {
 		d.PostCreateCommand = installArgv(r.Workdir+"/.devcontainer/"+RequirementsFile, true)
 		d.RemoteEnv = map[string]string{"VIRTUAL_ENV": lock.VenvPath, "PATH": lock.VenvPath + "/bin:${containerEnv:PATH}"}
 	}
-	d.RunArgs = append(d.RunArgs, dockerRunArgs(r)...)
+	d.RunArgs = DockerRunArgs(r, false)
 	switch r.GPUs.Mode() {
 	case "none":
 	case "auto":
@@ -54,10 +54,20 @@ func Devcontainer(l *lock.Lock, o Options) string {
 	return string(b) + "\n"
 }
 
-// dockerRunArgs are the docker run flags for [run] settings a devcontainer
-// has no key for.
-func dockerRunArgs(r lock.Run) []string {
+// DockerRunArgs are the docker run flags for [run] ipc, shm-size, network
+// and gpus. With autoAsAll, gpus "auto" asks for all GPUs (docker has no
+// "auto"); otherwise it asks for none. Device ids are quoted as docker's
+// --gpus wants them ("device=0,1", quotes included).
+func DockerRunArgs(r lock.Run, autoAsAll bool) []string {
 	var args []string
+	switch mode := r.GPUs.Mode(); {
+	case mode == "all" || (mode == "auto" && autoAsAll):
+		args = append(args, "--gpus", "all")
+	case mode == "count":
+		args = append(args, "--gpus", fmt.Sprint(r.GPUs.Count()))
+	case mode == "devices":
+		args = append(args, "--gpus", `"device=`+joinIDs(r.GPUs.DeviceIDs())+`"`)
+	}
 	if r.IPC != "" {
 		args = append(args, "--ipc", r.IPC)
 	}
@@ -66,15 +76,6 @@ func dockerRunArgs(r lock.Run) []string {
 	}
 	if r.Network != "" && r.Network != "bridge" {
 		args = append(args, "--network", r.Network)
-	}
-	switch r.GPUs.Mode() {
-	case "none", "auto":
-	case "all":
-		args = append(args, "--gpus", "all")
-	case "count":
-		args = append(args, "--gpus", fmt.Sprint(r.GPUs.Count()))
-	default:
-		args = append(args, "--gpus", "device="+joinIDs(r.GPUs.DeviceIDs()))
 	}
 	return args
 }

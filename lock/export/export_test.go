@@ -1,0 +1,59 @@
+package export
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/schema"
+)
+
+func TestDockerRunArgs(t *testing.T) {
+	tests := []struct {
+		gpus      schema.GPUs
+		autoAsAll bool
+		want      string
+	}{
+		{"all", false, "--gpus all --ipc host"},
+		{"auto", true, "--gpus all --ipc host"},
+		{"auto", false, "--ipc host"},
+		{"none", true, "--ipc host"},
+		{"2", false, "--gpus 2 --ipc host"},
+		{"device=0,3", false, `--gpus "device=0,3" --ipc host`},
+	}
+	for _, tc := range tests {
+		got := strings.Join(DockerRunArgs(lock.Run{GPUs: tc.gpus, IPC: "host", Network: "bridge"}, tc.autoAsAll), " ")
+		if got != tc.want {
+			t.Errorf("gpus %s (auto as all %v): %q, want %q", tc.gpus, tc.autoAsAll, got, tc.want)
+		}
+	}
+}
+
+func TestK8sQuantity(t *testing.T) {
+	for in, want := range map[string]string{"8g": "8Gi", "512m": "512Mi", "64k": "64Ki", "1gb": "1Gi", "100": "100"} {
+		if got := k8sQuantity(in); got != want {
+			t.Errorf("k8sQuantity(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestRequirementsPerPlatform(t *testing.T) {
+	h := "sha256:" + strings.Repeat("a", 64)
+	l := &lock.Lock{
+		Image: lock.Image{Repository: "r", Digest: h, Platforms: []lock.Platform{{Platform: "linux/amd64"}, {Platform: "linux/arm64"}}},
+		Packages: []lock.Package{
+			{Name: "any", Version: "1", Index: "http://127.0.0.1:9/simple", Hashes: []string{h}},
+			{Name: "fast", Version: "1", Index: "https://pypi.org/simple", Hashes: []string{h}, Platforms: []string{"linux/arm64"}},
+		},
+	}
+	amd := Requirements(l, "linux/amd64")
+	if !strings.Contains(amd, "any==1 \\\n    --hash="+h) || strings.Contains(amd, "fast==") || !strings.Contains(amd, "--trusted-host 127.0.0.1:9") {
+		t.Errorf("amd64 requirements:\n%s", amd)
+	}
+	if arm := Requirements(l, "linux/arm64"); !strings.Contains(arm, "fast==1") || !strings.Contains(arm, "--extra-index-url https://pypi.org/simple") {
+		t.Errorf("arm64 requirements:\n%s", arm)
+	}
+	if _, err := Render("helm", l, Options{}); err == nil || !strings.Contains(err.Error(), "requirements, dockerfile") {
+		t.Errorf("unknown format: %v", err)
+	}
+}
