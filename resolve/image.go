@@ -106,6 +106,9 @@ func (r *Resolver) pickFirst(ctx context.Context, fam *Family, repo name.Reposit
 			tried = append(tried, fmt.Sprintf("%s (%s)", chunk[i].Tag, strings.Join(why, "; ")))
 		}
 	}
+	if len(tried) > 5 {
+		tried = append(tried[:5], fmt.Sprintf("and %d more", len(tried)-5))
+	}
 	return nil, fmt.Errorf("no image of %s satisfies [image] once its config is read; tried:\n\t%s\nloosen the constraints in mlenv.toml", repo, strings.Join(tried, "\n\t"))
 }
 
