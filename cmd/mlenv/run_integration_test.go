@@ -268,3 +268,42 @@ func TestPrintAndCache(t *testing.T) {
 		t.Errorf("environment images left after prune: %s", left)
 	}
 }
+
+func TestNoEngineIsClear(t *testing.T) {
+	reg := families(t)
+	dir := newProject(t, reg, pytorchSpec)
+	mustLock(t, dir)
+	t.Setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+	r := mlenv(t, dir, "run", "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "cannot reach the Docker engine") || !strings.Contains(r.stderr, "DOCKER_HOST") || strings.Contains(r.stderr, "goroutine") {
+		t.Errorf("no engine: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+func TestUnknownFamilyIsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "mlenv.toml"), "[image]\nfamily = \"pytorh\"\n")
+	r := mlenv(t, dir, "lock")
+	if r.code != 2 || !strings.Contains(r.stderr, `mlenv.toml:2: image.family: unknown family "pytorh"`) || !strings.Contains(r.stderr, `did you mean "pytorch"?`) {
+		t.Errorf("unknown family: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// TestRunOnATerminal runs mlenv under a pseudo-terminal (script(1)) of 123
+// columns: the container gets a TTY of the terminal's size.
+func TestRunOnATerminal(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		enginetest.Missing(t, "script(1) from util-linux")
+	}
+	dir := pipProject(t, pythonRef(t), "[run]\ngpus = \"none\"\n")
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	probe := "import os, sys; print('tty', sys.stdin.isatty(), sys.stdout.isatty(), os.get_terminal_size().columns)"
+	shell := fmt.Sprintf("stty cols 123 rows 40; %s --file %s run -- python3 -c %q", mlenvBinary(t), filepath.Join(dir, "mlenv.toml"), probe)
+	out, err := exec.Command(scriptBin, "-qec", shell, "/dev/null").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "tty True True 123") {
+		t.Errorf("under a terminal: %v\n%s", err, out)
+	}
+}
