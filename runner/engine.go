@@ -20,14 +20,22 @@ type Engine struct {
 }
 
 // Connect finds the engine as docker does (DOCKER_HOST, DOCKER_TLS_VERIFY,
-// DOCKER_CERT_PATH; the default socket otherwise), negotiates the API
-// version and checks that it answers.
+// DOCKER_CERT_PATH; else the current docker context; else the default
+// socket), negotiates the API version and checks that it answers.
 func Connect(ctx context.Context) (*Engine, error) {
-	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	opts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	host, err := contextHost()
+	if err != nil {
+		return nil, err
+	}
+	if host != "" {
+		opts = append(opts, client.WithHost(host))
+	}
+	c, err := client.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("docker engine: %w", err)
 	}
-	host := c.DaemonHost()
+	host = c.DaemonHost()
 	if _, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		c.Close()
 		return nil, &NoEngineError{Host: host, Err: err}
