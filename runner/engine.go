@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/moby/moby/client"
 )
@@ -27,6 +28,9 @@ func Connect(ctx context.Context) (*Engine, error) {
 	host, err := contextHost()
 	if err != nil {
 		return nil, err
+	}
+	if strings.HasPrefix(host, "ssh://") {
+		return nil, fmt.Errorf("the current docker context points at %s: mlenv does not speak ssh to engines yet; forward the socket (ssh -L /tmp/docker.sock:/var/run/docker.sock …) and set DOCKER_HOST=unix:///tmp/docker.sock", host)
 	}
 	if host != "" {
 		opts = append(opts, client.WithHost(host))
