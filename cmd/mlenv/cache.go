@@ -22,7 +22,12 @@ func newCacheCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "cache",
 		Short: "Show or remove mlenv's environment images and pip-cache volumes",
-		Args:  usageArgs(cobra.NoArgs),
+		Long: `mlenv keeps each installed environment as a local image (mlenv-env:<key>,
+labelled dev.mlenv.env) and pip's cache as a named volume; these commands
+show and remove them.`,
+		Example: "  mlenv cache ls
+  mlenv cache prune",
+		Args:    usageArgs(cobra.NoArgs),
 	}
 	ls := &cobra.Command{
 		Use:     "ls",
