@@ -25,8 +25,7 @@ func newCacheCmd(g *globalOptions) *cobra.Command {
 		Long: `mlenv keeps each installed environment as a local image (mlenv-env:<key>,
 labelled dev.mlenv.env) and pip's cache as a named volume; these commands
 show and remove them.`,
-		Example: "  mlenv cache ls
-  mlenv cache prune",
+		Example: "  mlenv cache ls\n  mlenv cache prune",
 		Args:    usageArgs(cobra.NoArgs),
 	}
 	ls := &cobra.Command{

@@ -217,3 +217,21 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCommandHasExamples: each command's --help shows examples.
+func TestEveryCommandHasExamples(t *testing.T) {
+	root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard)
+	for _, c := range root.Commands() {
+		if c.Name() == "help" || c.Name() == "completion" {
+			continue
+		}
+		if c.Example == "" {
+			t.Errorf("mlenv %s has no examples", c.Name())
+		}
+		for _, sub := range c.Commands() {
+			if sub.Example == "" {
+				t.Errorf("mlenv %s %s has no examples", c.Name(), sub.Name())
+			}
+		}
+	}
+}
