@@ -34,6 +34,7 @@ type runOptions struct {
 	user         string
 	pipCache     string
 	from         string
+	interactive  bool
 }
 
 func newRunCmd(g *globalOptions, stdin io.Reader) *cobra.Command {
@@ -58,6 +59,7 @@ code returned.`,
 	}
 	f := cmd.Flags()
 	f.SetInterspersed(false) // `mlenv run python -c x`: everything from the command on is its argv
+	f.BoolVarP(&o.interactive, "interactive", "i", false, "keep stdin attached even when it is not a terminal (pipes)")
 	f.BoolVar(&o.frozen, "frozen", false, "use the lock as it is, even when mlenv.toml changed since")
 	f.BoolVar(&o.rebuild, "rebuild", false, "install the locked packages afresh instead of using the cached environment")
 	f.BoolVar(&o.print, "print", false, "print the equivalent docker run command and exit")
@@ -89,7 +91,7 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 		argv = settings.Command
 	}
 	tty := isTerminalReader(stdin) && isTerminal(stdout)
-	spec := runner.RunSpec{ProjectDir: p.spec.Dir, Settings: settings, Argv: argv, TTY: tty, Stdin: isTerminalReader(stdin),
+	spec := runner.RunSpec{ProjectDir: p.spec.Dir, Settings: settings, Argv: argv, TTY: tty, Stdin: o.interactive || isTerminalReader(stdin),
 		AllowOutside: o.allowOutside || p.spec.Project.AllowOutsidePaths}
 	if o.print {
 		return printRun(spec, l, stdout)

@@ -307,3 +307,17 @@ func TestRunOnATerminal(t *testing.T) {
 		t.Errorf("under a terminal: %v\n%s", err, out)
 	}
 }
+
+// TestRunPipesStdin: with -i, piped stdin reaches the command.
+func TestRunPipesStdin(t *testing.T) {
+	dir := pipProject(t, pythonRef(t), "[run]\ngpus = \"none\"\n")
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	var out, errb bytes.Buffer
+	code := execute(context.Background(), []string{"--file", filepath.Join(dir, "mlenv.toml"), "run", "-i", "--", "python3", "-c", "import sys; print(sys.stdin.read().upper())"},
+		strings.NewReader("from a pipe"), &out, &errb)
+	if code != 0 || strings.TrimSpace(out.String()) != "FROM A PIPE" {
+		t.Errorf("run -i: exit %d, stdout %q, stderr %s", code, out.String(), errb.String())
+	}
+}
