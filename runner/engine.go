@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
+	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
 )
 
@@ -18,6 +20,24 @@ type Engine struct {
 	host   string
 	// Offline forbids pulls: images must already be in the engine.
 	Offline bool
+
+	infoMu sync.Mutex
+	info   *system.Info // the engine's info, asked once
+}
+
+// sysInfo is the engine's info (platform, runtimes), asked for once per
+// Engine: a run needs it twice and it costs a round trip.
+func (e *Engine) sysInfo(ctx context.Context) (system.Info, error) {
+	e.infoMu.Lock()
+	defer e.infoMu.Unlock()
+	if e.info == nil {
+		res, err := e.Client.Info(ctx, client.InfoOptions{})
+		if err != nil {
+			return system.Info{}, fmt.Errorf("docker engine info: %w", err)
+		}
+		e.info = &res.Info
+	}
+	return *e.info, nil
 }
 
 // Connect finds the engine as docker does (DOCKER_HOST, DOCKER_TLS_VERIFY,

@@ -122,33 +122,43 @@ func (e Env) indexArgs() []string {
 	return args
 }
 
+// EnvOptions say how EnsureEnv builds.
+type EnvOptions struct {
+	Rebuild  bool      // install afresh even when the image exists
+	Progress io.Writer // pull progress and pip's output, or nil
+	// OnInstall, when set, is told before pip runs.
+	OnInstall func(image string, packages int)
+}
+
 // EnsureEnv returns the image a run starts from: the base image itself
 // when the lock installs nothing, else the environment image, built (the
 // locked packages installed with hashes required, pip's cache on the
-// named volume) when it is missing or rebuild is set. built says whether
-// pip ran.
-func (e *Engine) EnsureEnv(ctx context.Context, env Env, rebuild bool, progress io.Writer) (image string, built bool, err error) {
-	base, err := e.EnsureImage(ctx, env.Base, progress)
+// named volume) when it is missing or o.Rebuild is set.
+func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, error) {
+	base, err := e.EnsureImage(ctx, env.Base, o.Progress)
 	if err != nil {
-		return "", false, err
+		return "", err
 	}
 	if len(env.Packages) == 0 {
-		return base, false, nil
+		return base, nil
 	}
 	old, err := e.Client.ImageInspect(ctx, env.Image())
 	switch {
-	case err == nil && !rebuild:
-		return env.Image(), false, nil
+	case err == nil && !o.Rebuild:
+		return env.Image(), nil
 	case err != nil && !cerrdefs.IsNotFound(err):
-		return "", false, err
+		return "", err
 	}
-	if err := e.buildEnv(ctx, env, progress); err != nil {
-		return "", false, err
+	if o.OnInstall != nil {
+		o.OnInstall(env.Image(), len(env.Packages))
+	}
+	if err := e.buildEnv(ctx, env, o.Progress); err != nil {
+		return "", err
 	}
 	if old.ID != "" {
 		e.RemoveEnv(ctx, old.ID) // the image the rebuild replaced, now untagged
 	}
-	return env.Image(), true, nil
+	return env.Image(), nil
 }
 
 func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) error {

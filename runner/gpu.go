@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/client"
 
 	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/schema"
@@ -20,11 +19,11 @@ var ErrNoGPURuntime = errors.New("GPUs were requested, but this Docker engine ha
 
 // HasNVIDIARuntime reports whether the engine lists an NVIDIA runtime.
 func (e *Engine) HasNVIDIARuntime(ctx context.Context) (bool, error) {
-	info, err := e.Client.Info(ctx, client.InfoOptions{})
+	info, err := e.sysInfo(ctx)
 	if err != nil {
 		return false, err
 	}
-	_, ok := info.Info.Runtimes["nvidia"]
+	_, ok := info.Runtimes["nvidia"]
 	return ok, nil
 }
 

@@ -22,15 +22,15 @@ import (
 
 // NativePlatform is the engine's own os/arch.
 func (e *Engine) NativePlatform(ctx context.Context) (string, error) {
-	info, err := e.Client.Info(ctx, client.InfoOptions{})
+	info, err := e.sysInfo(ctx)
 	if err != nil {
-		return "", fmt.Errorf("docker engine info: %w", err)
+		return "", err
 	}
-	arch := map[string]string{"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7", "ppc64le": "ppc64le", "s390x": "s390x"}[info.Info.Architecture]
+	arch := map[string]string{"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm/v7", "ppc64le": "ppc64le", "s390x": "s390x"}[info.Architecture]
 	if arch == "" {
-		arch = info.Info.Architecture
+		arch = info.Architecture
 	}
-	return info.Info.OSType + "/" + arch, nil
+	return info.OSType + "/" + arch, nil
 }
 
 // Exec runs a short-lived container to completion: the image by digest,

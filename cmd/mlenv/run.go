@@ -158,13 +158,11 @@ func prepareAndRun(ctx context.Context, engine *runner.Engine, o runOptions, spe
 			return 0, err
 		}
 	}
-	progress := progressOut(o.globalOptions, stderr)
-	if len(env.Packages) > 0 && !o.quiet {
-		if _, err := engine.Client.ImageInspect(ctx, env.Image()); err != nil || o.rebuild {
-			fmt.Fprintf(stderr, "Installing %d locked packages into %s\n", len(env.Packages), env.Image())
-		}
+	eo := runner.EnvOptions{Rebuild: o.rebuild, Progress: progressOut(o.globalOptions, stderr)}
+	if !o.quiet {
+		eo.OnInstall = func(image string, n int) { fmt.Fprintf(stderr, "Installing %d locked packages into %s\n", n, image) }
 	}
-	image, _, err := engine.EnsureEnv(ctx, env, o.rebuild, progress)
+	image, err := engine.EnsureEnv(ctx, env, eo)
 	if err != nil {
 		return 0, err
 	}

@@ -171,7 +171,7 @@ func verifyDeep(ctx context.Context, o verifyOptions, l *lock.Lock, rep *verifyR
 		if err != nil {
 			return err
 		}
-		image, _, err := engine.EnsureEnv(ctx, env, true, progressOut(o.globalOptions, stderr))
+		image, err := engine.EnsureEnv(ctx, env, runner.EnvOptions{Rebuild: true, Progress: progressOut(o.globalOptions, stderr)})
 		if err != nil {
 			return err
 		}
