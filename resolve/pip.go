@@ -168,7 +168,7 @@ func scriptFiles(in PipInput, reqs []Requirement, cross map[string]any) (map[str
 		"requirement_lines": lines,
 		"index_url":         in.Spec.Pip.IndexURL,
 		"extra_index_urls":  in.Spec.Pip.ExtraIndexURLs,
-		"trusted_hosts":     TrustedHosts(append([]string{in.Spec.Pip.IndexURL}, in.Spec.Pip.ExtraIndexURLs...)),
+		"trusted_hosts":     lock.TrustedHosts(append([]string{in.Spec.Pip.IndexURL}, in.Spec.Pip.ExtraIndexURLs...)),
 		"probe_framework":   cross == nil,
 	}
 	files := map[string][]byte{

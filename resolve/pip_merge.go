@@ -173,17 +173,3 @@ func indexesOf(s *schema.Spec) []string {
 func indent(s string) string {
 	return "\t" + strings.ReplaceAll(s, "\n", "\n\t")
 }
-
-// TrustedHosts lists the host:port of every plain-http index. pip caches
-// downloads only from https origins and hosts it is told to trust; an
-// index the user configured is trusted by intent, and at install time
-// every file is checked against the lock's hashes anyway.
-func TrustedHosts(indexes []string) []string {
-	var out []string
-	for _, raw := range indexes {
-		if u, err := url.Parse(raw); err == nil && u.Scheme == "http" && u.Host != "" && !slices.Contains(out, u.Host) {
-			out = append(out, u.Host)
-		}
-	}
-	return out
-}

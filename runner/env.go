@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -59,13 +58,11 @@ func EnvFor(l *lock.Lock, platform, pipCache string) (Env, error) {
 		}
 		return Env{}, fmt.Errorf("the lock has no %s image (it has %s): add %q to [image] platforms and run `mlenv lock`", platform, strings.Join(have, ", "), platform)
 	}
-	env := Env{Base: ImageRef{Repository: l.Image.Repository, Digest: l.Image.Digest, Platform: platform, Config: pl.Config}, PipCache: pipCache}
-	for _, p := range l.Packages {
-		if len(p.Platforms) == 0 || slices.Contains(p.Platforms, platform) {
-			env.Packages = append(env.Packages, p)
-		}
-	}
-	return env, nil
+	return Env{
+		Base:     ImageRef{Repository: l.Image.Repository, Digest: l.Image.Digest, Platform: platform, Config: pl.Config},
+		Packages: l.PackagesFor(platform),
+		PipCache: pipCache,
+	}, nil
 }
 
 // Key identifies the installed environment: the base image's config and
@@ -83,43 +80,14 @@ func (e Env) Key() string {
 // Image is the environment image's name.
 func (e Env) Image() string { return EnvImagePrefix + ":" + e.Key() }
 
-// requirements is the hash-pinned requirements file the installer reads.
-func (e Env) requirements() []byte {
-	var b strings.Builder
-	for _, p := range e.Packages {
-		b.WriteString(p.Name + "==" + p.Version)
-		for _, h := range p.Hashes {
-			b.WriteString(" --hash=" + h)
-		}
-		b.WriteString("\n")
-	}
-	return []byte(b.String())
-}
-
-// indexArgs are pip's index flags for the lock's indexes, in the order
-// the packages name them.
-func (e Env) indexArgs() []string {
+// installArgs are the installer's arguments beyond the hash-pinned file
+// (which names the lock's indexes): the wheelhouse, and no index, when the
+// environment is restored from a vendor archive.
+func (e Env) installArgs() []string {
 	if e.Wheelhouse != "" {
 		return []string{"--no-index", "--find-links", "/opt/mlenv/wheels"}
 	}
-	var idx []string
-	for _, p := range e.Packages {
-		if p.Index != "" && !slices.Contains(idx, p.Index) {
-			idx = append(idx, p.Index)
-		}
-	}
-	var args []string
-	for i, u := range idx {
-		if i == 0 {
-			args = append(args, "--index-url", u)
-		} else {
-			args = append(args, "--extra-index-url", u)
-		}
-	}
-	for _, h := range resolve.TrustedHosts(idx) {
-		args = append(args, "--trusted-host", h)
-	}
-	return args
+	return nil
 }
 
 // EnvOptions say how EnsureEnv builds.
@@ -164,7 +132,7 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) error {
 	req := resolve.ExecRequest{
 		Repository: env.Base.Repository, Digest: env.Base.Digest, Platform: env.Base.Platform, Config: env.Base.Config,
-		Files:    map[string][]byte{"/opt/mlenv/install.py": installScript, "/opt/mlenv/requirements.txt": env.requirements()},
+		Files:    map[string][]byte{"/opt/mlenv/install.py": installScript, "/opt/mlenv/requirements.txt": []byte(lock.Requirements(env.Packages))},
 		Volumes:  map[string]string{env.PipCache: "/opt/mlenv/pip-cache"},
 		Progress: progress,
 	}
@@ -175,7 +143,7 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) erro
 	var res *resolve.ExecResult
 	var err error
 	for _, py := range []string{"python3", "python"} {
-		req.Argv = append([]string{py, "/opt/mlenv/install.py", "/opt/mlenv/requirements.txt"}, env.indexArgs()...)
+		req.Argv = append([]string{py, "/opt/mlenv/install.py", "/opt/mlenv/requirements.txt"}, env.installArgs()...)
 		id, res, err = e.runTask(ctx, req, true)
 		var se *StartError
 		if errors.As(err, &se) && se.NotFound() {

@@ -14,7 +14,7 @@ import (
 func Compose(l *lock.Lock, o Options) string {
 	r := l.Run
 	svc := map[string]any{}
-	if len(packagesFor(l, o.Platform)) > 0 {
+	if len(l.PackagesFor(o.Platform)) > 0 {
 		svc["build"] = map[string]any{"context": ".", "dockerfile": "Dockerfile"}
 		svc["image"] = o.Name + ":mlenv"
 	} else {

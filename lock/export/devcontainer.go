@@ -34,7 +34,7 @@ func Devcontainer(l *lock.Lock, o Options) string {
 		WorkspaceMount:  fmt.Sprintf("source=${localWorkspaceFolder},target=%s,type=bind", r.Workdir),
 		ContainerEnv:    r.Env,
 	}
-	if len(packagesFor(l, o.Platform)) > 0 {
+	if len(l.PackagesFor(o.Platform)) > 0 {
 		d.OnCreateCommand = venvArgv
 		d.PostCreateCommand = installArgv(r.Workdir+"/.devcontainer/"+RequirementsFile, true)
 		d.RemoteEnv = map[string]string{"VIRTUAL_ENV": lock.VenvPath, "PATH": lock.VenvPath + "/bin:${containerEnv:PATH}"}

@@ -55,7 +55,7 @@ type k8sContainer struct {
 // pip-cache volume), the [run] command, env and nvidia.com/gpu limits.
 func K8sJob(l *lock.Lock, o Options) string {
 	r := l.Run
-	pkgs := packagesFor(l, o.Platform)
+	pkgs := l.PackagesFor(o.Platform)
 	main := k8sContainer{Name: o.Name, Image: imageRef(l), WorkingDir: r.Workdir}
 	for _, k := range sortedEnv(r.Env) {
 		main.Env = append(main.Env, k8sEnv{k, r.Env[k]})

@@ -1,0 +1,76 @@
+package lock
+
+import (
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// PackagesFor is the lock's packages for one platform: those for every
+// platform and those marked for this one.
+func (l *Lock) PackagesFor(platform string) []Package {
+	var out []Package
+	for _, p := range l.Packages {
+		if len(p.Platforms) == 0 || slices.Contains(p.Platforms, platform) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// IndexArgs are pip's flags for the indexes pkgs name, in the order they
+// name them (the first is --index-url), with --trusted-host for plain-http
+// ones (see TrustedHosts).
+func IndexArgs(pkgs []Package) []string {
+	var idx []string
+	for _, p := range pkgs {
+		if p.Index != "" && !slices.Contains(idx, p.Index) {
+			idx = append(idx, p.Index)
+		}
+	}
+	var args []string
+	for i, u := range idx {
+		flag := "--extra-index-url"
+		if i == 0 {
+			flag = "--index-url"
+		}
+		args = append(args, flag, u)
+	}
+	for _, h := range TrustedHosts(idx) {
+		args = append(args, "--trusted-host", h)
+	}
+	return args
+}
+
+// TrustedHosts lists the host:port of every plain-http index. pip caches
+// downloads only from https origins and hosts it is told to trust; an
+// index the user configured is trusted by intent, and at install time
+// every file is checked against the lock's hashes anyway.
+func TrustedHosts(indexes []string) []string {
+	var out []string
+	for _, raw := range indexes {
+		if u, err := url.Parse(raw); err == nil && u.Scheme == "http" && u.Host != "" && !slices.Contains(out, u.Host) {
+			out = append(out, u.Host)
+		}
+	}
+	return out
+}
+
+// Requirements is a hash-pinned requirements file for pkgs: pip's index
+// flags, then name==version with every hash. It installs with
+// `pip install --require-hashes --no-deps -r FILE`.
+func Requirements(pkgs []Package) string {
+	var b strings.Builder
+	args := IndexArgs(pkgs)
+	for i := 0; i < len(args); i += 2 {
+		b.WriteString(args[i] + " " + args[i+1] + "\n")
+	}
+	for _, p := range pkgs {
+		b.WriteString(p.Name + "==" + p.Version)
+		for _, h := range p.Hashes {
+			b.WriteString(" \\\n    --hash=" + h)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
