@@ -128,17 +128,13 @@ func (s RunSpec) mounts() ([]mount.Mount, error) {
 }
 
 func (s RunSpec) hostPath(project, p string) (string, error) {
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(project, p)
-	}
-	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		if os.IsNotExist(err) {
-			return "", fmt.Errorf("%s does not exist: create it, or fix the path (relative to the project directory)", p)
-		}
+	real, inside, err := schema.ResolvePath(project, p)
+	switch {
+	case os.IsNotExist(err):
+		return "", fmt.Errorf("%s does not exist: create it, or fix the path (relative to the project directory)", real)
+	case err != nil:
 		return "", err
-	}
-	if rel, err := filepath.Rel(project, real); (err != nil || rel == ".." || strings.HasPrefix(rel, "../")) && !s.AllowOutside {
+	case !inside && !s.AllowOutside:
 		return "", fmt.Errorf("%s is outside the project directory %s: pass --allow-outside-mounts to mount it anyway", real, project)
 	}
 	return real, nil

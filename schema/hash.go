@@ -80,16 +80,25 @@ func (s *Spec) InsideProject(p string) (string, error) {
 	if s.Project.AllowOutsidePaths {
 		return p, nil
 	}
-	real, err := filepath.EvalSymlinks(p)
-	if err != nil {
-		real = filepath.Clean(p)
-	}
-	dir, err := filepath.EvalSymlinks(s.Dir)
-	if err != nil {
-		dir = s.Dir
-	}
-	if rel, err := filepath.Rel(dir, real); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", fmt.Errorf("%s is outside the project directory %s", real, dir)
+	if real, inside, _ := ResolvePath(s.Dir, p); !inside {
+		return "", fmt.Errorf("%s is outside the project directory %s", real, s.Dir)
 	}
 	return p, nil
+}
+
+// ResolvePath resolves p, relative to dir, through symlinks, and says
+// whether the result lies inside dir. When p does not exist, err wraps
+// fs.ErrNotExist and p is judged as written.
+func ResolvePath(dir, p string) (real string, inside bool, err error) {
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(dir, p)
+	}
+	if d, derr := filepath.EvalSymlinks(dir); derr == nil {
+		dir = d
+	}
+	if real, err = filepath.EvalSymlinks(p); err != nil {
+		real = filepath.Clean(p)
+	}
+	rel, rerr := filepath.Rel(dir, real)
+	return real, rerr == nil && rel != ".." && !strings.HasPrefix(rel, "../"), err
 }
