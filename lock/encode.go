@@ -38,10 +38,8 @@ func canonical(l *Lock) *Lock {
 	slices.SortFunc(c.Base, func(a, b Dist) int { return strings.Compare(a.Name, b.Name) })
 	c.Packages = slices.Clone(l.Packages)
 	slices.SortFunc(c.Packages, comparePackages)
-	for _, s := range []*[]Dist{&c.Base} {
-		if len(*s) == 0 {
-			*s = nil
-		}
+	if len(c.Base) == 0 {
+		c.Base = nil
 	}
 	if len(c.Packages) == 0 {
 		c.Packages = nil

@@ -1,6 +1,7 @@
 package resolve_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/mlenv/mlenv/resolve"
@@ -19,7 +20,7 @@ func FuzzParseTag(f *testing.F) {
 			if !ok {
 				continue
 			}
-			if c.Variant != "" && !contains(fam.Variants, c.Variant) {
+			if c.Variant != "" && !slices.Contains(fam.Variants, c.Variant) {
 				t.Fatalf("%s: tag %q parsed to unknown variant %q", name, tag, c.Variant)
 			}
 			for field, v := range c.Versions {
@@ -29,15 +30,6 @@ func FuzzParseTag(f *testing.F) {
 			}
 		}
 	})
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 func FuzzParseVersion(f *testing.F) {

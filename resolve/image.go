@@ -54,7 +54,7 @@ func (r *Resolver) Image(ctx context.Context, im schema.Image, prev *lock.Lock) 
 	}
 	cands, rejected := fam.candidates(tags, cs)
 	if len(cands) == 0 {
-		return nil, noMatchError(fam, repo, im, len(tags), fam.nearest(rejected, 3))
+		return nil, noMatchError(repo, im, len(tags), fam.nearest(rejected, 3))
 	}
 	return r.pickFirst(ctx, fam, repo, im, cs, cands, prev)
 }

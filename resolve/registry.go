@@ -43,7 +43,6 @@ type Options struct {
 // content addressed by digest is fetched once per Registry.
 type Registry struct {
 	opts   Options
-	remote []remote.Option
 	puller *remote.Puller
 	sem    chan struct{}
 	flight singleflight.Group
@@ -91,7 +90,7 @@ func NewRegistry(o Options) (*Registry, error) {
 		return nil, err
 	}
 	return &Registry{
-		opts: o, remote: ropts, puller: p, sem: make(chan struct{}, o.Jobs),
+		opts: o, puller: p, sem: make(chan struct{}, o.Jobs),
 		descs: map[string]*remote.Descriptor{}, cfgs: map[string]*v1.ConfigFile{},
 	}, nil
 }

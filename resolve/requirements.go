@@ -112,11 +112,6 @@ func requirementHint(line string) string {
 	return `write a requirement like "numpy>=1.26" or "torch==2.1.0+cu121"`
 }
 
-// RequirementName is the normalized (PEP 503) project name of a line.
-func RequirementName(line string) string {
-	return NormalizeName(reqNameRe.FindString(line))
-}
-
 // NormalizeName is PEP 503 name normalization.
 func NormalizeName(n string) string {
 	return strings.ToLower(separatorsRe.ReplaceAllString(n, "-"))

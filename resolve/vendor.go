@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -128,7 +129,7 @@ func download(ctx context.Context, client *http.Client, fileURL, dir string, has
 	}
 	tmp.Close()
 	got := fmt.Sprintf("sha256:%x", h.Sum(nil))
-	if !containsString(hashes, got) {
+	if !slices.Contains(hashes, got) {
 		return fmt.Errorf("%s has %s, which is not a locked hash (%s): the index serves another file than was locked", redactURL(fileURL), got, strings.Join(hashes, ", "))
 	}
 	return os.Rename(tmp.Name(), dest)
@@ -144,16 +145,7 @@ func hashMatches(path string, hashes []string) (bool, error) {
 	if _, err := io.Copy(h, f); err != nil {
 		return false, err
 	}
-	return containsString(hashes, fmt.Sprintf("sha256:%x", h.Sum(nil))), nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(hashes, fmt.Sprintf("sha256:%x", h.Sum(nil))), nil
 }
 
 var linkRe = regexp.MustCompile(`href="([^"]+)"`)
@@ -182,7 +174,7 @@ func findFile(ctx context.Context, client *http.Client, p lock.Package) (string,
 		if err != nil {
 			continue
 		}
-		if frag := href.Fragment; strings.HasPrefix(frag, "sha256=") && containsString(p.Hashes, "sha256:"+strings.TrimPrefix(frag, "sha256=")) {
+		if frag := href.Fragment; strings.HasPrefix(frag, "sha256=") && slices.Contains(p.Hashes, "sha256:"+strings.TrimPrefix(frag, "sha256=")) {
 			href.Fragment = ""
 			return base.ResolveReference(href).String(), nil
 		}

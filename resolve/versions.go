@@ -138,7 +138,7 @@ func (e *NoMatchError) Error() string {
 	return s + "\nloosen the constraints in mlenv.toml [image]"
 }
 
-func noMatchError(fam *Family, repo name.Repository, im schema.Image, tags int, near []rejection) error {
+func noMatchError(repo name.Repository, im schema.Image, tags int, near []rejection) error {
 	var want []string
 	for _, kv := range [][2]string{{"version", im.Version}, {"cuda", im.CUDA}, {"cudnn", im.CuDNN}, {"variant", im.Variant}, {"os", im.OS}, {"os-version", im.OSVersion}} {
 		if kv[1] != "" {

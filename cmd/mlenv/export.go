@@ -59,7 +59,7 @@ func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	l, err := readProjectLock(o.globalOptions)
+	l, err := requireLock(p.lockPath)
 	if err != nil {
 		return err
 	}

@@ -64,7 +64,7 @@ func normalizeFreeze(out string) string {
 			lines = append(lines, strings.ToLower(strings.ReplaceAll(n, "_", "-"))+"=="+v)
 		}
 	}
-	sortStrings(lines)
+	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
 
@@ -235,5 +235,3 @@ func parseDef(t *testing.T, def string) (map[string]string, map[string]string) {
 	}
 	return header, sections
 }
-
-func sortStrings(s []string) { sort.Strings(s) }

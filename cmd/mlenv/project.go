@@ -42,11 +42,7 @@ func loadProject(g *globalOptions) (*project, error) {
 	if err != nil {
 		return nil, err
 	}
-	lp := g.lockfile
-	if lp == "" {
-		lp = filepath.Join(filepath.Dir(path), lock.FileName)
-	}
-	return &project{spec: spec, hashes: h, lockPath: lp}, nil
+	return &project{spec: spec, hashes: h, lockPath: lockPath(g, path)}, nil
 }
 
 // findSpec looks for mlenv.toml in the working directory and its parents.
@@ -79,18 +75,30 @@ func (p *project) readLock() (*lock.Lock, error) {
 
 // readProjectLock reads the lock of the project (or --lockfile) without
 // requiring it to be fresh; a missing lock says to run `mlenv lock`.
+// It does not load mlenv.toml, so a lock can be shown while its spec is
+// being edited.
 func readProjectLock(g *globalOptions) (*lock.Lock, error) {
-	path := g.lockfile
-	if path == "" {
-		spec := g.file
-		if spec == "" {
-			var err error
-			if spec, err = findSpec(); err != nil {
-				return nil, err
-			}
+	spec := g.file
+	if spec == "" && g.lockfile == "" {
+		var err error
+		if spec, err = findSpec(); err != nil {
+			return nil, err
 		}
-		path = filepath.Join(filepath.Dir(spec), lock.FileName)
 	}
+	return requireLock(lockPath(g, spec))
+}
+
+// lockPath is --lockfile, or mlenv.lock beside the spec.
+func lockPath(g *globalOptions, spec string) string {
+	if g.lockfile != "" {
+		return g.lockfile
+	}
+	return filepath.Join(filepath.Dir(spec), lock.FileName)
+}
+
+// requireLock reads a lock that must exist: a missing one exits 3 and says
+// to run `mlenv lock`.
+func requireLock(path string) (*lock.Lock, error) {
 	l, err := lock.ReadFile(path)
 	if isNotExist(err) {
 		return nil, withCode(exitStale, fmt.Errorf("%s does not exist: run `mlenv lock` first", path))

@@ -110,12 +110,9 @@ func lockedProject(g *globalOptions, frozen bool) (*project, *lock.Lock, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := p.readLock()
+	l, err := requireLock(p.lockPath)
 	if err != nil {
 		return nil, nil, err
-	}
-	if l == nil {
-		return nil, nil, withCode(exitStale, fmt.Errorf("%s does not exist: run `mlenv lock` first", p.lockPath))
 	}
 	if f := lock.Check(p.hashes, l); !f.Fresh && !frozen {
 		return nil, nil, withCode(exitStale, fmt.Errorf("%s is stale: %s: run `mlenv lock`, or pass --frozen to use the lock as it is", p.lockPath, f.Reason()))

@@ -70,12 +70,9 @@ func runVerify(ctx context.Context, o verifyOptions, stdout, stderr io.Writer) e
 		return err
 	}
 	rep := &verifyReport{Lock: p.lockPath}
-	l, err := p.readLock()
+	l, err := requireLock(p.lockPath)
 	if err != nil {
 		return err
-	}
-	if l == nil {
-		return withCode(exitStale, fmt.Errorf("%s does not exist: run `mlenv lock`", p.lockPath))
 	}
 	fresh := lock.Check(p.hashes, l)
 	rep.add("fresh", statusOf(fresh.Fresh, "fail"), fresh.Reason())

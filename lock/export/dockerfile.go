@@ -27,7 +27,7 @@ func Dockerfile(l *lock.Lock, o Options) string {
 	if l.Run.Workdir != "" {
 		fmt.Fprintf(&b, "WORKDIR %s\n", l.Run.Workdir)
 	}
-	if cmd := command(l); len(cmd) > 0 {
+	if cmd := l.Run.Command; len(cmd) > 0 {
 		fmt.Fprintf(&b, "CMD %s\n", jsonArray(cmd))
 	}
 	return b.String()
@@ -51,7 +51,7 @@ func Apptainer(l *lock.Lock, o Options) string {
 	for _, k := range sortedEnv(l.Run.Env) {
 		fmt.Fprintf(&b, "    export %s=%s\n", k, shellQuote(l.Run.Env[k]))
 	}
-	if cmd := command(l); len(cmd) > 0 {
+	if cmd := l.Run.Command; len(cmd) > 0 {
 		quoted := make([]string, len(cmd))
 		for i, a := range cmd {
 			quoted[i] = shellQuote(a)

@@ -93,9 +93,6 @@ func installArgv(requirements string, cache bool) []string {
 
 var venvArgv = []string{"python3", "-m", "venv", "--without-pip", "--system-site-packages", lock.VenvPath}
 
-// command is the [run] command, or nil.
-func command(l *lock.Lock) []string { return l.Run.Command }
-
 func sortedEnv(env map[string]string) []string {
 	keys := make([]string, 0, len(env))
 	for k := range env {
