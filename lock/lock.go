@@ -3,20 +3,18 @@
 // mlenv.toml.
 package lock
 
-import "github.com/mlenv/mlenv/schema"
+import (
+	"regexp"
+	"strings"
+
+	"github.com/mlenv/mlenv/schema"
+)
 
 // FormatVersion is the lock format this mlenv writes and reads.
 const FormatVersion = 1
 
 // FileName is the lock's file name, beside mlenv.toml.
 const FileName = "mlenv.lock"
-
-// VenvPath is where a lock's packages live inside a container: a virtual
-// environment that sees the image's own packages. The lock is resolved
-// into it and every consumer (mlenv run, the exports) installs into it, so
-// they agree, also where the system python is EXTERNALLY-MANAGED (PEP 668)
-// and in conda images.
-const VenvPath = "/opt/mlenv/venv"
 
 // Lock is the content of mlenv.lock. Its TOML field names are a contract
 // that other tools read: add fields freely, rename none.
@@ -100,4 +98,31 @@ type Inputs struct {
 	Image string `toml:"image" json:"image"`
 	Pip   string `toml:"pip" json:"pip"`
 	Run   string `toml:"run" json:"run"`
+}
+
+// Platform is the image's entry for platform, if the lock has one.
+func (im Image) Platform(platform string) (Platform, bool) {
+	for _, p := range im.Platforms {
+		if p.Platform == platform {
+			return p, true
+		}
+	}
+	return Platform{}, false
+}
+
+// PlatformNames lists the locked platforms.
+func (im Image) PlatformNames() []string {
+	names := make([]string, len(im.Platforms))
+	for i, p := range im.Platforms {
+		names[i] = p.Platform
+	}
+	return names
+}
+
+var separatorsRe = regexp.MustCompile(`[-_.]+`)
+
+// NormalizeName is PEP 503 name normalization, the form package names
+// take in the lock.
+func NormalizeName(n string) string {
+	return strings.ToLower(separatorsRe.ReplaceAllString(n, "-"))
 }

@@ -69,3 +69,25 @@ func short(d string) string {
 	}
 	return d
 }
+
+// Describe is the versions on one line, for messages.
+func (v Versions) Describe() string {
+	s := ""
+	add := func(label, val string) {
+		if val != "" {
+			if s != "" {
+				s += ", "
+			}
+			s += label + " " + val
+		}
+	}
+	add(v.Framework, v.FrameworkVersion)
+	add("CUDA", v.CUDA)
+	add("cuDNN", v.CuDNN)
+	add("python", v.Python)
+	add("min driver", v.MinDriver)
+	if s == "" {
+		return "no versions found in the image's tag or config"
+	}
+	return s
+}

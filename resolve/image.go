@@ -1,3 +1,7 @@
+// Package resolve turns an mlenv.toml into an mlenv.lock: it pins the
+// image against its registry (resolve/registry, resolve/family), pins
+// [pip] inside it (resolve/pip), keeps what did not change, and verifies a
+// lock against the registries.
 package resolve
 
 import (
@@ -14,6 +18,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve/family"
+	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/resolve/version"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -26,25 +33,25 @@ type ImagePin struct {
 
 // Resolver pins images against registries.
 type Resolver struct {
-	Registry *Registry
+	Registry *registry.Registry
 }
 
 // Image resolves [image] to a pin. When prev (the lock being replaced)
 // pinned the same tag and that tag still points at the same digest, its
 // pin is reused after one HEAD request.
 func (r *Resolver) Image(ctx context.Context, im schema.Image, prev *lock.Lock) (*ImagePin, error) {
-	cs, err := constraintsOf(im)
+	cs, err := family.ConstraintsOf(im)
 	if err != nil {
 		return nil, err
 	}
 	if im.Ref != "" {
 		return r.pinRef(ctx, im, cs)
 	}
-	fam := Families[im.Family]
+	fam := family.Families[im.Family]
 	if fam == nil {
-		return nil, fmt.Errorf("unknown image family %q (known: %s)", im.Family, strings.Join(FamilyNames(), ", "))
+		return nil, fmt.Errorf("unknown image family %q (known: %s)", im.Family, strings.Join(family.Names(), ", "))
 	}
-	repo, err := fam.repository(im.Registry)
+	repo, err := fam.Repo(im.Registry)
 	if err != nil {
 		return nil, err
 	}
@@ -52,19 +59,11 @@ func (r *Resolver) Image(ctx context.Context, im schema.Image, prev *lock.Lock) 
 	if err != nil {
 		return nil, err
 	}
-	cands, rejected := fam.candidates(tags, cs)
+	cands, rejected := fam.Candidates(tags, cs)
 	if len(cands) == 0 {
-		return nil, noMatchError(repo, im, len(tags), fam.nearest(rejected, 3))
+		return nil, family.NoMatch(repo, im, len(tags), fam.Nearest(rejected, 3))
 	}
 	return r.pickFirst(ctx, fam, repo, im, cs, cands, prev)
-}
-
-func (f *Family) repository(registry string) (name.Repository, error) {
-	host := f.Registry
-	if registry != "" {
-		host = registry
-	}
-	return name.NewRepository(host + "/" + f.Repository)
 }
 
 // pickFirst inspects candidates best first and returns the first whose
@@ -73,10 +72,10 @@ func (f *Family) repository(registry string) (name.Repository, error) {
 // families whose versions live only in configs are read in windows of
 // concurrent requests, newest first, stopping at the first window with a
 // match.
-func (r *Resolver) pickFirst(ctx context.Context, fam *Family, repo name.Repository, im schema.Image, cs Constraints, cands []Candidate, prev *lock.Lock) (*ImagePin, error) {
+func (r *Resolver) pickFirst(ctx context.Context, fam *family.Family, repo name.Repository, im schema.Image, cs family.Constraints, cands []family.Candidate, prev *lock.Lock) (*ImagePin, error) {
 	window := 1
-	if needsConfig(cands[0]) {
-		window = r.Registry.opts.Jobs
+	if cands[0].NeedsConfig() {
+		window = r.Registry.Jobs()
 	}
 	var tried []string
 	for start := 0; start < len(cands); start += window {
@@ -98,7 +97,7 @@ func (r *Resolver) pickFirst(ctx context.Context, fam *Family, repo name.Reposit
 			return nil, err
 		}
 		for i, pin := range pins {
-			why := cs.versionFailures(pinVersions(pin))
+			why := cs.VersionFailures(pinVersions(pin))
 			if len(why) == 0 {
 				pin.Image.Reference = reference(fam, im)
 				return pin, nil
@@ -110,10 +109,6 @@ func (r *Resolver) pickFirst(ctx context.Context, fam *Family, repo name.Reposit
 		tried = append(tried[:5], fmt.Sprintf("and %d more", len(tried)-5))
 	}
 	return nil, fmt.Errorf("no image of %s satisfies [image] once its config is read; tried:\n\t%s\nloosen the constraints in mlenv.toml", repo, strings.Join(tried, "\n\t"))
-}
-
-func needsConfig(c Candidate) bool {
-	return !c.grammar.knows(FieldFramework) || !c.grammar.knows(FieldCUDA)
 }
 
 // reuse returns prev's pin when prev locked tag of repo for the same
@@ -140,7 +135,7 @@ func samePlatforms(locked []lock.Platform, want []string) bool {
 	return slices.Equal(have, w)
 }
 
-func reference(fam *Family, im schema.Image) string {
+func reference(fam *family.Family, im schema.Image) string {
 	if im.Ref != "" {
 		return im.Ref
 	}
@@ -154,13 +149,13 @@ func reference(fam *Family, im schema.Image) string {
 }
 
 // pinRef pins an explicit reference and checks any constraints given.
-func (r *Resolver) pinRef(ctx context.Context, im schema.Image, cs Constraints) (*ImagePin, error) {
+func (r *Resolver) pinRef(ctx context.Context, im schema.Image, cs family.Constraints) (*ImagePin, error) {
 	ref, err := name.ParseReference(im.Ref)
 	if err != nil {
 		return nil, fmt.Errorf("image ref %q: %w", im.Ref, err)
 	}
-	fam := FamilyForRepository(ref.Context().RepositoryStr())
-	var cand *Candidate
+	fam := family.ForRepository(ref.Context().RepositoryStr())
+	var cand *family.Candidate
 	if tag, ok := ref.(name.Tag); ok && fam != nil {
 		if c, ok := fam.ParseTag(tag.TagStr()); ok {
 			cand = &c
@@ -170,7 +165,7 @@ func (r *Resolver) pinRef(ctx context.Context, im schema.Image, cs Constraints) 
 	if err != nil {
 		return nil, err
 	}
-	if why := cs.versionFailures(pinVersions(pin)); len(why) > 0 {
+	if why := cs.VersionFailures(pinVersions(pin)); len(why) > 0 {
 		return nil, fmt.Errorf("image %s does not satisfy [image]: %s", im.Ref, strings.Join(why, "; "))
 	}
 	pin.Image.Reference = im.Ref
@@ -180,7 +175,7 @@ func (r *Resolver) pinRef(ctx context.Context, im schema.Image, cs Constraints) 
 // inspect fetches what the lock records of one image: its digest and
 // media type, each requested platform's manifest and config digests, and
 // the versions its tag and config report.
-func (r *Resolver) inspect(ctx context.Context, ref name.Reference, im schema.Image, fam *Family, cand *Candidate) (*ImagePin, error) {
+func (r *Resolver) inspect(ctx context.Context, ref name.Reference, im schema.Image, fam *family.Family, cand *family.Candidate) (*ImagePin, error) {
 	desc, err := r.Registry.Get(ctx, ref)
 	if err != nil {
 		return nil, err
@@ -209,7 +204,7 @@ func (r *Resolver) inspect(ctx context.Context, ref name.Reference, im schema.Im
 	if err != nil {
 		return nil, err
 	}
-	pin.Versions = readVersions(fam, cand, primary)
+	pin.Versions = family.ReadVersions(fam, cand, primary)
 	return pin, nil
 }
 
@@ -330,4 +325,15 @@ func platformString(p *v1.Platform) string {
 func IsPlatformError(err error) bool {
 	var pe *PlatformError
 	return errors.As(err, &pe)
+}
+
+// pinVersions gives a pin's versions back as comparable values.
+func pinVersions(p *ImagePin) map[family.Field]version.Version {
+	out := map[family.Field]version.Version{}
+	for f, raw := range map[family.Field]string{family.FieldFramework: p.Versions.FrameworkVersion, family.FieldCUDA: p.Versions.CUDA, family.FieldCuDNN: p.Versions.CuDNN} {
+		if v, err := version.Parse(raw); err == nil {
+			out[f] = v
+		}
+	}
+	return out
 }

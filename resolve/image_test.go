@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/resolve/registry"
 	"github.com/mlenv/mlenv/resolve/resolvetest"
 	"github.com/mlenv/mlenv/schema"
 )
@@ -35,7 +36,7 @@ func (keepAlive) Cleanup(func()) {}
 
 func newResolver(t *testing.T) *resolve.Resolver {
 	t.Helper()
-	reg, err := resolve.NewRegistry(resolve.Options{Retry: resolve.RetryPolicy{Attempts: 3, Base: 1, Max: 1}})
+	reg, err := registry.New(registry.Options{Retry: registry.RetryPolicy{Attempts: 3, Base: 1, Max: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +150,11 @@ func TestImageErrors(t *testing.T) {
 		{"platform missing", schema.Image{Family: "pytorch", Version: "~2.1", Variant: "devel", Platforms: []string{"linux/arm64"}},
 			[]string{"has no linux/arm64 image", "it has: linux/amd64"}, resolve.IsPlatformError},
 		{"repository not found", schema.Image{Family: "ngc-tensorflow"},
-			[]string{"not found", "docker login"}, kindIs(resolve.KindNotFound)},
+			[]string{"not found", "docker login"}, kindIs(registry.KindNotFound)},
 		{"ref fails constraint", schema.Image{Ref: reg.Host + "/nvidia/cuda:12.1.1-cudnn8-runtime-ubuntu22.04", CUDA: ">=12.4"},
 			[]string{"does not satisfy [image]", "cuda 12.1.1 does not satisfy >=12.4"}, nil},
 		{"ref tag missing", schema.Image{Ref: reg.Host + "/nvidia/cuda:99.0-nope"},
-			[]string{"not found"}, kindIs(resolve.KindNotFound)},
+			[]string{"not found"}, kindIs(registry.KindNotFound)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -180,9 +181,9 @@ func TestImageErrors(t *testing.T) {
 	}
 }
 
-func kindIs(k resolve.ErrorKind) func(error) bool {
+func kindIs(k registry.ErrorKind) func(error) bool {
 	return func(err error) bool {
-		var re *resolve.RegistryError
+		var re *registry.Error
 		return errors.As(err, &re) && re.Kind == k
 	}
 }

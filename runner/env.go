@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,7 +15,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/runner/task"
 )
 
 //go:embed install.py
@@ -45,17 +46,9 @@ type Env struct {
 
 // EnvFor selects the lock's packages for platform.
 func EnvFor(l *lock.Lock, platform, pipCache string) (Env, error) {
-	var pl *lock.Platform
-	for i := range l.Image.Platforms {
-		if l.Image.Platforms[i].Platform == platform {
-			pl = &l.Image.Platforms[i]
-		}
-	}
-	if pl == nil {
-		var have []string
-		for _, p := range l.Image.Platforms {
-			have = append(have, p.Platform)
-		}
+	pl, ok := l.Image.Platform(platform)
+	if !ok {
+		have := l.Image.PlatformNames()
 		return Env{}, fmt.Errorf("the lock has no %s image (it has %s): add %q to [image] platforms and run `mlenv lock`", platform, strings.Join(have, ", "), platform)
 	}
 	return Env{
@@ -70,7 +63,7 @@ func EnvFor(l *lock.Lock, platform, pipCache string) (Env, error) {
 // reuses the environment.
 func (e Env) Key() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "mlenv-env v1\n%s\n%s\n%s\n", e.Base.Config, e.Base.Platform, resolve.VenvPath)
+	fmt.Fprintf(h, "mlenv-env v1\n%s\n%s\n%s\n", e.Base.Config, e.Base.Platform, lock.VenvPath)
 	for _, p := range e.Packages {
 		fmt.Fprintf(h, "%s==%s %s\n", p.Name, p.Version, strings.Join(p.Hashes, ","))
 	}
@@ -130,35 +123,37 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 }
 
 func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) error {
-	req := resolve.ExecRequest{
+	request, err := json.Marshal(map[string]any{
+		"env": lock.PipEnv, "venv_args": lock.VenvArgs, "venv_python": lock.VenvPython,
+		"install_argv": lock.InstallArgv("/opt/mlenv/requirements.txt"), "extra_args": env.installArgs(),
+	})
+	if err != nil {
+		return err
+	}
+	req := task.Request{
 		Repository: env.Base.Repository, Digest: env.Base.Digest, Platform: env.Base.Platform, Config: env.Base.Config,
-		Files:    map[string][]byte{"/opt/mlenv/install.py": installScript, "/opt/mlenv/requirements.txt": []byte(lock.Requirements(env.Packages))},
-		Volumes:  map[string]string{env.PipCache: "/opt/mlenv/pip-cache"},
+		Files: map[string][]byte{"/opt/mlenv/install.py": installScript, "/opt/mlenv/request.json": request,
+			"/opt/mlenv/requirements.txt": []byte(lock.Requirements(env.Packages))},
+		Volumes:  map[string]string{env.PipCache: lock.PipCacheDir},
 		Progress: progress,
 	}
 	if env.Wheelhouse != "" {
 		req.Binds = map[string]string{env.Wheelhouse: "/opt/mlenv/wheels"}
 	}
 	var id string
-	var res *resolve.ExecResult
-	var err error
-	for _, py := range []string{"python3", "python"} {
-		req.Argv = append([]string{py, "/opt/mlenv/install.py", "/opt/mlenv/requirements.txt"}, env.installArgs()...)
+	var res *task.Result
+	err = task.WithPython(func(python string) (err error) {
+		req.Argv = []string{python, "/opt/mlenv/install.py", "/opt/mlenv/request.json"}
 		id, res, err = e.runTask(ctx, req, true)
-		var se *StartError
-		if errors.As(err, &se) && se.NotFound() {
-			continue
-		}
-		break
-	}
+		return err
+	})
 	if id != "" {
 		defer e.remove(id)
 	}
+	if errors.Is(err, task.ErrNoPython) {
+		return fmt.Errorf("image %s has no python3 or python: it cannot install the locked [pip] packages", env.Base)
+	}
 	if err != nil {
-		var se *StartError
-		if errors.As(err, &se) && se.NotFound() {
-			return fmt.Errorf("image %s has no python3 or python: it cannot install the locked [pip] packages", env.Base)
-		}
 		return err
 	}
 	if res.ExitCode != 0 {
@@ -201,7 +196,7 @@ func (e *Engine) commitEnv(ctx context.Context, id string, env Env, python strin
 		Reference: env.Image(),
 		Comment:   "mlenv environment",
 		Config: &container.Config{
-			Env:        append(vars, "VIRTUAL_ENV="+resolve.VenvPath, "PATH="+resolve.VenvPath+"/bin:"+path),
+			Env:        append(vars, lock.VenvEnv(path)...),
 			Entrypoint: cfg.Entrypoint,
 			Cmd:        cmd,
 			User:       orDefault(cfg.User, "0:0"),
@@ -231,15 +226,5 @@ func (e *InstallError) Error() string {
 	if strings.Contains(e.Output, "DO NOT MATCH THE HASHES") {
 		msg = "a downloaded package does not match the hash in mlenv.lock: the index serves another file than was locked (never run it); check the index, or re-lock with `mlenv lock --upgrade`"
 	}
-	return msg + ":\n" + indentLines(lastLines(e.Output, 15))
+	return msg + ":\n" + task.Indent(task.LastLines(e.Output, 15))
 }
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func indentLines(s string) string { return "\t" + strings.ReplaceAll(s, "\n", "\n\t") }

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/runner/task"
 )
 
 // listVenv prints the distributions installed in the venv itself (not the
@@ -24,7 +24,7 @@ print(json.dumps(dists))`
 // Installed lists what the environment's venv holds, by running its python
 // in the environment's image: name (PEP 503 normalized) → version.
 func (e *Engine) Installed(ctx context.Context, env Env, image string) (map[string]string, error) {
-	req := resolve.ExecRequest{Argv: []string{lock.VenvPath + "/bin/python", "-c", listVenv}}
+	req := task.Request{Argv: []string{lock.VenvPython, "-c", listVenv}}
 	id, err := e.createTask(ctx, image, env.Base.Platform, req, false)
 	if err != nil {
 		return nil, err
@@ -35,7 +35,7 @@ func (e *Engine) Installed(ctx context.Context, env Env, image string) (map[stri
 		return nil, err
 	}
 	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("list the environment's packages: exit %d: %s", res.ExitCode, lastLines(string(res.Stderr), 5))
+		return nil, fmt.Errorf("list the environment's packages: exit %d: %s", res.ExitCode, task.LastLines(string(res.Stderr), 5))
 	}
 	var raw map[string]string
 	if err := json.Unmarshal([]byte(strings.TrimSpace(string(res.Stdout))), &raw); err != nil {
@@ -43,7 +43,7 @@ func (e *Engine) Installed(ctx context.Context, env Env, image string) (map[stri
 	}
 	out := map[string]string{}
 	for n, v := range raw {
-		out[resolve.NormalizeName(n)] = v
+		out[lock.NormalizeName(n)] = v
 	}
 	return out, nil
 }

@@ -57,7 +57,6 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		Image:        s.Image,
 		Cmd:          s.Argv,
 		WorkingDir:   r.Workdir,
-		Env:          envList(r.Env),
 		Tty:          s.TTY,
 		OpenStdin:    s.Stdin,
 		StdinOnce:    s.Stdin,
@@ -66,12 +65,7 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		AttachStderr: true,
 		Labels:       map[string]string{LabelRun: "1"},
 	}
-	if user := r.User; user == "host" {
-		cfg.User = fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
-		cfg.Env = append(cfg.Env, "HOME=/tmp")
-	} else if user != "" {
-		cfg.User = user
-	}
+	cfg.User, cfg.Env = userEnv(r, fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()))
 	hc := &container.HostConfig{
 		// The engine removes the container itself too, so that none is left
 		// behind when the engine (or mlenv) stops mid-run.
@@ -91,12 +85,17 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 	return cfg, hc, nil
 }
 
-func envList(env map[string]string) []string {
-	var out []string
-	for _, k := range sortedKeys(env) {
-		out = append(out, k+"="+env[k])
+// userEnv is [run] user and env as the container gets them: user = "host"
+// runs as hostUser with HOME=/tmp, so files written to the project are the
+// caller's.
+func userEnv(r schema.Run, hostUser string) (user string, env []string) {
+	for _, k := range sortedKeys(r.Env) {
+		env = append(env, k+"="+r.Env[k])
 	}
-	return out
+	if r.User == "host" {
+		return hostUser, append(env, "HOME=/tmp")
+	}
+	return r.User, env
 }
 
 // mounts resolves the project mount and [run] mounts. Host paths are

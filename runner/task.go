@@ -6,8 +6,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/runner/task"
 )
 
 // NativePlatform is the engine's own os/arch.
@@ -37,7 +38,7 @@ func (e *Engine) NativePlatform(ctx context.Context) (string, error) {
 // files copied in, host networking, stdout and stderr collected (stderr
 // also streamed to req.Progress). The container is removed however Exec
 // ends, also when ctx is cancelled.
-func (e *Engine) Exec(ctx context.Context, req resolve.ExecRequest) (*resolve.ExecResult, error) {
+func (e *Engine) Exec(ctx context.Context, req task.Request) (*task.Result, error) {
 	id, res, err := e.runTask(ctx, req, false)
 	if id != "" {
 		e.remove(id)
@@ -49,7 +50,7 @@ func (e *Engine) Exec(ctx context.Context, req resolve.ExecRequest) (*resolve.Ex
 // commit), who must remove it; id is set whenever a container was made.
 // With keepEntrypoint the image's entrypoint runs argv (so a committed
 // image keeps it); otherwise argv[0] replaces it.
-func (e *Engine) runTask(ctx context.Context, req resolve.ExecRequest, keepEntrypoint bool) (id string, _ *resolve.ExecResult, _ error) {
+func (e *Engine) runTask(ctx context.Context, req task.Request, keepEntrypoint bool) (id string, _ *task.Result, _ error) {
 	ref := ImageRef{Repository: req.Repository, Digest: req.Digest, Platform: req.Platform, Config: req.Config}
 	local, err := e.EnsureImage(ctx, ref, req.Progress)
 	if err != nil {
@@ -68,7 +69,7 @@ func (e *Engine) runTask(ctx context.Context, req resolve.ExecRequest, keepEntry
 	return id, res, err
 }
 
-func (e *Engine) startTask(ctx context.Context, id string, req resolve.ExecRequest) (*resolve.ExecResult, error) {
+func (e *Engine) startTask(ctx context.Context, id string, req task.Request) (*task.Result, error) {
 	if len(req.Files) > 0 {
 		if _, err := e.Client.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: "/", Content: tarOf(req.Files)}); err != nil {
 			return nil, fmt.Errorf("copy files into the container: %w", err)
@@ -97,7 +98,7 @@ func (e *Engine) startTask(ctx context.Context, id string, req resolve.ExecReque
 		if res.Error != nil {
 			return nil, fmt.Errorf("container: %s", res.Error.Message)
 		}
-		return &resolve.ExecResult{ExitCode: int(res.StatusCode), Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, nil
+		return &task.Result{ExitCode: int(res.StatusCode), Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}, nil
 	case err := <-wait.Error:
 		return nil, err
 	case <-ctx.Done():
@@ -105,7 +106,7 @@ func (e *Engine) startTask(ctx context.Context, id string, req resolve.ExecReque
 	}
 }
 
-func (e *Engine) createTask(ctx context.Context, image, platform string, req resolve.ExecRequest, keepEntrypoint bool) (string, error) {
+func (e *Engine) createTask(ctx context.Context, image, platform string, req task.Request, keepEntrypoint bool) (string, error) {
 	p, err := parsePlatform(platform)
 	if err != nil {
 		return "", err
@@ -188,11 +189,5 @@ func tarOf(files map[string][]byte) io.Reader {
 	return &buf
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+// sortedKeys is m's keys in order.
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

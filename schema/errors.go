@@ -1,19 +1,32 @@
 package schema
 
 import (
+	"cmp"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
+// ErrBadInput marks every error in what the user gave mlenv (mlenv.toml, a
+// flag's value, a requirements file): mlenv exits 2 for it.
+var ErrBadInput = errors.New("bad input")
+
 // Error is one problem in an input file, with the position and key it was
-// found at and, where there is one, the fix.
+// found at, its cause and, where there is one, the fix.
 type Error struct {
 	File string
 	Line int // 0 when unknown
 	Key  string
-	Msg  string
+	Err  error
 	Hint string
 }
+
+// Unwrap is the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes every Error bad input.
+func (e *Error) Is(target error) bool { return target == ErrBadInput }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -25,7 +38,7 @@ func (e *Error) Error() string {
 	if e.Key != "" {
 		b.WriteString(e.Key + ": ")
 	}
-	b.WriteString(e.Msg)
+	b.WriteString(e.Err.Error())
 	if e.Hint != "" {
 		b.WriteString("\n\t" + e.Hint)
 	}
@@ -34,6 +47,36 @@ func (e *Error) Error() string {
 
 // Errors is every problem found in one file, in file order.
 type Errors []*Error
+
+// Is makes Errors bad input.
+func (es Errors) Is(target error) bool { return target == ErrBadInput }
+
+// Unwrap is every problem, for errors.Is and errors.As.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// sort orders problems by line, those without one last.
+func (es Errors) sort() {
+	slices.SortStableFunc(es, func(a, b *Error) int { return cmp.Compare(lineOrder(a), lineOrder(b)) })
+}
+
+// BadInput marks err as bad input (exit 2) without changing its message.
+func BadInput(err error) error {
+	if err == nil {
+		return nil
+	}
+	return badInput{err}
+}
+
+type badInput struct{ error }
+
+func (b badInput) Unwrap() error        { return b.error }
+func (b badInput) Is(target error) bool { return target == ErrBadInput }
 
 func (es Errors) Error() string {
 	lines := make([]string, len(es))
@@ -46,7 +89,7 @@ func (es Errors) Error() string {
 // Errorf returns an error positioned at key (dotted, like "image.cuda") in
 // the spec's file.
 func (s *Spec) Errorf(key, hint, format string, args ...any) *Error {
-	return &Error{File: s.Path, Line: keyLine(s.src, key), Key: key, Msg: fmt.Sprintf(format, args...), Hint: hint}
+	return &Error{File: s.Path, Line: keyLine(s.src, key), Key: key, Err: fmt.Errorf(format, args...), Hint: hint}
 }
 
 // Suggest returns the candidate closest to word by edit distance, or ""

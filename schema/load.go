@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -17,19 +16,24 @@ import (
 // FileName is the name of the project file mlenv looks for.
 const FileName = "mlenv.toml"
 
+// Check validates what the schema alone cannot know (the image families,
+// say); its problems join the schema's own in one sorted list.
+type Check func(*Spec) Errors
+
 // Load reads, decodes, validates and defaults the mlenv.toml at path. Every
-// problem is reported as an *Error (or Errors) naming the file, line and
-// key; a missing file is an error wrapping fs.ErrNotExist.
-func Load(path string) (*Spec, error) {
+// problem, the schema's and the checks', is reported at once as Errors
+// naming the file, line and key; a missing file is an error wrapping
+// fs.ErrNotExist.
+func Load(path string, checks ...Check) (*Spec, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return Parse(path, data)
+	return Parse(path, data, checks...)
 }
 
 // Parse is Load for data already read from path.
-func Parse(path string, data []byte) (*Spec, error) {
+func Parse(path string, data []byte, checks ...Check) (*Spec, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -40,7 +44,10 @@ func Parse(path string, data []byte) (*Spec, error) {
 		return nil, s.decodeError(err)
 	}
 	errs := append(s.undecoded(md.Undecoded()), s.validate()...)
-	sort.SliceStable(errs, func(i, j int) bool { return lineOrder(errs[i]) < lineOrder(errs[j]) })
+	for _, check := range checks {
+		errs = append(errs, check(s)...)
+	}
+	errs.sort()
 	if len(errs) > 0 {
 		return nil, errs
 	}
@@ -52,13 +59,13 @@ func (s *Spec) decodeError(err error) error {
 	var pe toml.ParseError
 	if errors.As(err, &pe) {
 		msg := strings.TrimPrefix(pe.Message, "toml: ")
-		return &Error{File: s.Path, Line: pe.Position.Line, Key: pe.LastKey, Msg: msg, Hint: pe.Usage}
+		return &Error{File: s.Path, Line: pe.Position.Line, Key: pe.LastKey, Err: errors.New(msg), Hint: pe.Usage}
 	}
 	if m := typeErrorRe.FindStringSubmatch(err.Error()); m != nil {
 		line, _ := strconv.Atoi(m[1])
-		return &Error{File: s.Path, Line: line, Key: m[2], Msg: friendlyTypes.Replace(m[3])}
+		return &Error{File: s.Path, Line: line, Key: m[2], Err: errors.New(friendlyTypes.Replace(m[3]))}
 	}
-	return &Error{File: s.Path, Msg: strings.TrimPrefix(err.Error(), "toml: ")}
+	return &Error{File: s.Path, Err: errors.New(strings.TrimPrefix(err.Error(), "toml: "))}
 }
 
 // typeErrorRe reads BurntSushi/toml's type-mismatch errors, which carry
@@ -82,7 +89,7 @@ func (s *Spec) undecoded(keys []toml.Key) Errors {
 		valid := knownKeys(parent)
 		e := s.Errorf(k.String(), "", "unknown key")
 		if len(parent) == 0 {
-			e.Msg = "unknown table or key"
+			e.Err = errors.New("unknown table or key")
 		}
 		if guess := Suggest(k[len(k)-1], valid); guess != "" {
 			e.Hint = fmt.Sprintf("did you mean %q?", strings.Join(append(parentStrings(parent), guess), "."))

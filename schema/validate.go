@@ -95,7 +95,7 @@ func (s *Spec) validatePip(add func(*Error)) {
 				continue
 			}
 			if pu, err := url.Parse(raw); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
-				add(s.Errorf(key, `write an http(s) URL such as "https://pypi.org/simple"`, "invalid index URL %q", redactURL(raw)))
+				add(s.Errorf(key, `write an http(s) URL such as "https://pypi.org/simple"`, "invalid index URL %q", RedactURL(raw)))
 			}
 		}
 	}
@@ -181,23 +181,6 @@ func ParseMount(m string) (Mount, error) {
 func checkMount(m string) error {
 	_, err := ParseMount(m)
 	return err
-}
-
-// redactURL drops any user information from a URL so that credentials
-// never reach an error message.
-func redactURL(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	host, path, _ := strings.Cut(rest, "/")
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		host = "***@" + host[i+1:]
-	}
-	if path != "" || strings.Contains(rest, "/") {
-		return scheme + "://" + host + "/" + path
-	}
-	return scheme + "://" + host
 }
 
 func (s *Spec) applyDefaults() {

@@ -4,9 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os/exec"
-	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -49,7 +46,7 @@ func runDiff(o diffOptions, args []string, stdout io.Writer) error {
 			cur, err = lock.ReadFile(args[1])
 		}
 	default:
-		return withCode(exitUsage, errors.New("give two lock files, or --git REV"))
+		return usageError{errors.New("give two lock files, or --git REV")}
 	}
 	if err != nil {
 		return err
@@ -62,34 +59,16 @@ func runDiff(o diffOptions, args []string, stdout io.Writer) error {
 	return err
 }
 
-// gitLocks reads the project's lock at a revision (git show REV:path) and
-// in the working tree.
+// gitLocks reads the project's lock at a revision and in the working tree.
 func gitLocks(o diffOptions) (*lock.Lock, *lock.Lock, error) {
-	p, err := loadProject(o.globalOptions)
+	p, err := openProject(o.globalOptions)
 	if err != nil {
 		return nil, nil, err
 	}
-	abs, _ := filepath.Abs(p.lockPath)
-	dir := filepath.Dir(abs)
-	top, err := exec.Command("git", "-C", dir, "rev-parse", "--show-toplevel").Output()
-	if err != nil {
-		return nil, nil, fmt.Errorf("%s is not in a git repository: %w", dir, err)
-	}
-	rel, err := filepath.Rel(strings.TrimSpace(string(top)), abs)
+	old, err := lock.ReadGit(p.LockPath, o.git)
 	if err != nil {
 		return nil, nil, err
 	}
-	show := exec.Command("git", "-C", dir, "show", o.git+":"+filepath.ToSlash(rel))
-	var stderr strings.Builder
-	show.Stderr = &stderr
-	data, err := show.Output()
-	if err != nil {
-		return nil, nil, fmt.Errorf("git show %s:%s: %s", o.git, rel, strings.TrimSpace(stderr.String()))
-	}
-	old, err := lock.Unmarshal(o.git+":"+rel, data)
-	if err != nil {
-		return nil, nil, err
-	}
-	cur, err := lock.ReadFile(p.lockPath)
+	cur, err := lock.ReadFile(p.LockPath)
 	return old, cur, err
 }

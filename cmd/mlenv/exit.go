@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -21,56 +21,47 @@ const (
 	exitInterrupted = 130
 )
 
-// exitError carries an exit code with an error.
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-
-func withCode(code int, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &exitError{code: code, err: err}
-}
-
-// silentExit ends with a code and no message (the message was printed).
-type silentExit int
-
-func (s silentExit) Error() string { return fmt.Sprintf("exit %d", int(s)) }
-
-// exitCode maps an error to the documented exit code.
+// exitCode maps an error to the documented exit code. It is the one place
+// that does: the library says what went wrong with typed and sentinel
+// errors, never with codes.
 func exitCode(ctx context.Context, err error) int {
-	var ee *exitError
-	var se silentExit
-	var serr *schema.Error
-	var serrs schema.Errors
+	var exited *runner.ExitError
+	var usage usageError
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &se):
-		return int(se)
-	case errors.As(err, &ee):
-		return ee.code
+	case errors.As(err, &exited):
+		return exited.Code
 	case ctx.Err() != nil || errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.As(err, &serr), errors.As(err, &serrs), errors.Is(err, lock.ErrFormat):
+	case errors.Is(err, runner.ErrNotStarted):
+		return exitRunFailed
+	case errors.Is(err, lock.ErrStale):
+		return exitStale
+	case errors.As(err, &usage), errors.Is(err, schema.ErrBadInput), errors.Is(err, lock.ErrFormat):
 		return exitUsage
 	}
 	return exitFailure
 }
 
+// usageError is a command-line mistake: an unknown command, a bad flag or
+// the wrong number of arguments.
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+// reported is an error whose outcome the command has printed already: it
+// sets the exit code and prints nothing more.
+type reported struct{ error }
+
+func (r reported) Unwrap() error { return r.error }
+
 func report(ctx context.Context, stderr io.Writer, err error) int {
-	if err == nil {
-		return exitOK
-	}
 	code := exitCode(ctx, err)
-	var se silentExit
+	var printed reported
+	var exited *runner.ExitError
 	switch {
-	case errors.As(err, &se):
+	case err == nil, errors.As(err, &printed), errors.As(err, &exited):
 	case code == exitInterrupted:
 		fmt.Fprintln(stderr, "mlenv: interrupted")
 	default:
@@ -78,5 +69,3 @@ func report(ctx context.Context, stderr io.Writer, err error) int {
 	}
 	return code
 }
-
-func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }

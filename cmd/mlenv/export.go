@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/lock/export"
 )
 
@@ -55,21 +56,21 @@ stdout.`,
 }
 
 func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
-	p, err := loadProject(o.globalOptions)
+	p, err := openProject(o.globalOptions)
 	if err != nil {
 		return err
 	}
-	l, err := requireLock(p.lockPath)
+	l, err := lock.Require(p.LockPath)
 	if err != nil {
 		return err
 	}
 	name := o.name
 	if name == "" {
-		name = p.spec.Project.Name
+		name = p.Spec.Project.Name
 	}
 	files, err := export.Render(format, l, export.Options{Platform: o.platform, Name: dnsName(name)})
 	if err != nil {
-		return withCode(exitUsage, err)
+		return usageError{err}
 	}
 	if o.output == "" {
 		if len(files.Order) > 1 && !o.quiet {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/resolve/family"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -40,7 +40,7 @@ An existing mlenv.toml is kept unless --force.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.framework, "framework", "pytorch", "image family: "+strings.Join(resolve.FamilyNames(), ", "))
+	f.StringVar(&o.framework, "framework", "pytorch", "image family: "+strings.Join(family.Names(), ", "))
 	f.StringVar(&o.version, "version", "", `framework version: "2.1" means ~2.1; any semver constraint works`)
 	f.StringVar(&o.cuda, "cuda", "", "CUDA constraint")
 	f.StringVar(&o.ref, "ref", "", "an explicit image reference instead of a family")
@@ -55,10 +55,10 @@ func runInit(o initOptions, stderr io.Writer) error {
 		path = schema.FileName
 	}
 	if _, err := os.Stat(path); err == nil && !o.force {
-		return withCode(exitUsage, fmt.Errorf("%s already exists: edit it, or pass --force to replace it", path))
+		return usageError{fmt.Errorf("%s already exists: edit it, or pass --force to replace it", path)}
 	}
-	if o.ref == "" && resolve.Families[o.framework] == nil {
-		return withCode(exitUsage, fmt.Errorf("unknown --framework %q: use one of %s, or --ref IMAGE", o.framework, strings.Join(resolve.FamilyNames(), ", ")))
+	if o.ref == "" && family.Families[o.framework] == nil {
+		return usageError{fmt.Errorf("unknown --framework %q: use one of %s, or --ref IMAGE", o.framework, strings.Join(family.Names(), ", "))}
 	}
 	dir := filepath.Dir(path)
 	abs, _ := filepath.Abs(dir)
@@ -71,12 +71,8 @@ func runInit(o initOptions, stderr io.Writer) error {
 		reqs = "requirements.txt"
 	}
 	content := initTemplate(o, name, reqs)
-	spec, err := schema.Parse(path, []byte(content))
-	if err == nil {
-		err = resolve.Validate(spec)
-	}
-	if err != nil {
-		return withCode(exitUsage, fmt.Errorf("the flags make an invalid mlenv.toml: %w", err))
+	if _, err := schema.Parse(path, []byte(content), family.Validate); err != nil {
+		return usageError{fmt.Errorf("the flags make an invalid mlenv.toml: %w", err)}
 	}
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		return err
@@ -97,7 +93,7 @@ func initTemplate(o initOptions, name, reqs string) string {
 	if o.ref != "" {
 		fmt.Fprintf(&b, "ref = %q              # one exact image (tag or @sha256 digest)\n", o.ref)
 	} else {
-		fmt.Fprintf(&b, "family  = %q          # %s\n", o.framework, strings.Join(resolve.FamilyNames(), " | "))
+		fmt.Fprintf(&b, "family  = %q          # %s\n", o.framework, strings.Join(family.Names(), " | "))
 		if v := versionConstraint(o.version); v != "" {
 			fmt.Fprintf(&b, "version = %q           # semver constraint on the framework version\n", v)
 		} else {

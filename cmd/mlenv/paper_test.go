@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/resolve/resolvetest"
 	"github.com/mlenv/mlenv/schema"
 )
@@ -118,7 +119,7 @@ func TestVerifyRegistry(t *testing.T) {
 		t.Errorf("tag moved: exit %d\n%s", r.code, r.stderr)
 	}
 	r := mlenv(t, dir, "verify", "--strict", "--json")
-	var rep verifyReport
+	var rep resolve.VerifyReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); r.code != 1 || err != nil || rep.OK {
 		t.Errorf("tag moved, --strict: exit %d %v\n%s", r.code, err, r.stdout)
 	}

@@ -7,13 +7,13 @@ import (
 
 	"github.com/moby/term"
 
-	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/resolve/registry"
 )
 
 // newRegistry returns registry access with docker's credentials, showing
 // tag-listing progress when stderr is a terminal.
-func newRegistry(g *globalOptions, stderr io.Writer) (*resolve.Registry, error) {
-	o := resolve.Options{UserAgent: "mlenv/" + version, Timeout: g.registryTimeout}
+func newRegistry(g *globalOptions, stderr io.Writer) (*registry.Registry, error) {
+	o := registry.Options{UserAgent: "mlenv/" + version, Timeout: g.registryTimeout}
 	if !g.quiet && isTerminal(stderr) {
 		o.Progress = func(repo string, tags int) {
 			if tags < 0 {
@@ -23,7 +23,7 @@ func newRegistry(g *globalOptions, stderr io.Writer) (*resolve.Registry, error) 
 			fmt.Fprintf(stderr, "\rListing tags of %s: %d", repo, tags)
 		}
 	}
-	r, err := resolve.NewRegistry(o)
+	r, err := registry.New(o)
 	if err != nil {
 		return nil, err
 	}

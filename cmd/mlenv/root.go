@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -22,11 +21,7 @@ type globalOptions struct {
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
-	if err != nil && isUsageError(err) {
-		return report(ctx, stderr, withCode(exitUsage, err))
-	}
-	return report(ctx, stderr, err)
+	return report(ctx, stderr, root.ExecuteContext(ctx))
 }
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -43,6 +38,15 @@ otherwise mlenv run returns the container's exit code.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// A runnable root with an argument check, so that an unknown command
+		// is a usage error rather than cobra's plain one.
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usageError{fmt.Errorf("unknown command %q for %q: see `mlenv --help`", args[0], cmd.CommandPath())}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.SetIn(stdin)
 	root.SetOut(stdout)
@@ -55,16 +59,6 @@ otherwise mlenv run returns the container's exit code.`,
 	root.AddCommand(newInitCmd(&g), newLockCmd(&g), newRunCmd(&g, stdin), newVerifyCmd(&g), newShowCmd(&g),
 		newDiffCmd(&g), newExportCmd(&g), newVendorCmd(&g), newCacheCmd(&g))
 	return root
-}
-
-// usageError marks a command-line mistake (exit 2).
-type usageError struct{ error }
-
-func (u usageError) Unwrap() error { return u.error }
-
-func isUsageError(err error) bool {
-	var u usageError
-	return errors.As(err, &u) || strings.HasPrefix(err.Error(), "unknown command")
 }
 
 // usageArgs wraps a cobra argument validator so its errors exit 2.

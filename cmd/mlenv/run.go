@@ -2,19 +2,16 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 
-	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/runner"
+	"github.com/mlenv/mlenv/runner/vendor"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -84,99 +81,27 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	}
 	settings, err := o.settings(l.Run)
 	if err != nil {
-		return withCode(exitUsage, err)
+		return err
 	}
 	argv := args
 	if len(argv) == 0 {
 		argv = settings.Command
 	}
-	tty := isTerminalReader(stdin) && isTerminal(stdout)
-	spec := runner.RunSpec{ProjectDir: p.spec.Dir, Settings: settings, Argv: argv, TTY: tty, Stdin: o.interactive || isTerminalReader(stdin),
-		AllowOutside: o.allowOutside || p.spec.Project.AllowOutsidePaths}
+	spec := runner.RunSpec{ProjectDir: p.Spec.Dir, Settings: settings, Argv: argv,
+		TTY: isTerminalReader(stdin) && isTerminal(stdout), Stdin: o.interactive || isTerminalReader(stdin),
+		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths}
 	if o.print {
-		return printRun(spec, l, stdout)
+		return runner.PrintCommand(stdout, spec, l)
 	}
-	code, err := startRun(ctx, o, spec, l, stdin, stdout, stderr)
-	if err != nil {
-		return err
-	}
-	return silentExit(code)
-}
-
-// lockedProject loads the project and its lock: a missing or stale lock
-// exits 3 (unless frozen), a corrupted one 2.
-func lockedProject(g *globalOptions, frozen bool) (*project, *lock.Lock, error) {
-	p, err := loadProject(g)
-	if err != nil {
-		return nil, nil, err
-	}
-	l, err := requireLock(p.lockPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	if f := lock.Check(p.hashes, l); !f.Fresh && !frozen {
-		return nil, nil, withCode(exitStale, fmt.Errorf("%s is stale: %s: run `mlenv lock`, or pass --frozen to use the lock as it is", p.lockPath, f.Reason()))
-	}
-	return p, l, nil
-}
-
-// startRun does everything up to the container's exit. Failures before the
-// container starts exit 125.
-func startRun(ctx context.Context, o runOptions, spec runner.RunSpec, l *lock.Lock, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	engine, err := runner.Connect(ctx)
-	if err != nil {
-		return 0, withCode(exitRunFailed, err)
-	}
-	defer engine.Close()
-	code, err := prepareAndRun(ctx, engine, o, spec, l, stdin, stdout, stderr)
-	var started *runner.StartedError
-	switch {
-	case err == nil:
-		return code, nil
-	case ctx.Err() != nil:
-		return 0, ctx.Err()
-	case errors.As(err, &started):
-		return 0, err
-	}
-	return 0, withCode(exitRunFailed, err)
-}
-
-func prepareAndRun(ctx context.Context, engine *runner.Engine, o runOptions, spec runner.RunSpec, l *lock.Lock, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	platform, err := engine.NativePlatform(ctx)
-	if err != nil {
-		return 0, err
-	}
-	env, err := runner.EnvFor(l, platform, spec.Settings.PipCache)
-	if err != nil {
-		return 0, err
-	}
+	ro := runner.RunOptions{Rebuild: o.rebuild, Progress: progressOut(o.globalOptions, stderr)}
 	if o.from != "" {
-		if env.Wheelhouse, err = useVendored(ctx, engine, o.from, l, platform); err != nil {
-			return 0, err
-		}
+		ro.From = vendor.Archive(o.from)
 	}
-	eo := runner.EnvOptions{Rebuild: o.rebuild, Progress: progressOut(o.globalOptions, stderr)}
 	if !o.quiet {
-		eo.OnInstall = func(image string, n int) { fmt.Fprintf(stderr, "Installing %d locked packages into %s\n", n, image) }
+		ro.OnInstall = func(image string, n int) { fmt.Fprintf(stderr, "Installing %d locked packages into %s\n", n, image) }
+		ro.Warn = func(w string) { fmt.Fprintln(stderr, "mlenv: warning: "+w) }
 	}
-	image, err := engine.EnsureEnv(ctx, env, eo)
-	if err != nil {
-		return 0, err
-	}
-	spec.Image, spec.Platform = image, platform
-	if spec.GPUs, err = engine.GPURequests(ctx, spec.Settings.GPUs); err != nil {
-		return 0, err
-	}
-	if len(spec.GPUs) > 0 {
-		warning, err := runner.CheckDriver(runner.HostDriver(), l.Versions.CUDA, l.Versions.MinDriver)
-		if err != nil {
-			return 0, err
-		}
-		if warning != "" && !o.quiet {
-			fmt.Fprintln(stderr, "mlenv: warning: "+warning)
-		}
-	}
-	return engine.Run(ctx, spec, runner.Stdio{In: stdin, Out: stdout, Err: stderr})
+	return runner.RunLock(ctx, l, spec, runner.Stdio{In: stdin, Out: stdout, Err: stderr}, ro)
 }
 
 // settings applies the flags over the lock's [run] table.
@@ -222,18 +147,4 @@ func (o runOptions) settings(r schema.Run) (schema.Run, error) {
 func isTerminalReader(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(f.Fd())
-}
-
-// useVendored loads a vendor archive's image into the engine, forbids
-// pulls, and returns the archive's wheelhouse.
-func useVendored(ctx context.Context, engine *runner.Engine, dir string, l *lock.Lock, platform string) (string, error) {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return "", err
-	}
-	engine.Offline = true
-	if err := engine.LoadVendored(ctx, abs, l, platform); err != nil {
-		return "", err
-	}
-	return filepath.Join(abs, resolve.VendorWheelsDir), nil
 }

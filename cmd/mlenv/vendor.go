@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/runner/vendor"
 )
 
 type vendorOptions struct {
@@ -47,24 +44,10 @@ func runVendor(ctx context.Context, o vendorOptions, dir string, stderr io.Write
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := vendor.Write(ctx, reg, l, dir, p.Spec.Path, p.LockPath); err != nil {
 		return err
 	}
-	if err := resolve.Vendor(ctx, reg, l, dir); err != nil {
-		return err
-	}
-	for _, f := range []string{p.spec.Path, p.lockPath} {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
-			return err
-		}
-	}
-	if !o.quiet {
-		fmt.Fprintf(stderr, "vendored %s (%d platforms) and %d wheels into %s\nrestore offline with: mlenv run --from %s\n",
-			l.PinnedReference(), len(l.Image.Platforms), len(l.Packages), dir, dir)
-	}
+	say(o.globalOptions, stderr, "vendored %s (%d platforms) and %d wheels into %s\nrestore offline with: mlenv run --from %s\n",
+		l.PinnedReference(), len(l.Image.Platforms), len(l.Packages), dir, dir)
 	return nil
 }

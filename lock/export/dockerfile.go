@@ -18,8 +18,9 @@ func Dockerfile(l *lock.Lock, o Options) string {
 		fmt.Fprintf(&b, "COPY %s /opt/mlenv/requirements.txt\n", RequirementsFile)
 		fmt.Fprintf(&b, "RUN %s\n", jsonArray(venvArgv))
 		fmt.Fprintf(&b, "RUN %s\n", jsonArray(installArgv("/opt/mlenv/requirements.txt", false)))
-		fmt.Fprintf(&b, "ENV VIRTUAL_ENV=%s\n", lock.VenvPath)
-		fmt.Fprintf(&b, "ENV PATH=%s/bin:$PATH\n", lock.VenvPath)
+		for _, kv := range lock.VenvEnv("$PATH") {
+			fmt.Fprintf(&b, "ENV %s\n", kv)
+		}
 	}
 	for _, k := range sortedEnv(l.Run.Env) {
 		fmt.Fprintf(&b, "ENV %s=%s\n", k, dockerQuote(l.Run.Env[k]))
@@ -46,7 +47,9 @@ func Apptainer(l *lock.Lock, o Options) string {
 	}
 	b.WriteString("\n%environment\n")
 	if hasPkgs {
-		fmt.Fprintf(&b, "    export VIRTUAL_ENV=%s\n    export PATH=%s/bin:$PATH\n", lock.VenvPath, lock.VenvPath)
+		for _, kv := range lock.VenvEnv("$PATH") {
+			fmt.Fprintf(&b, "    export %s\n", kv)
+		}
 	}
 	for _, k := range sortedEnv(l.Run.Env) {
 		fmt.Fprintf(&b, "    export %s=%s\n", k, shellQuote(l.Run.Env[k]))

@@ -6,7 +6,8 @@ package export
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
@@ -82,25 +83,19 @@ func Requirements(l *lock.Lock, platform string) string {
 		platform, l.PinnedReference(), lock.VenvPath, RequirementsFile) + lock.Requirements(l.PackagesFor(platform))
 }
 
-// installArgv is the locked install as an argv, after the venv exists.
+// installArgv is the locked install (lock.InstallArgv) as an argv, after
+// the venv exists; without cache, pip keeps no cache in the image.
 func installArgv(requirements string, cache bool) []string {
-	argv := []string{lock.VenvPath + "/bin/python", "-m", "pip", "install"}
+	argv := lock.InstallArgv(requirements)
 	if !cache {
-		argv = append(argv, "--no-cache-dir")
+		argv = slices.Insert(argv, slices.Index(argv, "install")+1, "--no-cache-dir")
 	}
-	return append(argv, "--require-hashes", "--no-deps", "-r", requirements)
+	return argv
 }
 
-var venvArgv = []string{"python3", "-m", "venv", "--without-pip", "--system-site-packages", lock.VenvPath}
+var venvArgv = lock.VenvArgv("python3")
 
-func sortedEnv(env map[string]string) []string {
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedEnv(env map[string]string) []string { return slices.Sorted(maps.Keys(env)) }
 
 // jsonArray writes argv as a JSON array (Dockerfile exec form).
 func jsonArray(argv []string) string {

@@ -19,9 +19,8 @@ os.execvp(sys.argv[1], sys.argv[1:])`
 
 // installScript creates the venv and installs the locked files, in the
 // init container.
-const installScript = `import subprocess, sys
-subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", "` + lock.VenvPath + `"], check=True)
-subprocess.run(["` + lock.VenvPath + `/bin/python", "-m", "pip", "install", "--require-hashes", "--no-deps", "-r", "/opt/mlenv/requirements/requirements.txt"], check=True)`
+var installScript = fmt.Sprintf("import subprocess, sys\nsubprocess.run([sys.executable] + %s, check=True)\nsubprocess.run(%s, check=True)",
+	jsonArray(lock.VenvArgs), jsonArray(lock.InstallArgv("/opt/mlenv/requirements/requirements.txt")))
 
 type k8sMeta struct {
 	Name   string            `yaml:"name"`
@@ -71,9 +70,9 @@ func K8sJob(l *lock.Lock, o Options) string {
 		main.VolumeMounts = append(main.VolumeMounts, venv)
 		init = append(init, k8sContainer{
 			Name: "install", Image: imageRef(l), Command: []string{"python3", "-c", installScript},
-			Env: []k8sEnv{{"PIP_CACHE_DIR", "/opt/mlenv/pip-cache"}},
+			Env: []k8sEnv{{"PIP_CACHE_DIR", lock.PipCacheDir}},
 			VolumeMounts: []k8sMount{venv, {Name: "requirements", MountPath: "/opt/mlenv/requirements", ReadOnly: true},
-				{Name: "pip-cache", MountPath: "/opt/mlenv/pip-cache"}},
+				{Name: "pip-cache", MountPath: lock.PipCacheDir}},
 		})
 		volumes = append(volumes,
 			map[string]any{"name": "venv", "emptyDir": map[string]any{}},

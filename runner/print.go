@@ -1,24 +1,25 @@
-package main
+package runner
 
 import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/lock/export"
-	"github.com/mlenv/mlenv/runner"
 )
 
-// printRun prints the docker run command equivalent to this run, for a
-// README. With locked packages it runs mlenv's environment image, built by
-// a first `mlenv run`.
-func printRun(spec runner.RunSpec, l *lock.Lock, w io.Writer) error {
+// hostUserShell is user = "host" spelt for a shell, in printed commands.
+const hostUserShell = "$(id -u):$(id -g)"
+
+// PrintCommand prints the docker run command equivalent to running spec
+// from l, for a README. With locked packages it runs mlenv's environment
+// image, built by a first `mlenv run`.
+func PrintCommand(w io.Writer, spec RunSpec, l *lock.Lock) error {
 	image := l.Image.Repository + "@" + l.Image.Digest
 	if len(l.Packages) > 0 {
-		env, err := runner.EnvFor(l, l.Image.Platforms[0].Platform, spec.Settings.PipCache)
+		env, err := EnvFor(l, l.Image.Platforms[0].Platform, spec.Settings.PipCache)
 		if err != nil {
 			return err
 		}
@@ -36,38 +37,16 @@ func printRun(spec runner.RunSpec, l *lock.Lock, w io.Writer) error {
 	for _, m := range r.Mounts {
 		args = append(args, "-v", m)
 	}
-	if r.User == "host" {
-		args = append(args, "--user", "$(id -u):$(id -g)", "-e", "HOME=/tmp")
-	} else if r.User != "" {
-		args = append(args, "--user", r.User)
+	user, env := userEnv(r, hostUserShell)
+	if user != "" {
+		args = append(args, "--user", user)
 	}
-	for _, kv := range envListOf(r.Env) {
+	for _, kv := range env {
 		args = append(args, "-e", kv)
 	}
 	args = append(args, image)
-	line := strings.Join(quoteAll(args), " ")
-	if len(spec.Argv) > 0 {
-		line += " " + strings.Join(quoteAll(spec.Argv), " ")
-	}
-	fmt.Fprintln(w, line)
+	fmt.Fprintln(w, strings.Join(quoteAll(append(args, spec.Argv...)), " "))
 	return nil
-}
-
-func envListOf(env map[string]string) []string {
-	var out []string
-	for _, k := range sortedStrings(env) {
-		out = append(out, k+"="+env[k])
-	}
-	return out
-}
-
-func sortedStrings(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // quoteAll quotes each word for a POSIX shell where it needs it; the
@@ -76,7 +55,7 @@ func quoteAll(words []string) []string {
 	out := make([]string, len(words))
 	for i, w := range words {
 		switch {
-		case w == "$(id -u):$(id -g)":
+		case w == hostUserShell:
 			out[i] = `"` + w + `"`
 		case w != "" && strings.Trim(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:=@,+%") == "":
 			out[i] = w

@@ -92,9 +92,9 @@ def run_pip(pip, args):
     return p.stdout
 
 
-def make_venv(venv):
+def make_venv(venv, venv_args):
     if not os.path.exists(os.path.join(venv, "bin", "python")):
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", venv],
+        subprocess.run([sys.executable] + venv_args,
                        check=True, stdout=sys.stderr)
     return [os.path.join(venv, "bin", "python"), "-m", "pip", "--disable-pip-version-check", "--no-input"]
 
@@ -224,7 +224,7 @@ def main():
         sys.exit(3)
     tmp = tempfile.mkdtemp()
     try:
-        pip = make_venv(req["venv"])
+        pip = make_venv(req["venv"], req["venv_args"])
         index_args = []
         if req.get("index_url"):
             index_args += ["--index-url", req["index_url"]]

@@ -1,8 +1,10 @@
-package resolve
+package family
 
 import (
 	"slices"
 	"strings"
+
+	"github.com/mlenv/mlenv/resolve/version"
 )
 
 // Candidate is one tag of a family, with what its spelling says.
@@ -16,7 +18,7 @@ type Candidate struct {
 	grammar   *Grammar
 	// Versions holds each field the tag (or the family's table) gives,
 	// with Sources saying which.
-	Versions map[Field]Version
+	Versions map[Field]version.Version
 	Sources  map[Field]string
 }
 
@@ -37,7 +39,7 @@ func (f *Family) ParseTag(tag string) (Candidate, bool) {
 }
 
 func (f *Family) fromMatch(g *Grammar, tag string, m []string) (Candidate, bool) {
-	c := Candidate{Tag: tag, Era: g.Era, grammar: g, Versions: map[Field]Version{}, Sources: map[Field]string{}}
+	c := Candidate{Tag: tag, Era: g.Era, grammar: g, Versions: map[Field]version.Version{}, Sources: map[Field]string{}}
 	var variant []string
 	for i, group := range g.Pattern.SubexpNames() {
 		v := m[i]
@@ -88,7 +90,7 @@ func fieldOfGroup(group string) Field {
 }
 
 func (c *Candidate) setVersion(f Field, raw, source string) bool {
-	v, err := ParseVersion(raw)
+	v, err := version.Parse(raw)
 	if err != nil {
 		return false
 	}
@@ -107,7 +109,7 @@ func (f *Family) applyTable(c *Candidate) {
 	if fw.IsZero() {
 		return
 	}
-	row, ok := f.Table[minorOf(fw)]
+	row, ok := f.Table[version.MinorOf(fw)]
 	if !ok {
 		return
 	}
@@ -119,6 +121,8 @@ func (f *Family) applyTable(c *Candidate) {
 	}
 }
 
-func minorOf(v Version) string {
-	return strings.Join(strings.Split(v.Sem.String(), ".")[:2], ".")
+// NeedsConfig reports whether the tag leaves the framework or CUDA version
+// to the image's config (NGC's tags name only a release).
+func (c Candidate) NeedsConfig() bool {
+	return !c.grammar.knows(FieldFramework) || !c.grammar.knows(FieldCUDA)
 }

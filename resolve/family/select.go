@@ -1,4 +1,4 @@
-package resolve
+package family
 
 import (
 	"cmp"
@@ -6,29 +6,30 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mlenv/mlenv/resolve/version"
 	"github.com/mlenv/mlenv/schema"
 )
 
 // Constraints is what [image] asks of a family's images.
 type Constraints struct {
-	Version, CUDA, CuDNN Constraint
+	Version, CUDA, CuDNN version.Constraint
 	Variant, OS          string
 	OSVersion            string
 	Lowest               bool
 }
 
-// constraintsOf parses the constraints of an [image] table; schema has
+// ConstraintsOf parses the constraints of an [image] table; schema has
 // already validated them, so errors here are internal.
-func constraintsOf(im schema.Image) (Constraints, error) {
+func ConstraintsOf(im schema.Image) (Constraints, error) {
 	var cs Constraints
 	var err error
-	if cs.Version, err = ParseConstraint(im.Version); err != nil {
+	if cs.Version, err = version.ParseConstraint(im.Version); err != nil {
 		return cs, err
 	}
-	if cs.CUDA, err = ParseConstraint(im.CUDA); err != nil {
+	if cs.CUDA, err = version.ParseConstraint(im.CUDA); err != nil {
 		return cs, err
 	}
-	if cs.CuDNN, err = ParseConstraint(im.CuDNN); err != nil {
+	if cs.CuDNN, err = version.ParseConstraint(im.CuDNN); err != nil {
 		return cs, err
 	}
 	cs.Variant, cs.OS, cs.OSVersion = im.Variant, im.OS, im.OSVersion
@@ -36,8 +37,8 @@ func constraintsOf(im schema.Image) (Constraints, error) {
 	return cs, nil
 }
 
-func (cs Constraints) byField() map[Field]Constraint {
-	return map[Field]Constraint{FieldFramework: cs.Version, FieldCUDA: cs.CUDA, FieldCuDNN: cs.CuDNN}
+func (cs Constraints) byField() map[Field]version.Constraint {
+	return map[Field]version.Constraint{FieldFramework: cs.Version, FieldCUDA: cs.CUDA, FieldCuDNN: cs.CuDNN}
 }
 
 // failures lists what c's tag rules out. A field the tag leaves to the
@@ -66,9 +67,9 @@ func (cs Constraints) failures(c Candidate) []string {
 	return out
 }
 
-// versionFailures lists what final versions (tag and config together)
+// VersionFailures lists what final versions (tag and config together)
 // rule out.
-func (cs Constraints) versionFailures(vs map[Field]Version) []string {
+func (cs Constraints) VersionFailures(vs map[Field]version.Version) []string {
 	var out []string
 	for _, f := range []Field{FieldFramework, FieldCUDA, FieldCuDNN} {
 		if con := cs.byField()[f]; !con.Allows(vs[f]) {
@@ -78,7 +79,7 @@ func (cs Constraints) versionFailures(vs map[Field]Version) []string {
 	return out
 }
 
-func describeFailure(f Field, v Version, con Constraint) string {
+func describeFailure(f Field, v version.Version, con version.Constraint) string {
 	name := string(f)
 	if f == FieldFramework {
 		name = "version"
@@ -111,7 +112,7 @@ func (f *Family) rank(cands []Candidate, lowest bool) {
 		return cmp.Or(
 			cmp.Compare(indexOr(f.Variants, a.Variant), indexOr(f.Variants, b.Variant)),
 			cmp.Compare(indexOr(f.OSes, a.OS), indexOr(f.OSes, b.OS)),
-			-compareOSVersion(a.OSVersion, b.OSVersion),
+			-version.Compare(a.OSVersion, b.OSVersion),
 			strings.Compare(a.Tag, b.Tag),
 		)
 	})
@@ -124,26 +125,17 @@ func indexOr(list []string, s string) int {
 	return len(list)
 }
 
-func compareOSVersion(a, b string) int {
-	va, errA := ParseVersion(a)
-	vb, errB := ParseVersion(b)
-	if errA != nil || errB != nil {
-		return strings.Compare(a, b)
-	}
-	return va.Compare(vb)
-}
-
 // candidates parses tags, keeps those the constraints admit and ranks
 // them; rejected holds the others with their reasons, for the "nearest"
 // hint.
-func (f *Family) candidates(tags []string, cs Constraints) (ok []Candidate, rejected []rejection) {
+func (f *Family) Candidates(tags []string, cs Constraints) (ok []Candidate, rejected []Rejection) {
 	for _, t := range tags {
 		c, parsed := f.ParseTag(t)
 		if !parsed {
 			continue
 		}
 		if why := cs.failures(c); len(why) > 0 {
-			rejected = append(rejected, rejection{c, why})
+			rejected = append(rejected, Rejection{c, why})
 			continue
 		}
 		ok = append(ok, c)
@@ -152,19 +144,19 @@ func (f *Family) candidates(tags []string, cs Constraints) (ok []Candidate, reje
 	return ok, rejected
 }
 
-type rejection struct {
+type Rejection struct {
 	Candidate
 	why []string
 }
 
 // nearest picks the best-ranked rejected tags that fail the fewest
 // constraints.
-func (f *Family) nearest(rejected []rejection, n int) []rejection {
-	slices.SortStableFunc(rejected, func(a, b rejection) int { return cmp.Compare(len(a.why), len(b.why)) })
-	var out []rejection
+func (f *Family) Nearest(rejected []Rejection, n int) []Rejection {
+	slices.SortStableFunc(rejected, func(a, b Rejection) int { return cmp.Compare(len(a.why), len(b.why)) })
+	var out []Rejection
 	for fewest := 1; len(out) < n && fewest <= 6; fewest++ {
 		var group []Candidate
-		byTag := map[string]rejection{}
+		byTag := map[string]Rejection{}
 		for _, r := range rejected {
 			if len(r.why) == fewest {
 				group = append(group, r.Candidate)

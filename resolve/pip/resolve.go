@@ -1,4 +1,8 @@
-package resolve
+// Package pip pins [pip] inside the locked image: it reads the
+// requirements (mlenv.toml and the requirements file), runs pip's resolver
+// in the image through a container task, and merges the platforms'
+// answers into the lock's packages.
+package pip
 
 import (
 	"context"
@@ -7,30 +11,29 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner/task"
 	"github.com/mlenv/mlenv/schema"
 )
 
 //go:embed pip_resolve.py
 var pipScript []byte
 
-// VenvPath is where the locked packages are resolved and installed.
-const VenvPath = lock.VenvPath
-
 // DefaultIndex is pip's default index, recorded where mlenv.toml names none.
 const DefaultIndex = "https://pypi.org/simple"
 
-// PipResolver resolves [pip] inside the pinned image.
-type PipResolver struct {
-	Exec     Executor
+// Resolver resolves [pip] inside the pinned image.
+type Resolver struct {
+	Exec     task.Executor
 	Progress io.Writer // pull progress and pip's output, or nil
 }
 
-// PipInput is what a pip resolution needs.
-type PipInput struct {
+// Input is what a pip resolution needs.
+type Input struct {
 	Spec  *schema.Spec
 	Image lock.Image
 	// Keep pins these packages (name → version) for --upgrade-package:
@@ -38,8 +41,8 @@ type PipInput struct {
 	Keep map[string]string
 }
 
-// PipResult is what the lock records of the python side.
-type PipResult struct {
+// Result is what the lock records of the python side.
+type Result struct {
 	Python    string
 	Base      []lock.Dist
 	Packages  []lock.Package
@@ -73,16 +76,16 @@ type scriptPkg struct {
 // the engine's own platform, with pip's cross-platform flags for the
 // others (binary wheels only). Packages the same on every platform get one
 // entry; the others say which platforms they are for.
-func (p *PipResolver) Resolve(ctx context.Context, in PipInput) (*PipResult, error) {
+func (p *Resolver) Resolve(ctx context.Context, in Input) (*Result, error) {
 	reqs, err := Requirements(in.Spec)
 	if err != nil {
 		return nil, err
 	}
 	native, err := p.Exec.NativePlatform(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("[pip] packages are resolved inside the image, which needs a Docker engine: %w", err)
 	}
-	host, ok := platformEntry(in.Image, native)
+	host, ok := in.Image.Platform(native)
 	if !ok {
 		return nil, fmt.Errorf("this engine runs %s images, and the lock has no %s platform to run pip in: add %q to [image] platforms, or lock on a %s machine",
 			native, native, native, in.Image.Platforms[0].Platform)
@@ -106,7 +109,7 @@ func (p *PipResolver) Resolve(ctx context.Context, in PipInput) (*PipResult, err
 		}
 		perPlatform[pl.Platform] = r.Packages
 	}
-	return &PipResult{
+	return &Result{
 		Python:    first.Python,
 		Base:      first.Base,
 		Packages:  mergePlatforms(perPlatform, in.Spec, first.Base),
@@ -114,56 +117,43 @@ func (p *PipResolver) Resolve(ctx context.Context, in PipInput) (*PipResult, err
 	}, nil
 }
 
-func platformEntry(im lock.Image, platform string) (lock.Platform, bool) {
-	for _, p := range im.Platforms {
-		if p.Platform == platform {
-			return p, true
-		}
-	}
-	return lock.Platform{}, false
-}
-
 // run executes the resolver script once, with the image's python3 or, where
 // there is none, python.
-func (p *PipResolver) run(ctx context.Context, in PipInput, reqs []Requirement, pl lock.Platform, cross map[string]any) (*scriptResult, error) {
+func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl lock.Platform, cross map[string]any) (*scriptResult, error) {
 	files, err := scriptFiles(in, reqs, cross)
 	if err != nil {
 		return nil, err
 	}
-	req := ExecRequest{
+	req := task.Request{
 		Repository: in.Image.Repository, Digest: in.Image.Digest, Platform: pl.Platform, Config: pl.Config,
-		Env:      []string{"PIP_CACHE_DIR=/opt/mlenv/pip-cache", "PIP_DISABLE_PIP_VERSION_CHECK=1", "PIP_NO_INPUT=1", "PYTHONDONTWRITEBYTECODE=1", "PYTHONNOUSERSITE=1"},
+		Env:      lock.PipEnv,
 		Files:    files,
-		Volumes:  map[string]string{in.Spec.Run.PipCache: "/opt/mlenv/pip-cache"},
+		Volumes:  map[string]string{in.Spec.Run.PipCache: lock.PipCacheDir},
 		Progress: p.Progress,
 	}
-	var res *ExecResult
-	for _, py := range []string{"python3", "python"} {
-		req.Argv = []string{py, "/opt/mlenv/resolve.py", "/opt/mlenv/request.json"}
+	var res *task.Result
+	err = task.WithPython(func(python string) (err error) {
+		req.Argv = []string{python, "/opt/mlenv/resolve.py", "/opt/mlenv/request.json"}
 		res, err = p.Exec.Exec(ctx, req)
-		var nf interface{ NotFound() bool }
-		if errors.As(err, &nf) && nf.NotFound() {
-			continue
-		}
-		break
+		return err
+	})
+	if errors.Is(err, task.ErrNoPython) {
+		return nil, &NoPythonError{Image: in.Image.Repository + "@" + in.Image.Digest}
 	}
 	if err != nil {
-		var nf interface{ NotFound() bool }
-		if errors.As(err, &nf) && nf.NotFound() {
-			return nil, &NoPythonError{Image: in.Image.Repository + "@" + in.Image.Digest}
-		}
 		return nil, err
 	}
 	return parseScriptResult(in, res)
 }
 
-func scriptFiles(in PipInput, reqs []Requirement, cross map[string]any) (map[string][]byte, error) {
+func scriptFiles(in Input, reqs []Requirement, cross map[string]any) (map[string][]byte, error) {
 	lines := make([]string, len(reqs))
 	for i, r := range reqs {
 		lines[i] = r.Line
 	}
 	request := map[string]any{
-		"venv":              VenvPath,
+		"venv":              lock.VenvPath,
+		"venv_args":         lock.VenvArgs,
 		"requirements_file": "/opt/mlenv/requirements.txt",
 		"requirement_lines": lines,
 		"index_url":         in.Spec.Pip.IndexURL,
@@ -177,7 +167,7 @@ func scriptFiles(in PipInput, reqs []Requirement, cross map[string]any) (map[str
 	}
 	if len(in.Keep) > 0 {
 		var pins []string
-		for _, n := range sortedNames(in.Keep) {
+		for _, n := range slices.Sorted(maps.Keys(in.Keep)) {
 			pins = append(pins, n+"=="+in.Keep[n])
 		}
 		request["constraints_file"] = "/opt/mlenv/constraints.txt"
@@ -194,29 +184,20 @@ func scriptFiles(in PipInput, reqs []Requirement, cross map[string]any) (map[str
 	return files, nil
 }
 
-func sortedNames(m map[string]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
-func parseScriptResult(in PipInput, res *ExecResult) (*scriptResult, error) {
+func parseScriptResult(in Input, res *task.Result) (*scriptResult, error) {
 	var r scriptResult
 	out := strings.TrimSpace(string(res.Stdout))
 	if i := strings.LastIndex(out, "\n"); i >= 0 {
 		out = out[i+1:]
 	}
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		return nil, fmt.Errorf("pip resolution in %s failed (exit %d):\n%s", in.Image.Repository, res.ExitCode, lastLines(string(res.Stderr), 20))
+		return nil, fmt.Errorf("pip resolution in %s failed (exit %d):\n%s", in.Image.Repository, res.ExitCode, task.LastLines(string(res.Stderr), 20))
 	}
 	if r.Error != nil {
 		return nil, scriptError(in, &r)
 	}
 	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("pip resolution failed (exit %d):\n%s", res.ExitCode, lastLines(string(res.Stderr), 20))
+		return nil, fmt.Errorf("pip resolution failed (exit %d):\n%s", res.ExitCode, task.LastLines(string(res.Stderr), 20))
 	}
 	return &r, nil
 }
@@ -242,12 +223,4 @@ func crossFlags(platform string, native *scriptResult) (map[string]any, error) {
 		"platforms": tags, "python_version": strings.Join(parts[:min(2, len(parts))], "."),
 		"implementation": impl, "abi": native.ABI,
 	}, nil
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -1,4 +1,4 @@
-package resolve
+package family
 
 import (
 	"fmt"
@@ -10,20 +10,21 @@ import (
 
 // Validate checks the parts of [image] that depend on the family table:
 // the family name, its variants and operating systems. Errors are
-// positioned in the spec's file.
-func Validate(s *schema.Spec) error {
+// positioned in the spec's file; schema.Load takes it as a check, so they
+// come in one list with the schema's own.
+func Validate(s *schema.Spec) schema.Errors {
 	var errs schema.Errors
 	im := s.Image
 	if im.Ref != "" && im.Registry != "" {
 		errs = append(errs, s.Errorf("image.registry", "write the registry into ref instead, e.g. ref = \"host:5000/repo:tag\"", "registry applies to a family; ref names its own registry"))
 	}
 	if im.Family == "" {
-		return errsOrNil(errs)
+		return errs
 	}
 	fam := Families[im.Family]
 	if fam == nil {
-		hint := "known families: " + strings.Join(FamilyNames(), ", ") + `; for any other image use ref = "repo:tag"`
-		if g := schema.Suggest(im.Family, FamilyNames()); g != "" {
+		hint := "known families: " + strings.Join(Names(), ", ") + `; for any other image use ref = "repo:tag"`
+		if g := schema.Suggest(im.Family, Names()); g != "" {
 			hint = fmt.Sprintf("did you mean %q? ", g) + hint
 		}
 		return append(errs, s.Errorf("image.family", hint, "unknown family %q", im.Family))
@@ -35,13 +36,6 @@ func Validate(s *schema.Spec) error {
 		errs = append(errs, s.Errorf("image.os", "remove os and os-version: the "+fam.Name+" family's tags do not name an operating system", "family %s has no os choice", fam.Name))
 	} else if im.OS != "" && !slices.Contains(fam.OSes, im.OS) {
 		errs = append(errs, s.Errorf("image.os", "operating systems of "+fam.Name+": "+strings.Join(fam.OSes, ", "), "unknown os %q", im.OS))
-	}
-	return errsOrNil(errs)
-}
-
-func errsOrNil(errs schema.Errors) error {
-	if len(errs) == 0 {
-		return nil
 	}
 	return errs
 }

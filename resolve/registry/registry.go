@@ -1,4 +1,8 @@
-package resolve
+// Package registry is mlenv's client for container registries: docker's
+// credentials, every page of a tag list, HEAD before GET, verified
+// content, de-duplicated requests, retries with backoff, and errors that
+// say what the user should do.
+package registry
 
 import (
 	"context"
@@ -51,8 +55,8 @@ type Registry struct {
 	cfgs   map[string]*v1.ConfigFile
 }
 
-// NewRegistry returns a Registry with the given options.
-func NewRegistry(o Options) (*Registry, error) {
+// New returns a Registry with the given options.
+func New(o Options) (*Registry, error) {
 	if o.Keychain == nil {
 		o.Keychain = authn.DefaultKeychain
 	}
@@ -95,6 +99,15 @@ func NewRegistry(o Options) (*Registry, error) {
 	}, nil
 }
 
+// HTTPClient is a plain HTTP client with the registry's transport and
+// retry policy, for downloads beside the registry (package files).
+func (r *Registry) HTTPClient() *http.Client {
+	return &http.Client{Transport: &retryTransport{next: r.opts.Transport, policy: r.opts.Retry}}
+}
+
+// Jobs is how many requests the registry makes at once.
+func (r *Registry) Jobs() int { return r.opts.Jobs }
+
 func (r *Registry) acquire(ctx context.Context) (func(), error) {
 	select {
 	case r.sem <- struct{}{}:
@@ -108,13 +121,13 @@ func (r *Registry) acquire(ctx context.Context) (func(), error) {
 func (r *Registry) Tags(ctx context.Context, repo name.Repository) ([]string, error) {
 	lister, err := r.puller.Lister(ctx, repo)
 	if err != nil {
-		return nil, classify(err, repo.String())
+		return nil, Classify(err, repo.String())
 	}
 	var tags []string
 	for lister.HasNext() {
 		page, err := lister.Next(ctx)
 		if err != nil {
-			return nil, classify(err, repo.String())
+			return nil, Classify(err, repo.String())
 		}
 		tags = append(tags, page.Tags...)
 		if r.opts.Progress != nil {
@@ -145,7 +158,7 @@ func (r *Registry) Head(ctx context.Context, ref name.Reference) (*v1.Descriptor
 		return d, nil
 	}
 	if isNotFound(err) || isAuth(err) {
-		return nil, classify(err, ref.String())
+		return nil, Classify(err, ref.String())
 	}
 	full, err := r.get(ctx, ref)
 	if err != nil {
@@ -189,7 +202,7 @@ func (r *Registry) get(ctx context.Context, ref name.Reference) (*remote.Descrip
 			return err
 		})
 		if err != nil {
-			return nil, classify(err, key)
+			return nil, Classify(err, key)
 		}
 		r.mu.Lock()
 		r.descs[key] = d
@@ -224,7 +237,7 @@ func (r *Registry) Config(ctx context.Context, repo name.Repository, digest v1.H
 			return err
 		})
 		if err != nil {
-			return nil, classify(err, ref.String())
+			return nil, Classify(err, ref.String())
 		}
 		r.mu.Lock()
 		r.cfgs[digest.String()] = c

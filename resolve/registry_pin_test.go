@@ -2,7 +2,6 @@ package resolve_test
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"strings"
@@ -11,42 +10,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/mlenv/mlenv/resolve"
-	"github.com/mlenv/mlenv/resolve/resolvetest"
+	"github.com/mlenv/mlenv/resolve/registry"
 	"github.com/mlenv/mlenv/schema"
 )
-
-func TestTagsFollowEveryPage(t *testing.T) {
-	reg := resolvetest.New(t)
-	img := resolvetest.Image{}.Build(t, "x")
-	reg.Push("nvidia/cuda", "12.1.1-runtime-ubuntu22.04", img)
-	for i := 0; i < 30; i++ {
-		reg.Tag("nvidia/cuda", "12.1.1-runtime-ubuntu22.04", fmt.Sprintf("12.1.%d-base-ubuntu22.04", i+2))
-	}
-	reg.Wrap = resolvetest.Paginate
-	r, err := resolve.NewRegistry(resolve.Options{PageSize: 7})
-	if err != nil {
-		t.Fatal(err)
-	}
-	reg.Requests()
-	repo, _ := name.NewRepository(reg.Host + "/nvidia/cuda")
-	tags, err := r.Tags(context.Background(), repo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tags) != 31 {
-		t.Errorf("listed %d tags, want 31", len(tags))
-	}
-	pages := 0
-	for _, q := range reg.Requests() {
-		if strings.HasSuffix(q.Path, "/tags/list") {
-			pages++
-		}
-	}
-	if pages != 5 {
-		t.Errorf("%d tag pages requested, want 5 (31 tags, 7 a page)", pages)
-	}
-}
 
 // TestRequestsAreFewAndDeduplicated locks a runtime image for two
 // platforms and checks each manifest and config is fetched once, always
@@ -154,7 +120,7 @@ func TestRateLimitGivesUp(t *testing.T) {
 	defer func() { reg.Wrap = nil }()
 	im := schema.Image{Family: "cuda", Registry: reg.Host, Platforms: []string{"linux/amd64"}}
 	_, err := newResolver(t).Image(context.Background(), im, nil)
-	if !kindIs(resolve.KindRateLimited)(err) || !strings.Contains(err.Error(), "rate limiting") {
+	if !kindIs(registry.KindRateLimited)(err) || !strings.Contains(err.Error(), "rate limiting") {
 		t.Errorf("err = %v, want a rate-limit error", err)
 	}
 }
@@ -168,7 +134,7 @@ func TestUnauthorizedSaysHowToLogIn(t *testing.T) {
 	defer func() { reg.Wrap = nil }()
 	im := schema.Image{Family: "cuda", Registry: reg.Host, Platforms: []string{"linux/amd64"}}
 	_, err := newResolver(t).Image(context.Background(), im, nil)
-	if !kindIs(resolve.KindUnauthorized)(err) || !strings.Contains(err.Error(), "docker login "+reg.Host) {
+	if !kindIs(registry.KindUnauthorized)(err) || !strings.Contains(err.Error(), "docker login "+reg.Host) {
 		t.Errorf("err = %v, want an unauthorized error naming docker login", err)
 	}
 }
@@ -182,7 +148,7 @@ func TestUnreachableRegistry(t *testing.T) {
 	l.Close()
 	im := schema.Image{Family: "cuda", Registry: host, Platforms: []string{"linux/amd64"}}
 	_, err = newResolver(t).Image(context.Background(), im, nil)
-	if !kindIs(resolve.KindUnreachable)(err) || !strings.Contains(err.Error(), "cannot reach registry "+host) {
+	if !kindIs(registry.KindUnreachable)(err) || !strings.Contains(err.Error(), "cannot reach registry "+host) {
 		t.Errorf("err = %v, want an unreachable error", err)
 	}
 }

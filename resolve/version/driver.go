@@ -1,6 +1,9 @@
-package resolve
+package version
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // minDriver is NVIDIA's minimum Linux driver per CUDA toolkit release
 // (CUDA release notes, table 3), keyed by major.minor.patch, or by
@@ -28,7 +31,7 @@ func MinDriver(cuda Version) string {
 	if cuda.IsZero() {
 		return ""
 	}
-	mm := minorOf(cuda)
+	mm := MinorOf(cuda)
 	full := cuda.Sem.String()
 	if d, ok := minDriver[full]; ok && strings.Count(cuda.Raw, ".") >= 2 {
 		return d
@@ -39,7 +42,7 @@ func MinDriver(cuda Version) string {
 	best := Version{}
 	for k, d := range minDriver {
 		if strings.HasPrefix(k, mm+".") {
-			if v, err := ParseVersion(d); err == nil && v.Compare(best) > 0 {
+			if v, err := Parse(d); err == nil && v.Compare(best) > 0 {
 				best = v
 			}
 		}
@@ -48,11 +51,32 @@ func MinDriver(cuda Version) string {
 }
 
 // CompareDrivers compares two NVIDIA driver versions (535.104.05).
-func CompareDrivers(a, b string) int {
-	va, errA := ParseVersion(a)
-	vb, errB := ParseVersion(b)
-	if errA != nil || errB != nil {
-		return strings.Compare(a, b)
+func CompareDrivers(a, b string) int { return Compare(a, b) }
+
+// compatMinimum is the oldest driver each CUDA major runs on through
+// minor-version compatibility (NVIDIA's CUDA compatibility guide).
+var compatMinimum = map[uint64]string{11: "450.80.02", 12: "525.60.13", 13: "580.65.06"}
+
+// CheckDriver compares a host driver with what the locked CUDA needs. It
+// returns an error when the driver is too old to run it at all, and a
+// warning when it runs only through minor-version compatibility (where
+// PTX JIT compilation of newer code fails).
+func CheckDriver(host, cuda, minDriver string) (warning string, err error) {
+	if host == "" || minDriver == "" {
+		return "", nil
 	}
-	return va.Compare(vb)
+	if CompareDrivers(host, minDriver) >= 0 {
+		return "", nil
+	}
+	cv, perr := Parse(cuda)
+	if perr == nil {
+		if floor, ok := compatMinimum[cv.Sem.Major()]; ok && CompareDrivers(host, floor) >= 0 {
+			return fmt.Sprintf("the NVIDIA driver %s is older than %s, which CUDA %s asks for; it runs through CUDA minor-version compatibility, but PTX JIT compilation of newer kernels will fail: upgrade the driver to %s or newer", host, minDriver, cuda, minDriver), nil
+		}
+	}
+	hint := "lock an image with an older CUDA"
+	if perr == nil {
+		hint = fmt.Sprintf("lock an image with an older CUDA (e.g. [image] cuda = \"<%s\")", MinorOf(cv))
+	}
+	return "", fmt.Errorf("the NVIDIA driver %s is too old for CUDA %s in this lock (it needs %s or newer): upgrade the driver, or %s", host, cuda, minDriver, hint)
 }

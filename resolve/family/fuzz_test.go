@@ -1,10 +1,10 @@
-package resolve_test
+package family_test
 
 import (
 	"slices"
 	"testing"
 
-	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/resolve/family"
 )
 
 // FuzzParseTag: every family's grammar takes any tag without panicking,
@@ -14,8 +14,8 @@ func FuzzParseTag(f *testing.F) {
 		f.Add(tag)
 	}
 	f.Fuzz(func(t *testing.T, tag string) {
-		for _, name := range resolve.FamilyNames() {
-			fam := resolve.Families[name]
+		for _, name := range family.Names() {
+			fam := family.Families[name]
 			c, ok := fam.ParseTag(tag)
 			if !ok {
 				continue
@@ -28,18 +28,6 @@ func FuzzParseTag(f *testing.F) {
 					t.Fatalf("%s: tag %q gave an empty %s version", name, tag, field)
 				}
 			}
-		}
-	})
-}
-
-func FuzzParseVersion(f *testing.F) {
-	for _, v := range []string{"8.9.0.131", "9.1.0.70-1", "12.2.2.009", "2.1.0a0+32f93b1", "v1", ""} {
-		f.Add(v)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		v, err := resolve.ParseVersion(s)
-		if err == nil && (v.Sem == nil || v.Raw == "") {
-			t.Fatalf("ParseVersion(%q) = %+v without error", s, v)
 		}
 	})
 }

@@ -1,4 +1,8 @@
-package resolve
+// Package version parses and compares the versions images report (CUDA,
+// cuDNN, frameworks, drivers) and knows NVIDIA's driver requirements: the
+// minimum driver per CUDA release and CUDA's minor-version compatibility.
+// It is a leaf: both the lock side and the run side use it.
+package version
 
 import (
 	"fmt"
@@ -19,9 +23,9 @@ type Version struct {
 
 var leadingNumbers = regexp.MustCompile(`^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?`)
 
-// ParseVersion reads the leading numeric release of s. It fails when s does
+// Parse reads the leading numeric release of s. It fails when s does
 // not start with a number.
-func ParseVersion(s string) (Version, error) {
+func Parse(s string) (Version, error) {
 	m := leadingNumbers.FindStringSubmatch(strings.TrimSpace(s))
 	if m == nil {
 		return Version{}, fmt.Errorf("version %q does not start with a number", s)
@@ -135,4 +139,20 @@ func (c Constraint) MayAllow(v Version) bool {
 		}
 	}
 	return false
+}
+
+// MinorOf is v's major.minor, as tables keyed by release spell it.
+func MinorOf(v Version) string {
+	return fmt.Sprintf("%d.%d", v.Sem.Major(), v.Sem.Minor())
+}
+
+// Compare orders two version strings by their numeric release; strings
+// that do not parse compare as text.
+func Compare(a, b string) int {
+	va, errA := Parse(a)
+	vb, errB := Parse(b)
+	if errA != nil || errB != nil {
+		return strings.Compare(a, b)
+	}
+	return va.Compare(vb)
 }

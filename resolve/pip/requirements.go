@@ -1,4 +1,4 @@
-package resolve
+package pip
 
 import (
 	"fmt"
@@ -15,9 +15,8 @@ type Requirement struct {
 }
 
 var (
-	reqNameRe    = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)`)
-	separatorsRe = regexp.MustCompile(`[-_.]+`)
-	localPathRe  = regexp.MustCompile(`^(\.{0,2}/|~|[A-Za-z]:\\)|\.(whl|tar\.gz|zip|tar\.bz2)$`)
+	reqNameRe   = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)`)
+	localPathRe = regexp.MustCompile(`^(\.{0,2}/|~|[A-Za-z]:\\)|\.(whl|tar\.gz|zip|tar\.bz2)$`)
 )
 
 // Requirements gathers [pip] packages and the requirements file, one line
@@ -42,7 +41,7 @@ func Requirements(s *schema.Spec) ([]Requirement, error) {
 	}
 	for _, l := range logicalLines(text) {
 		if e := checkRequirement(l.text); e != "" {
-			errs = append(errs, &schema.Error{File: s.Pip.Requirements, Line: l.n, Msg: fmt.Sprintf("%q: %s", l.text, e), Hint: requirementHint(l.text)})
+			errs = append(errs, &schema.Error{File: s.Pip.Requirements, Line: l.n, Err: fmt.Errorf("%q: %s", l.text, e), Hint: requirementHint(l.text)})
 			continue
 		}
 		reqs = append(reqs, Requirement{Line: l.text, Source: fmt.Sprintf("%s:%d", s.Pip.Requirements, l.n)})
@@ -110,9 +109,4 @@ func requirementHint(line string) string {
 		return "publish the package to an index (a local devpi works) and require it by name and version"
 	}
 	return `write a requirement like "numpy>=1.26" or "torch==2.1.0+cu121"`
-}
-
-// NormalizeName is PEP 503 name normalization.
-func NormalizeName(n string) string {
-	return strings.ToLower(separatorsRe.ReplaceAllString(n, "-"))
 }

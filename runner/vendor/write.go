@@ -1,4 +1,8 @@
-package resolve
+// Package vendor writes and reads mlenv's archive of an environment: the
+// locked image of every platform as an OCI image layout, the locked wheels
+// checked against their hashes, and the project's files, so that a paper's
+// environment can be restored with no registry and no index.
+package vendor
 
 import (
 	"context"
@@ -20,29 +24,47 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/schema"
 )
 
 // Vendor archive layout: DIR/image is an OCI image layout holding every
 // locked platform's image, DIR/wheels the locked files. Nothing in it, nor
 // in the lock, depends on the machine that wrote it.
 const (
-	VendorImageDir  = "image"
-	VendorWheelsDir = "wheels"
+	ImageDir  = "image"
+	WheelsDir = "wheels"
 	// AnnotationPlatform marks each image in the layout with its platform.
 	AnnotationPlatform = "dev.mlenv.platform"
 )
 
-// Vendor saves the locked image (every locked platform) and the locked
-// wheels into dir, so the environment can be archived and restored with
-// no registry and no index.
-func Vendor(ctx context.Context, reg *Registry, l *lock.Lock, dir string) error {
-	if err := vendorImage(ctx, reg, l, filepath.Join(dir, VendorImageDir)); err != nil {
+// Write saves the locked image (every locked platform) and the locked
+// wheels into dir, and copies the given project files (mlenv.toml,
+// mlenv.lock) beside them, so the environment can be archived and
+// restored with no registry and no index.
+func Write(ctx context.Context, reg *registry.Registry, l *lock.Lock, dir string, projectFiles ...string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	return vendorWheels(ctx, reg, l, filepath.Join(dir, VendorWheelsDir))
+	if err := writeImage(ctx, reg, l, filepath.Join(dir, ImageDir)); err != nil {
+		return err
+	}
+	if err := writeWheels(ctx, reg, l, filepath.Join(dir, WheelsDir)); err != nil {
+		return err
+	}
+	for _, f := range projectFiles {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func vendorImage(ctx context.Context, reg *Registry, l *lock.Lock, dir string) error {
+func writeImage(ctx context.Context, reg *registry.Registry, l *lock.Lock, dir string) error {
 	repo, err := name.NewRepository(l.Image.Repository)
 	if err != nil {
 		return err
@@ -69,18 +91,18 @@ func vendorImage(ctx context.Context, reg *Registry, l *lock.Lock, dir string) e
 			AnnotationPlatform:                  pl.Platform,
 		}))
 		if err != nil {
-			return fmt.Errorf("save %s (%s): %w", repo.Digest(pl.Digest), pl.Platform, classify(err, repo.Digest(pl.Digest).String()))
+			return fmt.Errorf("save %s (%s): %w", repo.Digest(pl.Digest), pl.Platform, registry.Classify(err, repo.Digest(pl.Digest).String()))
 		}
 	}
 	return nil
 }
 
-// vendorWheels downloads every locked file and checks its hash.
-func vendorWheels(ctx context.Context, reg *Registry, l *lock.Lock, dir string) error {
+// writeWheels downloads every locked file and checks its hash.
+func writeWheels(ctx context.Context, reg *registry.Registry, l *lock.Lock, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	client := &http.Client{Transport: &retryTransport{next: reg.opts.Transport, policy: reg.opts.Retry}}
+	client := reg.HTTPClient()
 	for _, p := range l.Packages {
 		fileURL := p.URL
 		if fileURL == "" {
@@ -111,11 +133,11 @@ func download(ctx context.Context, client *http.Client, fileURL, dir string, has
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("download %s: %w", redactURL(fileURL), err)
+		return fmt.Errorf("download %s: %w", schema.RedactURL(fileURL), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("download %s: %s", redactURL(fileURL), resp.Status)
+		return fmt.Errorf("download %s: %s", schema.RedactURL(fileURL), resp.Status)
 	}
 	tmp, err := os.CreateTemp(dir, ".download-*")
 	if err != nil {
@@ -125,12 +147,12 @@ func download(ctx context.Context, client *http.Client, fileURL, dir string, has
 	h := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(tmp, h), resp.Body); err != nil {
 		tmp.Close()
-		return fmt.Errorf("download %s: %w", redactURL(fileURL), err)
+		return fmt.Errorf("download %s: %w", schema.RedactURL(fileURL), err)
 	}
 	tmp.Close()
 	got := fmt.Sprintf("sha256:%x", h.Sum(nil))
 	if !slices.Contains(hashes, got) {
-		return fmt.Errorf("%s has %s, which is not a locked hash (%s): the index serves another file than was locked", redactURL(fileURL), got, strings.Join(hashes, ", "))
+		return fmt.Errorf("%s has %s, which is not a locked hash (%s): the index serves another file than was locked", schema.RedactURL(fileURL), got, strings.Join(hashes, ", "))
 	}
 	return os.Rename(tmp.Name(), dest)
 }
@@ -154,14 +176,14 @@ var linkRe = regexp.MustCompile(`href="([^"]+)"`)
 // (locks written with pip older than 22.2 have no URL): the link whose
 // hash fragment is a locked hash.
 func findFile(ctx context.Context, client *http.Client, p lock.Package) (string, error) {
-	page := strings.TrimSuffix(p.Index, "/") + "/" + NormalizeName(p.Name) + "/"
+	page := strings.TrimSuffix(p.Index, "/") + "/" + lock.NormalizeName(p.Name) + "/"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, page, nil)
 	if err != nil {
 		return "", err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", redactURL(page), err)
+		return "", fmt.Errorf("%s: %w", schema.RedactURL(page), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
@@ -179,5 +201,5 @@ func findFile(ctx context.Context, client *http.Client, p lock.Package) (string,
 			return base.ResolveReference(href).String(), nil
 		}
 	}
-	return "", fmt.Errorf("%s %s: no file with a locked hash on %s", p.Name, p.Version, redactURL(page))
+	return "", fmt.Errorf("%s %s: no file with a locked hash on %s", p.Name, p.Version, schema.RedactURL(page))
 }

@@ -1,4 +1,4 @@
-package resolve
+package family
 
 import (
 	"fmt"
@@ -8,14 +8,15 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve/version"
 	"github.com/mlenv/mlenv/schema"
 )
 
-// readVersions merges what the tag says (cand, may be nil) with what the
+// ReadVersions merges what the tag says (cand, may be nil) with what the
 // config says (config wins: it is more precise, 12.1.1 where the tag says
 // 12.1), and adds the minimum driver.
-func readVersions(fam *Family, cand *Candidate, cfg *v1.ConfigFile) lock.Versions {
-	vs := map[Field]Version{}
+func ReadVersions(fam *Family, cand *Candidate, cfg *v1.ConfigFile) lock.Versions {
+	vs := map[Field]version.Version{}
 	src := map[Field]string{}
 	if cand != nil {
 		for f, v := range cand.Versions {
@@ -41,7 +42,7 @@ func readVersions(fam *Family, cand *Candidate, cfg *v1.ConfigFile) lock.Version
 	if fam != nil && out.FrameworkVersion != "" {
 		out.Framework = fam.Framework
 	}
-	if out.MinDriver = MinDriver(vs[FieldCUDA]); out.MinDriver != "" {
+	if out.MinDriver = version.MinDriver(vs[FieldCUDA]); out.MinDriver != "" {
 		src[FieldDriver] = "table"
 	} else if d := vs[FieldDriver]; !d.IsZero() {
 		out.MinDriver = d.Raw
@@ -69,24 +70,24 @@ func sourceKey(f Field) string {
 	return ""
 }
 
-func fromConfig(fam *Family, f Field, env map[string]string, cfg *v1.ConfigFile) (Version, string, bool) {
+func fromConfig(fam *Family, f Field, env map[string]string, cfg *v1.ConfigFile) (version.Version, string, bool) {
 	envNames, labelNames := genericEnv[f], []string(nil)
 	if fam != nil {
 		envNames, labelNames = fam.Env[f], fam.Labels[f]
 	}
 	for _, n := range envNames {
-		if v, err := ParseVersion(env[n]); err == nil {
+		if v, err := version.Parse(env[n]); err == nil {
 			return v, "env:" + n, true
 		}
 	}
 	if cfg != nil {
 		for _, n := range labelNames {
-			if v, err := ParseVersion(cfg.Config.Labels[n]); err == nil {
+			if v, err := version.Parse(cfg.Config.Labels[n]); err == nil {
 				return v, "label:" + n, true
 			}
 		}
 	}
-	return Version{}, "", false
+	return version.Version{}, "", false
 }
 
 // genericEnv is where any image may say its versions, for explicit refs
@@ -111,17 +112,6 @@ func configEnv(cfg *v1.ConfigFile) map[string]string {
 	return env
 }
 
-// pinVersions gives a pin's versions back as comparable values.
-func pinVersions(p *ImagePin) map[Field]Version {
-	out := map[Field]Version{}
-	for f, raw := range map[Field]string{FieldFramework: p.Versions.FrameworkVersion, FieldCUDA: p.Versions.CUDA, FieldCuDNN: p.Versions.CuDNN} {
-		if v, err := ParseVersion(raw); err == nil {
-			out[f] = v
-		}
-	}
-	return out
-}
-
 // NoMatchError says no tag satisfies [image], with the nearest tags.
 type NoMatchError struct {
 	Repo    string
@@ -138,7 +128,7 @@ func (e *NoMatchError) Error() string {
 	return s + "\nloosen the constraints in mlenv.toml [image]"
 }
 
-func noMatchError(repo name.Repository, im schema.Image, tags int, near []rejection) error {
+func NoMatch(repo name.Repository, im schema.Image, tags int, near []Rejection) error {
 	var want []string
 	for _, kv := range [][2]string{{"version", im.Version}, {"cuda", im.CUDA}, {"cudnn", im.CuDNN}, {"variant", im.Variant}, {"os", im.OS}, {"os-version", im.OSVersion}} {
 		if kv[1] != "" {

@@ -1,4 +1,4 @@
-package runner
+package vendor
 
 import (
 	"context"
@@ -12,28 +12,35 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/runner"
 )
 
-// LoadVendored loads the locked image for platform from a `mlenv vendor`
-// archive into the engine (no registry needed) and checks it is the
-// locked one. The engine then finds it by its config digest.
-func (e *Engine) LoadVendored(ctx context.Context, dir string, l *lock.Lock, platform string) error {
-	var pl *lock.Platform
-	for i := range l.Image.Platforms {
-		if l.Image.Platforms[i].Platform == platform {
-			pl = &l.Image.Platforms[i]
-		}
+// Load loads the locked image for platform from an archive in dir into
+// the engine (no registry needed), checks it is the locked one, and
+// returns the archive's wheelhouse. The engine then finds the image by its
+// config digest.
+func Load(ctx context.Context, e *runner.Engine, dir string, l *lock.Lock, platform string) (wheels string, _ error) {
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
 	}
-	if pl == nil {
+	if err := loadImage(ctx, e, dir, l, platform); err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, WheelsDir), nil
+}
+
+func loadImage(ctx context.Context, e *runner.Engine, dir string, l *lock.Lock, platform string) error {
+	pl, ok := l.Image.Platform(platform)
+	if !ok {
 		return fmt.Errorf("the lock has no %s image to load", platform)
 	}
 	if _, err := e.Client.ImageInspect(ctx, pl.Config); err == nil {
 		return nil // already loaded
 	}
-	p, err := layout.FromPath(filepath.Join(dir, resolve.VendorImageDir))
+	p, err := layout.FromPath(filepath.Join(dir, ImageDir))
 	if err != nil {
-		return fmt.Errorf("%s is not an mlenv vendor archive (no OCI layout in %s/): %w", dir, resolve.VendorImageDir, err)
+		return fmt.Errorf("%s is not an mlenv vendor archive (no OCI layout in %s/): %w", dir, ImageDir, err)
 	}
 	h, err := v1.NewHash(pl.Digest)
 	if err != nil {
@@ -65,4 +72,13 @@ func (e *Engine) LoadVendored(ctx context.Context, dir string, l *lock.Lock, pla
 		return fmt.Errorf("the engine did not keep the vendored image: %w", err)
 	}
 	return nil
+}
+
+// Archive is a vendor archive's directory: it restores a run with no
+// registry and no index (a runner.Restorer).
+type Archive string
+
+// Restore loads the archive's image for platform and returns its wheels.
+func (a Archive) Restore(ctx context.Context, e *runner.Engine, l *lock.Lock, platform string) (string, error) {
+	return Load(ctx, e, string(a), l, platform)
 }

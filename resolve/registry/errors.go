@@ -1,4 +1,4 @@
-package resolve
+package registry
 
 import (
 	"context"
@@ -26,15 +26,15 @@ const (
 	KindCorrupt
 )
 
-// RegistryError is a registry failure with the reference it concerned and
+// Error is a registry failure with the reference it concerned and
 // advice on what to do.
-type RegistryError struct {
+type Error struct {
 	Kind ErrorKind
 	Ref  string
 	Err  error
 }
 
-func (e *RegistryError) Error() string {
+func (e *Error) Error() string {
 	host := registryHost(e.Ref)
 	switch e.Kind {
 	case KindNotFound:
@@ -53,7 +53,7 @@ func (e *RegistryError) Error() string {
 	return fmt.Sprintf("%s: %v", e.Ref, e.Err)
 }
 
-func (e *RegistryError) Unwrap() error { return e.Err }
+func (e *Error) Unwrap() error { return e.Err }
 
 func loginHint(host string) string {
 	if host == "nvcr.io" {
@@ -80,12 +80,12 @@ func registryHost(ref string) string {
 	return ref
 }
 
-// classify wraps err in a RegistryError of the right kind.
-func classify(err error, ref string) error {
+// classify wraps err in a Error of the right kind.
+func Classify(err error, ref string) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
-	var re *RegistryError
+	var re *Error
 	if errors.As(err, &re) {
 		return err
 	}
@@ -104,7 +104,7 @@ func classify(err error, ref string) error {
 	case isUnreachable(err):
 		kind = KindUnreachable
 	}
-	return &RegistryError{Kind: kind, Ref: ref, Err: err}
+	return &Error{Kind: kind, Ref: ref, Err: err}
 }
 
 func statusIs(err error, codes ...int) bool {

@@ -1,4 +1,4 @@
-package resolve
+package pip
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner/task"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -24,14 +25,14 @@ func mergePlatforms(per map[string][]scriptPkg, spec *schema.Spec, base []lock.D
 	pkgs := map[key]scriptPkg{}
 	for _, p := range all {
 		for _, sp := range per[p] {
-			k := key{NormalizeName(sp.Name), sp.Version, strings.Join(sortedCopy(sp.Hashes), ",")}
+			k := key{lock.NormalizeName(sp.Name), sp.Version, strings.Join(slices.Sorted(slices.Values(sp.Hashes)), ",")}
 			platforms[k] = append(platforms[k], p)
 			pkgs[k] = sp
 		}
 	}
 	baseVersions := map[string]string{}
 	for _, d := range base {
-		baseVersions[NormalizeName(d.Name)] = d.Version
+		baseVersions[lock.NormalizeName(d.Name)] = d.Version
 	}
 	var out []lock.Package
 	for k, sp := range pkgs {
@@ -40,12 +41,12 @@ func mergePlatforms(per map[string][]scriptPkg, spec *schema.Spec, base []lock.D
 			pl = nil
 		}
 		hashes := make([]string, len(sp.Hashes))
-		for i, h := range sortedCopy(sp.Hashes) {
+		for i, h := range slices.Sorted(slices.Values(sp.Hashes)) {
 			hashes[i] = "sha256:" + h
 		}
 		pkg := lock.Package{
 			Name: k.name, Version: sp.Version, Requested: sp.Requested,
-			Index: indexOf(sp.URL, spec), Hashes: hashes, Platforms: pl, URL: redactURL(sp.URL),
+			Index: indexOf(sp.URL, spec), Hashes: hashes, Platforms: pl, URL: schema.RedactURL(sp.URL),
 		}
 		if bv, ok := baseVersions[k.name]; ok && bv != sp.Version {
 			pkg.Replaces = bv
@@ -56,12 +57,6 @@ func mergePlatforms(per map[string][]scriptPkg, spec *schema.Spec, base []lock.D
 		return strings.Compare(a.Name+"\x00"+strings.Join(a.Platforms, ","), b.Name+"\x00"+strings.Join(b.Platforms, ","))
 	})
 	return out
-}
-
-func sortedCopy(s []string) []string {
-	c := slices.Clone(s)
-	slices.Sort(c)
-	return c
 }
 
 // indexOf names the index a file came from: the configured index on the
@@ -76,21 +71,11 @@ func indexOf(fileURL string, spec *schema.Spec) string {
 	if err == nil && fu.Host != "" {
 		for _, idx := range append([]string{primary}, spec.Pip.ExtraIndexURLs...) {
 			if iu, err := url.Parse(idx); err == nil && iu.Host == fu.Host {
-				return redactURL(idx)
+				return schema.RedactURL(idx)
 			}
 		}
 	}
-	return redactURL(primary)
-}
-
-// redactURL drops user information so credentials never reach the lock.
-func redactURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	u.User = nil
-	return u.String()
+	return schema.RedactURL(primary)
 }
 
 // NoPythonError says the image cannot run pip.
@@ -107,33 +92,33 @@ func (e *NoPythonError) Error() string {
 	return fmt.Sprintf("image %s %s: [pip] needs an image with python and pip (a framework family such as pytorch or tensorflow, or a python image), or remove [pip] from mlenv.toml", e.Image, what)
 }
 
-// PipError is a resolution pip refused, with pip's reason.
-type PipError struct {
+// Error is a resolution pip refused, with pip's reason.
+type Error struct {
 	Reason string
 	Hint   string
 }
 
-func (e *PipError) Error() string {
-	s := "pip could not resolve [pip]:\n" + indent(e.Reason)
+func (e *Error) Error() string {
+	s := "pip could not resolve [pip]:\n" + task.Indent(e.Reason)
 	if e.Hint != "" {
 		s += "\n" + e.Hint
 	}
 	return s
 }
 
-func scriptError(in PipInput, r *scriptResult) error {
+func scriptError(in Input, r *scriptResult) error {
 	switch r.Error.Kind {
 	case "nopip":
 		return &NoPythonError{Image: in.Image.Repository + "@" + in.Image.Digest, Python: r.Python}
 	case "conflict":
-		return &PipError{Reason: r.Error.Message, Hint: "the image's own packages need other versions: relax the requirement in [pip], or choose an image whose packages fit"}
+		return &Error{Reason: r.Error.Message, Hint: "the image's own packages need other versions: relax the requirement in [pip], or choose an image whose packages fit"}
 	}
 	reason := pipReason(r.Error.Message)
 	hint := "fix the requirement in mlenv.toml [pip] (or the requirements file) and run `mlenv lock` again"
 	if unreachableIndex(r.Error.Message) {
 		hint = "the package index could not be reached: check [pip] index-url / extra-index-urls and the network (" + strings.Join(indexesOf(in.Spec), ", ") + ")"
 	}
-	return &PipError{Reason: reason, Hint: hint}
+	return &Error{Reason: reason, Hint: hint}
 }
 
 // pipReason keeps pip's ERROR lines and what explains them.
@@ -146,7 +131,7 @@ func pipReason(msg string) string {
 		}
 		keep = append(keep, t)
 	}
-	return lastLines(strings.Join(keep, "\n"), 15)
+	return task.LastLines(strings.Join(keep, "\n"), 15)
 }
 
 func unreachableIndex(msg string) bool {
@@ -165,11 +150,7 @@ func indexesOf(s *schema.Spec) []string {
 	}
 	out := []string{}
 	for _, u := range append(idx, s.Pip.ExtraIndexURLs...) {
-		out = append(out, redactURL(u))
+		out = append(out, schema.RedactURL(u))
 	}
 	return out
-}
-
-func indent(s string) string {
-	return "\t" + strings.ReplaceAll(s, "\n", "\n\t")
 }

@@ -1,9 +1,14 @@
-package resolve
+// Package family knows the image families (pytorch, tensorflow, cuda,
+// NGC): where each lives, how its tags are spelt in each era, where its
+// images record their versions, and how candidates are ranked.
+package family
 
 import (
 	"regexp"
 	"slices"
 	"sort"
+
+	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // Field names a version an image carries.
@@ -173,7 +178,7 @@ func ngcEnv(framework string) map[Field][]string {
 }
 
 // FamilyNames lists the known family names, sorted.
-func FamilyNames() []string {
+func Names() []string {
 	names := make([]string, 0, len(Families))
 	for n := range Families {
 		names = append(names, n)
@@ -182,10 +187,10 @@ func FamilyNames() []string {
 	return names
 }
 
-// FamilyForRepository finds the family whose default repository path is
+// ForRepository finds the family whose default repository path is
 // repo, for reading versions of an image given by explicit reference.
-func FamilyForRepository(repo string) *Family {
-	for _, n := range FamilyNames() {
+func ForRepository(repo string) *Family {
+	for _, n := range Names() {
 		if f := Families[n]; f.Repository == repo || "library/"+f.Repository == repo {
 			return f
 		}
@@ -195,3 +200,13 @@ func FamilyForRepository(repo string) *Family {
 
 // knows reports whether the tag fully determines field f.
 func (g Grammar) knows(f Field) bool { return slices.Contains(g.Knows, f) }
+
+// Repo is the family's repository on registry, or on its own registry
+// when registry is empty.
+func (f *Family) Repo(registry string) (name.Repository, error) {
+	host := f.Registry
+	if registry != "" {
+		host = registry
+	}
+	return name.NewRepository(host + "/" + f.Repository)
+}

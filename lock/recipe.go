@@ -1,0 +1,53 @@
+package lock
+
+// The install recipe: how a lock's packages get into a container. It is
+// defined here once and used by mlenv run's installer, by the resolver
+// (which resolves into the same venv, so lock and run agree) and by every
+// export.
+
+// VenvPath is where a lock's packages live inside a container: a virtual
+// environment that sees the image's own packages, which works also where
+// the system python is EXTERNALLY-MANAGED (PEP 668) and in conda images.
+const VenvPath = "/opt/mlenv/venv"
+
+// VenvPython is the venv's python.
+const VenvPython = VenvPath + "/bin/python"
+
+// PipCacheDir is where pip's cache volume is mounted in mlenv's own
+// containers.
+const PipCacheDir = "/opt/mlenv/pip-cache"
+
+// PipEnv is the environment pip runs with in mlenv's containers: the cache
+// on the volume, no prompts, no version check, no user site, no bytecode
+// written by the interpreter itself.
+var PipEnv = []string{
+	"PIP_CACHE_DIR=" + PipCacheDir,
+	"PIP_DISABLE_PIP_VERSION_CHECK=1",
+	"PIP_NO_INPUT=1",
+	"PYTHONDONTWRITEBYTECODE=1",
+	"PYTHONNOUSERSITE=1",
+}
+
+// VenvArgs are python's arguments that create the venv.
+var VenvArgs = []string{"-m", "venv", "--without-pip", "--system-site-packages", VenvPath}
+
+// VenvArgv creates the venv with the given python.
+func VenvArgv(python string) []string { return append([]string{python}, VenvArgs...) }
+
+// InstallArgs are pip's arguments that install exactly the files of a
+// hash-pinned requirements file (see Requirements): hashes required, no
+// dependency resolution.
+func InstallArgs(requirements string) []string {
+	return []string{"--require-hashes", "--no-deps", "-r", requirements}
+}
+
+// InstallArgv installs a hash-pinned requirements file into the venv.
+func InstallArgv(requirements string) []string {
+	return append([]string{VenvPython, "-m", "pip", "install"}, InstallArgs(requirements)...)
+}
+
+// VenvEnv is what puts the venv first: VIRTUAL_ENV, and PATH given the
+// image's own PATH.
+func VenvEnv(path string) []string {
+	return []string{"VIRTUAL_ENV=" + VenvPath, "PATH=" + VenvPath + "/bin:" + path}
+}

@@ -1,0 +1,180 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve/pip"
+	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/runner/task"
+	"github.com/mlenv/mlenv/schema"
+)
+
+// Options say how a lock is resolved.
+type Options struct {
+	// Registry pins the image; it is asked only when [image] changed or
+	// Upgrade is set.
+	Registry *registry.Registry
+	// Exec runs pip inside the image; it is asked only when [pip] must be
+	// resolved.
+	Exec task.Executor
+	// Upgrade re-resolves everything; UpgradePackages re-resolves these
+	// pip packages and keeps every other pin.
+	Upgrade         bool
+	UpgradePackages []string
+	// Generator is what the lock says wrote it ("mlenv 0.1.0").
+	Generator string
+	// Progress receives pull progress and pip's output (nil: none).
+	Progress io.Writer
+}
+
+// Status is what LockProject did.
+type Status string
+
+// The outcomes of LockProject.
+const (
+	StatusFresh     Status = "fresh"     // the lock matched mlenv.toml: kept, no network
+	StatusWritten   Status = "written"   // a new or changed lock was written
+	StatusUnchanged Status = "unchanged" // re-resolved to the same lock
+)
+
+// Report is what LockProject did and the lock it left.
+type Report struct {
+	Status Status
+	Lock   *lock.Lock
+}
+
+// LockProject is `mlenv lock`: it keeps a fresh lock as it is (no network),
+// else resolves the project against prev and writes the lock atomically.
+// Writers of one project's lock run one after the other.
+func LockProject(ctx context.Context, p *lock.Project, o Options) (*Report, error) {
+	defer p.Exclusive()()
+	prev, err := p.ReadLock()
+	if err != nil && !(o.Upgrade && errors.Is(err, lock.ErrFormat)) {
+		return nil, err
+	}
+	if prev != nil && !o.Upgrade && len(o.UpgradePackages) == 0 && p.Freshness(prev).Fresh {
+		return &Report{Status: StatusFresh, Lock: prev}, nil
+	}
+	next, err := Lock(ctx, p.Spec, p.Hashes, prev, o)
+	if err != nil {
+		return nil, err
+	}
+	status := StatusWritten
+	if prev != nil && sameLock(prev, next) {
+		status = StatusUnchanged
+	}
+	if err := lock.WriteFile(p.LockPath, next); err != nil {
+		return nil, err
+	}
+	return &Report{Status: status, Lock: next}, nil
+}
+
+// Lock resolves spec (with its hashes) into a lock. prev, which may be nil,
+// is the lock being replaced: sections of mlenv.toml whose input did not
+// change keep their pins unless o.Upgrade asks for fresh ones.
+func Lock(ctx context.Context, spec *schema.Spec, h schema.Hashes, prev *lock.Lock, o Options) (*lock.Lock, error) {
+	pin, err := pinImage(ctx, spec, h, prev, o)
+	if err != nil {
+		return nil, err
+	}
+	next := &lock.Lock{
+		Version:   lock.FormatVersion,
+		Generator: o.Generator,
+		InputHash: h.Input,
+		Image:     pin.Image,
+		Versions:  pin.Versions,
+		Run:       spec.Run,
+		Inputs:    lock.Inputs{Image: h.Image, Pip: h.Pip, Run: h.Run},
+	}
+	if !spec.HasPip() {
+		return next, nil
+	}
+	if prev != nil && !o.Upgrade && len(o.UpgradePackages) == 0 && prev.Inputs.Pip == h.Pip && prev.Image.Digest == next.Image.Digest {
+		next.Versions, next.Base, next.Packages = prev.Versions, prev.Base, prev.Packages
+		return next, nil
+	}
+	return next, pinPip(ctx, spec, prev, next, o)
+}
+
+func pinImage(ctx context.Context, spec *schema.Spec, h schema.Hashes, prev *lock.Lock, o Options) (*ImagePin, error) {
+	if prev != nil && !o.Upgrade && prev.Inputs.Image == h.Image {
+		return &ImagePin{Image: prev.Image, Versions: prev.Versions}, nil
+	}
+	r := &Resolver{Registry: o.Registry}
+	return r.Image(ctx, spec.Image, prev)
+}
+
+// pinPip pins [pip] by running pip inside the locked image.
+func pinPip(ctx context.Context, spec *schema.Spec, prev, next *lock.Lock, o Options) error {
+	keep, err := keptPins(prev, next, o.UpgradePackages)
+	if err != nil {
+		return err
+	}
+	pr := &pip.Resolver{Exec: o.Exec, Progress: o.Progress}
+	res, err := pr.Resolve(ctx, pip.Input{Spec: spec, Image: next.Image, Keep: keep})
+	if err != nil {
+		return err
+	}
+	next.Base, next.Packages = res.Base, res.Packages
+	applyProbe(&next.Versions, res)
+	return nil
+}
+
+// keptPins is, for --upgrade-package, every previously locked package but
+// the ones named.
+func keptPins(prev, next *lock.Lock, upgrade []string) (map[string]string, error) {
+	if len(upgrade) == 0 {
+		return nil, nil
+	}
+	if prev == nil || prev.Image.Digest != next.Image.Digest {
+		return nil, schema.BadInput(errors.New("--upgrade-package needs an existing lock on the same image: run `mlenv lock` first"))
+	}
+	names := map[string]bool{}
+	for _, n := range upgrade {
+		names[lock.NormalizeName(n)] = true
+	}
+	keep := map[string]string{}
+	found := map[string]bool{}
+	for _, pkg := range prev.Packages {
+		if names[pkg.Name] {
+			found[pkg.Name] = true
+			continue
+		}
+		keep[pkg.Name] = pkg.Version
+	}
+	for n := range names {
+		if !found[n] {
+			return nil, schema.BadInput(fmt.Errorf("--upgrade-package %s: no such package in %s", n, lock.FileName))
+		}
+	}
+	return keep, nil
+}
+
+// applyProbe records what python and the framework said inside the image.
+func applyProbe(v *lock.Versions, res *pip.Result) {
+	if v.Sources == nil {
+		v.Sources = map[string]string{}
+	}
+	if res.Python != "" {
+		v.Python, v.Sources["python"] = res.Python, "probe"
+	}
+	if c, ok := res.Framework["cuda"].(string); ok && c != "" {
+		v.FrameworkCUDA = c
+		if v.CUDA == "" {
+			v.CUDA, v.Sources["cuda"] = c, "probe"
+		}
+	}
+	if c, ok := res.Framework["cudnn"].(float64); ok && c > 0 {
+		v.FrameworkCuDNN = fmt.Sprintf("%d", int(c))
+	}
+}
+
+func sameLock(a, b *lock.Lock) bool {
+	ab, errA := lock.Marshal(a)
+	bb, errB := lock.Marshal(b)
+	return errA == nil && errB == nil && string(ab) == string(bb)
+}

@@ -1,0 +1,132 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/schema"
+)
+
+// ErrVerifyFailed marks a verification with a failed check: mlenv verify
+// exits 1 for it.
+var ErrVerifyFailed = errors.New("the lock does not hold")
+
+// Check is one verification and its outcome: "ok", "warn" or "fail".
+type Check struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// VerifyReport is every check of a verification.
+type VerifyReport struct {
+	Lock   string  `json:"lock"`
+	OK     bool    `json:"ok"`
+	Checks []Check `json:"checks"`
+}
+
+// VerifyOptions say which checks to make.
+type VerifyOptions struct {
+	Registry *registry.Registry
+	Offline  bool // only the checks that need no network
+	Strict   bool // a moved tag fails instead of warning
+	// Deep, when set, installs the environment afresh and compares it with
+	// the lock (runner.Lazy's VerifyEnv).
+	Deep func(context.Context, *lock.Lock) error
+}
+
+// Verify is `mlenv verify`: offline, the project's lock is well-formed and
+// fresh; online, every locked digest still exists in its registry and the
+// tag still points at it; with Deep, the environment builds as locked. The
+// report is returned also when a check failed: the error is then a
+// *lock.StaleError for a stale lock, else wraps ErrVerifyFailed.
+func Verify(ctx context.Context, p *lock.Project, o VerifyOptions) (*VerifyReport, error) {
+	l, err := lock.Require(p.LockPath)
+	if err != nil {
+		return nil, err
+	}
+	rep := &VerifyReport{Lock: p.LockPath}
+	fresh := p.Freshness(l)
+	rep.add("fresh", statusOf(fresh.Fresh, "fail"), fresh.Reason())
+	if !o.Offline && fresh.Fresh {
+		if err := verifyRegistry(ctx, o, l, rep); err != nil {
+			return nil, err
+		}
+		if o.Deep != nil {
+			err := o.Deep(ctx, l)
+			rep.add("environment matches the lock", statusOf(err == nil, "fail"), errText(err))
+		}
+	}
+	rep.OK = true
+	for _, c := range rep.Checks {
+		if c.Status == "fail" {
+			rep.OK = false
+		}
+	}
+	switch {
+	case !fresh.Fresh:
+		return rep, &lock.StaleError{Path: p.LockPath, Reason: fresh.Reason(), Hint: "run `mlenv lock`"}
+	case !rep.OK:
+		return rep, ErrVerifyFailed
+	}
+	return rep, nil
+}
+
+func (r *VerifyReport) add(name, status, detail string) {
+	r.Checks = append(r.Checks, Check{name, status, detail})
+}
+
+func statusOf(ok bool, otherwise string) string {
+	if ok {
+		return "ok"
+	}
+	return otherwise
+}
+
+// verifyRegistry checks every locked digest exists (HEAD, which Docker Hub
+// does not count against pull limits) and whether the tag moved.
+func verifyRegistry(ctx context.Context, o VerifyOptions, l *lock.Lock, rep *VerifyReport) error {
+	repo, err := name.NewRepository(l.Image.Repository)
+	if err != nil {
+		return schema.BadInput(fmt.Errorf("%s: image.repository: %w", lock.FileName, err))
+	}
+	digests := []string{l.Image.Digest}
+	for _, p := range l.Image.Platforms {
+		if p.Digest != l.Image.Digest {
+			digests = append(digests, p.Digest)
+		}
+	}
+	for _, d := range digests {
+		_, err := o.Registry.Head(ctx, repo.Digest(d))
+		rep.add("exists "+repo.Digest(d).String(), statusOf(err == nil, "fail"), errText(err))
+	}
+	if l.Image.Tag == "" {
+		return nil
+	}
+	moved := "warn"
+	if o.Strict {
+		moved = "fail"
+	}
+	d, err := o.Registry.Head(ctx, repo.Tag(l.Image.Tag))
+	switch {
+	case err != nil:
+		rep.add("tag "+l.Image.Tag, moved, "the tag no longer resolves: "+err.Error())
+	case d.Digest.String() != l.Image.Digest:
+		rep.add("tag "+l.Image.Tag, moved, fmt.Sprintf("the tag now points at %s; the lock keeps %s (`mlenv lock --upgrade` would move)", d.Digest, l.Image.Digest))
+	default:
+		rep.add("tag "+l.Image.Tag, "ok", "still points at the locked digest")
+	}
+	return nil
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,105 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve/version"
+)
+
+// ErrNotStarted marks a run that failed before its container started:
+// mlenv run exits 125 for it.
+var ErrNotStarted = errors.New("the container did not start")
+
+type notStarted struct{ error }
+
+func (n notStarted) Unwrap() error        { return n.error }
+func (n notStarted) Is(target error) bool { return target == ErrNotStarted }
+
+// ExitError is a container that exited with a non-zero code, which mlenv
+// run passes on as its own.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("the container exited with code %d", e.Code) }
+
+// Restorer restores a locked environment's inputs without any registry or
+// index (a `mlenv vendor` archive): it loads the image into the engine and
+// returns a host directory of the locked wheels.
+type Restorer interface {
+	Restore(ctx context.Context, e *Engine, l *lock.Lock, platform string) (wheelhouse string, err error)
+}
+
+// RunOptions say how RunLock prepares the environment.
+type RunOptions struct {
+	Rebuild  bool      // install afresh even when the environment image exists
+	From     Restorer  // restore offline instead of pulling and downloading
+	Progress io.Writer // pull progress and pip's output, or nil
+	// OnInstall is told before the locked packages are installed; Warn
+	// receives warnings (an old driver). Either may be nil.
+	OnInstall func(image string, packages int)
+	Warn      func(string)
+}
+
+// RunLock is `mlenv run`: it connects to the engine, makes the lock's
+// environment for the engine's platform (pulled by digest, the locked
+// packages installed once), checks the driver for a GPU run, and runs
+// spec's command in it. A container that exits non-zero is an *ExitError;
+// every failure before the container started is ErrNotStarted.
+func RunLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio Stdio, o RunOptions) error {
+	e, err := Connect(ctx)
+	if err != nil {
+		return notStarted{err}
+	}
+	defer e.Close()
+	code, err := e.runLock(ctx, l, spec, stdio, o)
+	var started *StartedError
+	switch {
+	case err == nil && code == 0:
+		return nil
+	case err == nil:
+		return &ExitError{Code: code}
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.As(err, &started):
+		return err
+	}
+	return notStarted{err}
+}
+
+func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio Stdio, o RunOptions) (int, error) {
+	platform, err := e.NativePlatform(ctx)
+	if err != nil {
+		return 0, err
+	}
+	env, err := EnvFor(l, platform, spec.Settings.PipCache)
+	if err != nil {
+		return 0, err
+	}
+	if o.From != nil {
+		e.Offline = true
+		if env.Wheelhouse, err = o.From.Restore(ctx, e, l, platform); err != nil {
+			return 0, err
+		}
+	}
+	image, err := e.EnsureEnv(ctx, env, EnvOptions{Rebuild: o.Rebuild, Progress: o.Progress, OnInstall: o.OnInstall})
+	if err != nil {
+		return 0, err
+	}
+	spec.Image, spec.Platform = image, platform
+	if spec.GPUs, err = e.GPURequests(ctx, spec.Settings.GPUs); err != nil {
+		return 0, err
+	}
+	if len(spec.GPUs) > 0 {
+		warning, err := version.CheckDriver(HostDriver(), l.Versions.CUDA, l.Versions.MinDriver)
+		if err != nil {
+			return 0, err
+		}
+		if warning != "" && o.Warn != nil {
+			o.Warn(warning)
+		}
+	}
+	return e.Run(ctx, spec, stdio)
+}

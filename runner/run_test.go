@@ -1,0 +1,72 @@
+package runner_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/api/types/mount"
+
+	"github.com/mlenv/mlenv/runner"
+	"github.com/mlenv/mlenv/schema"
+)
+
+func TestContainer(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	spec := runner.RunSpec{
+		Image: "mlenv-env:abc", ProjectDir: dir, Argv: []string{"python", "train.py"},
+		Settings: schema.Run{Workdir: "/src", IPC: "host", ShmSize: "1g", Network: "none", User: "host",
+			Mounts: []string{"./data:/data:ro", "cachevol:/cache"}, Env: map[string]string{"B": "2", "A": "1"}},
+		GPUs: runner.DeviceRequests("2"),
+	}
+	cfg, hc, err := spec.Container()
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, _ := filepath.EvalSymlinks(dir)
+	if !slices.Equal(cfg.Cmd, []string{"python", "train.py"}) || cfg.WorkingDir != "/src" || cfg.Image != "mlenv-env:abc" {
+		t.Errorf("config: %+v", cfg)
+	}
+	if !slices.Equal(cfg.Env, []string{"A=1", "B=2", "HOME=/tmp"}) || cfg.User != fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()) {
+		t.Errorf("user = %q, env = %q", cfg.User, cfg.Env)
+	}
+	wantMounts := []mount.Mount{
+		{Type: mount.TypeBind, Source: real, Target: "/src"},
+		{Type: mount.TypeBind, Source: filepath.Join(real, "data"), Target: "/data", ReadOnly: true},
+		{Type: mount.TypeVolume, Source: "cachevol", Target: "/cache"},
+	}
+	if !slices.Equal(hc.Mounts, wantMounts) {
+		t.Errorf("mounts: %+v", hc.Mounts)
+	}
+	if !hc.AutoRemove || hc.IpcMode != "host" || hc.NetworkMode != "none" || hc.ShmSize != 1<<30 || hc.DeviceRequests[0].Count != 2 {
+		t.Errorf("host config: %+v", hc)
+	}
+}
+
+func TestContainerRefusesMountsOutsideTheProject(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "proj")
+	for _, d := range []string{dir, filepath.Join(parent, "secret")} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec := runner.RunSpec{ProjectDir: dir, Settings: schema.Run{Workdir: "/src", Mounts: []string{"../secret:/secret"}}}
+	if _, _, err := spec.Container(); err == nil || !strings.Contains(err.Error(), "--allow-outside-mounts") {
+		t.Errorf("outside mount: %v", err)
+	}
+	spec.Settings.Mounts = []string{"./missing:/m"}
+	if _, _, err := spec.Container(); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("missing mount: %v", err)
+	}
+	spec.AllowOutside, spec.Settings.Mounts = true, []string{"../secret:/secret"}
+	if _, _, err := spec.Container(); err != nil {
+		t.Errorf("allowed outside mount: %v", err)
+	}
+}
