@@ -1,10 +1,10 @@
 package lock
 
 import (
-	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/mlenv/mlenv/schema"
 )
 
 // Integrity holds a digest of each part of the lock as mlenv wrote it, so
@@ -18,22 +18,14 @@ type Integrity struct {
 	Run      string `toml:"run" json:"run"`
 }
 
-func digestOf(v any) string {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(fmt.Sprintf("lock: hashing %T: %v", v, err)) // plain data: cannot fail
-	}
-	return fmt.Sprintf("sha256:%x", sha256.Sum256(b))
-}
-
 // computeIntegrity digests l's parts; l must be in canonical order.
 func computeIntegrity(l *Lock) Integrity {
 	return Integrity{
-		Image:    digestOf(struct{ Hash, Image any }{l.InputHash, l.Image}),
-		Versions: digestOf(l.Versions),
-		Base:     digestOf(l.Base),
-		Packages: digestOf(l.Packages),
-		Run:      digestOf(struct{ Run, Inputs any }{l.Run, l.Inputs}),
+		Image:    schema.DigestJSON(struct{ Hash, Image any }{l.InputHash, l.Image}),
+		Versions: schema.DigestJSON(l.Versions),
+		Base:     schema.DigestJSON(l.Base),
+		Packages: schema.DigestJSON(l.Packages),
+		Run:      schema.DigestJSON(struct{ Run, Inputs any }{l.Run, l.Inputs}),
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package lock defines mlenv.lock: its types, deterministic encoding,
-// strict decoding, atomic writes and the freshness check against an
-// mlenv.toml.
+// strict decoding, atomic writes, the freshness check against an
+// mlenv.toml, the project (an mlenv.toml and its lock), and the install
+// recipe that every consumer of a lock follows.
 package lock
 
 import (

@@ -11,6 +11,7 @@ import (
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/resolve/family"
+	"github.com/mlenv/mlenv/resolve/resolvetest"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -49,7 +50,7 @@ func TestLockGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := normalizeLock(string(b), reg.Host)
+			got := resolvetest.NormalizeLock(string(b), reg.Host)
 			golden := filepath.Join(filepath.Dir(specPath), lock.FileName)
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -62,23 +63,4 @@ func TestLockGolden(t *testing.T) {
 			}
 		})
 	}
-}
-
-// normalizeLock writes the registry's random address as {{registry}} and
-// masks the hashes that depend on it (the address is part of [image], so
-// of the input hash and the integrity digests over them).
-func normalizeLock(text, host string) string {
-	lines := strings.Split(strings.ReplaceAll(text, host, "{{registry}}"), "\n")
-	table := ""
-	for i, l := range lines {
-		if strings.HasPrefix(l, "[") {
-			table = l
-		}
-		hostDependent := (table == "[inputs]" && strings.HasPrefix(l, "image = ")) ||
-			(table == "[integrity]" && (strings.HasPrefix(l, "image = ") || strings.HasPrefix(l, "run = ")))
-		if strings.HasPrefix(l, "input-hash = ") || hostDependent {
-			lines[i] = l[:strings.Index(l, "=")+1] + " \"{{hash}}\""
-		}
-	}
-	return strings.Join(lines, "\n")
 }

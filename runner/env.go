@@ -80,7 +80,7 @@ func (e Env) installArgs() []string {
 	if e.Wheelhouse != "" {
 		return []string{"--no-index", "--find-links", "/opt/mlenv/wheels"}
 	}
-	return nil
+	return []string{}
 }
 
 // EnvOptions say how EnsureEnv builds.

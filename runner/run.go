@@ -35,6 +35,9 @@ type RunSpec struct {
 	GPUs       []container.DeviceRequest
 	// AllowOutside permits mounts outside the project directory.
 	AllowOutside bool
+	// ConsoleSize is the TTY's height and width at start (engines from
+	// API 1.42 apply it at create, before the command can ask).
+	ConsoleSize [2]uint
 }
 
 // Stdio is where a run's streams go.
@@ -74,6 +77,7 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		IpcMode:     container.IpcMode(r.IPC),
 		NetworkMode: container.NetworkMode(r.Network),
 		Resources:   container.Resources{DeviceRequests: s.GPUs},
+		ConsoleSize: s.ConsoleSize,
 	}
 	if r.ShmSize != "" {
 		n, err := units.RAMInBytes(r.ShmSize)
@@ -152,6 +156,11 @@ func (e *StartedError) Unwrap() error { return e.Err }
 // cancelled (Ctrl-C, SIGTERM) the container is stopped and removed and
 // Run returns ctx's error.
 func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error) {
+	if f, ok := stdio.Out.(*os.File); ok && spec.TTY && term.IsTerminal(f.Fd()) {
+		if ws, err := term.GetWinsize(f.Fd()); err == nil {
+			spec.ConsoleSize = [2]uint{uint(ws.Height), uint(ws.Width)}
+		}
+	}
 	id, err := e.Create(ctx, spec)
 	if err != nil {
 		return 0, err

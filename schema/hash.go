@@ -35,8 +35,8 @@ func (s *Spec) Hashes() (Hashes, error) {
 		Pip
 		RequirementsContent string `json:"requirements-content,omitempty"`
 	}{s.Pip, req}
-	h := Hashes{Image: digestJSON(im), Pip: digestJSON(pip), Run: digestJSON(s.Run)}
-	h.Input = digestJSON(struct {
+	h := Hashes{Image: DigestJSON(im), Pip: DigestJSON(pip), Run: DigestJSON(s.Run)}
+	h.Input = DigestJSON(struct {
 		Project             Project
 		Image, Pip, RunHash string
 	}{s.Project, h.Image, h.Pip, h.Run})
@@ -61,7 +61,10 @@ func (s *Spec) RequirementsText() (string, error) {
 	return string(b), nil
 }
 
-func digestJSON(v any) string {
+// DigestJSON is the sha256 digest of v's JSON encoding, "sha256:<hex>": the
+// canonical digest of plain data that the spec's hashes and the lock's
+// integrity both use.
+func DigestJSON(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		panic(fmt.Sprintf("schema: hashing %T: %v", v, err)) // plain data: cannot fail

@@ -6,11 +6,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mlenv/mlenv/resolve/resolvetest"
 )
 
-// TestLockGolden locks each testdata/lock/<case>/mlenv.toml against the
-// family fixtures and compares with mlenv.lock beside it (-update
-// rewrites them). The registry's address is written as {{registry}}.
+// TestLockGolden is the end-to-end golden: `mlenv lock` of each
+// testdata/lock/<case>/mlenv.toml against the family fixtures, compared
+// with mlenv.lock beside it (-update rewrites them); the library's own
+// goldens are in resolve/testdata/lock. The registry's address is written
+// as {{registry}}.
 func TestLockGolden(t *testing.T) {
 	reg := families(t)
 	cases, err := filepath.Glob("../../testdata/lock/*/mlenv.toml")
@@ -24,7 +28,7 @@ func TestLockGolden(t *testing.T) {
 			if r := mlenv(t, dir, "lock"); r.code != 0 {
 				t.Fatalf("mlenv lock: exit %d\n%s", r.code, r.stderr)
 			}
-			got := normalizeLock(readFile(t, filepath.Join(dir, "mlenv.lock")), reg.Host)
+			got := resolvetest.NormalizeLock(readFile(t, filepath.Join(dir, "mlenv.lock")), reg.Host)
 			golden := filepath.Join(filepath.Dir(spec), "mlenv.lock")
 			if *update {
 				writeFile(t, golden, got)
@@ -35,25 +39,6 @@ func TestLockGolden(t *testing.T) {
 			}
 		})
 	}
-}
-
-// normalizeLock writes the registry's random address as {{registry}} and
-// masks the hashes that depend on it (the address is part of [image], so
-// of the input hash and the integrity digests over them).
-func normalizeLock(lock, host string) string {
-	lines := strings.Split(strings.ReplaceAll(lock, host, "{{registry}}"), "\n")
-	table := ""
-	for i, l := range lines {
-		if strings.HasPrefix(l, "[") {
-			table = l
-		}
-		hostDependent := (table == "[inputs]" && strings.HasPrefix(l, "image = ")) ||
-			(table == "[integrity]" && (strings.HasPrefix(l, "image = ") || strings.HasPrefix(l, "run = ")))
-		if strings.HasPrefix(l, "input-hash = ") || hostDependent {
-			lines[i] = l[:strings.Index(l, "=")+1] + " \"{{hash}}\""
-		}
-	}
-	return strings.Join(lines, "\n")
 }
 
 const pytorchSpec = `[image]

@@ -300,7 +300,10 @@ func TestRunOnATerminal(t *testing.T) {
 	if r := mlenv(t, dir, "lock"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
-	probe := "import os, sys; print('tty', sys.stdin.isatty(), sys.stdout.isatty(), os.get_terminal_size().columns)"
+	// Engines before API 1.42 (Debian's 20.10 is 1.41) take the size only
+	// after start, as docker's own CLI gives it; the probe looks a moment
+	// later, as any real command does. Newer engines get it at create.
+	probe := "import os, sys, time; time.sleep(0.5); print('tty', sys.stdin.isatty(), sys.stdout.isatty(), os.get_terminal_size().columns)"
 	shell := fmt.Sprintf("stty cols 123 rows 40; %s --file %s run -- python3 -c %q", mlenvBinary(t), filepath.Join(dir, "mlenv.toml"), probe)
 	out, err := exec.Command(scriptBin, "-qec", shell, "/dev/null").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "tty True True 123") {

@@ -2,6 +2,8 @@ package export
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
@@ -22,7 +24,7 @@ func Dockerfile(l *lock.Lock, o Options) string {
 			fmt.Fprintf(&b, "ENV %s\n", kv)
 		}
 	}
-	for _, k := range sortedEnv(l.Run.Env) {
+	for _, k := range slices.Sorted(maps.Keys(l.Run.Env)) {
 		fmt.Fprintf(&b, "ENV %s=%s\n", k, dockerQuote(l.Run.Env[k]))
 	}
 	if l.Run.Workdir != "" {
@@ -51,7 +53,7 @@ func Apptainer(l *lock.Lock, o Options) string {
 			fmt.Fprintf(&b, "    export %s\n", kv)
 		}
 	}
-	for _, k := range sortedEnv(l.Run.Env) {
+	for _, k := range slices.Sorted(maps.Keys(l.Run.Env)) {
 		fmt.Fprintf(&b, "    export %s=%s\n", k, shellQuote(l.Run.Env[k]))
 	}
 	if cmd := l.Run.Command; len(cmd) > 0 {

@@ -6,7 +6,6 @@ package export
 
 import (
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -94,8 +93,6 @@ func installArgv(requirements string, cache bool) []string {
 }
 
 var venvArgv = lock.VenvArgv("python3")
-
-func sortedEnv(env map[string]string) []string { return slices.Sorted(maps.Keys(env)) }
 
 // jsonArray writes argv as a JSON array (Dockerfile exec form).
 func jsonArray(argv []string) string {

@@ -2,6 +2,8 @@ package export
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -56,7 +58,7 @@ func K8sJob(l *lock.Lock, o Options) string {
 	r := l.Run
 	pkgs := l.PackagesFor(o.Platform)
 	main := k8sContainer{Name: o.Name, Image: imageRef(l), WorkingDir: r.Workdir}
-	for _, k := range sortedEnv(r.Env) {
+	for _, k := range slices.Sorted(maps.Keys(r.Env)) {
 		main.Env = append(main.Env, k8sEnv{k, r.Env[k]})
 	}
 	if n := gpuCount(r.GPUs); n > 0 {

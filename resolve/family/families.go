@@ -4,9 +4,9 @@
 package family
 
 import (
+	"maps"
 	"regexp"
 	"slices"
-	"sort"
 
 	"github.com/google/go-containerregistry/pkg/name"
 )
@@ -178,14 +178,7 @@ func ngcEnv(framework string) map[Field][]string {
 }
 
 // FamilyNames lists the known family names, sorted.
-func Names() []string {
-	names := make([]string, 0, len(Families))
-	for n := range Families {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func Names() []string { return slices.Sorted(maps.Keys(Families)) }
 
 // ForRepository finds the family whose default repository path is
 // repo, for reading versions of an image given by explicit reference.

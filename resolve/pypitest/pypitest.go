@@ -9,12 +9,14 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -172,7 +174,7 @@ func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/simple/" || r.URL.Path == "/simple":
 		fmt.Fprint(w, "<!DOCTYPE html><html><body>\n")
-		for _, n := range sortedKeys(x.byPkg) {
+		for _, n := range slices.Sorted(maps.Keys(x.byPkg)) {
 			fmt.Fprintf(w, "<a href=\"/simple/%s/\">%s</a>\n", n, n)
 		}
 		fmt.Fprint(w, "</body></html>\n")
@@ -206,13 +208,4 @@ func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

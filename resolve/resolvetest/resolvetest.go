@@ -165,3 +165,22 @@ func (r *Registry) Tag(repo, from, tag string) {
 		r.t.Fatal(err)
 	}
 }
+
+// NormalizeLock writes the registry's random address as {{registry}} and
+// masks the hashes that depend on it (the address is part of [image], so
+// of the input hash and the integrity digests over them).
+func NormalizeLock(text, host string) string {
+	lines := strings.Split(strings.ReplaceAll(text, host, "{{registry}}"), "\n")
+	table := ""
+	for i, l := range lines {
+		if strings.HasPrefix(l, "[") {
+			table = l
+		}
+		hostDependent := (table == "[inputs]" && strings.HasPrefix(l, "image = ")) ||
+			(table == "[integrity]" && (strings.HasPrefix(l, "image = ") || strings.HasPrefix(l, "run = ")))
+		if strings.HasPrefix(l, "input-hash = ") || hostDependent {
+			lines[i] = l[:strings.Index(l, "=")+1] + " \"{{hash}}\""
+		}
+	}
+	return strings.Join(lines, "\n")
+}
