@@ -23,6 +23,12 @@ type PackageChange struct {
 	// HashesOnly is set when the version is the same but the files are
 	// not: the index serves other bytes under the same version.
 	HashesOnly bool `json:"hashes-only,omitempty"`
+	// The index and the file URL, where they moved: where pip fetches
+	// from shapes the environment as much as the version does.
+	OldIndex string `json:"old-index,omitempty"`
+	NewIndex string `json:"new-index,omitempty"`
+	OldURL   string `json:"old-url,omitempty"`
+	NewURL   string `json:"new-url,omitempty"`
 }
 
 // Diff is what changed from one lock to another.
@@ -114,9 +120,16 @@ func packageChanges(a, b []Package) (added, removed []Package, changed []Package
 		switch {
 		case !ok:
 			added = append(added, p)
-		case old.Version != p.Version || !slices.Equal(old.Hashes, p.Hashes):
-			changed = append(changed, PackageChange{Name: p.Name, Platforms: strings.Join(p.Platforms, ","),
-				OldVersion: old.Version, NewVersion: p.Version, HashesOnly: old.Version == p.Version})
+		case old.Version != p.Version || !slices.Equal(old.Hashes, p.Hashes) || old.Index != p.Index || old.URL != p.URL:
+			c := PackageChange{Name: p.Name, Platforms: strings.Join(p.Platforms, ","), OldVersion: old.Version, NewVersion: p.Version,
+				HashesOnly: old.Version == p.Version && !slices.Equal(old.Hashes, p.Hashes)}
+			if old.Index != p.Index {
+				c.OldIndex, c.NewIndex = old.Index, p.Index
+			}
+			if old.URL != p.URL {
+				c.OldURL, c.NewURL = old.URL, p.URL
+			}
+			changed = append(changed, c)
 		}
 	}
 	for _, p := range a {
@@ -171,10 +184,19 @@ func (d *Diff) Format() string {
 			fmt.Fprintf(&b, "  - %s %s%s\n", p.Name, p.Version, platformNote(strings.Join(p.Platforms, ",")))
 		}
 		for _, c := range d.Changed {
-			if c.HashesOnly {
+			switch {
+			case c.HashesOnly:
 				fmt.Fprintf(&b, "  ~ %s %s: other files (hashes changed)%s\n", c.Name, c.NewVersion, platformNote(c.Platforms))
-			} else {
+			case c.OldVersion != c.NewVersion:
 				fmt.Fprintf(&b, "  ~ %s %s → %s%s\n", c.Name, c.OldVersion, c.NewVersion, platformNote(c.Platforms))
+			default:
+				fmt.Fprintf(&b, "  ~ %s %s%s\n", c.Name, c.NewVersion, platformNote(c.Platforms))
+			}
+			if c.OldIndex != c.NewIndex {
+				fmt.Fprintf(&b, "    index: %s → %s\n", orNone(c.OldIndex), orNone(c.NewIndex))
+			}
+			if c.OldURL != c.NewURL {
+				fmt.Fprintf(&b, "    url: %s → %s\n", orNone(c.OldURL), orNone(c.NewURL))
 			}
 		}
 	}

@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -58,8 +59,15 @@ func TrustedHosts(indexes []string) []string {
 
 // Requirements is a hash-pinned requirements file for pkgs: pip's index
 // flags, then name==version with every hash. It installs with
-// `pip install --require-hashes --no-deps -r FILE`.
-func Requirements(pkgs []Package) string {
+// `pip install --require-hashes --no-deps -r FILE`. Every field is checked
+// by its grammar first, so no data can put a line break or a pip option
+// into the file.
+func Requirements(pkgs []Package) (string, error) {
+	for _, p := range pkgs {
+		if err := p.check(); err != nil {
+			return "", fmt.Errorf("refusing to write requirements: %w", err)
+		}
+	}
 	var b strings.Builder
 	args := IndexArgs(pkgs)
 	for i := 0; i < len(args); i += 2 {
@@ -72,5 +80,5 @@ func Requirements(pkgs []Package) string {
 		}
 		b.WriteString("\n")
 	}
-	return b.String()
+	return b.String(), nil
 }

@@ -59,13 +59,13 @@ func EnvFor(l *lock.Lock, platform, pipCache string) (Env, error) {
 }
 
 // Key identifies the installed environment: the base image's config and
-// the exact files installed. Run settings do not count, so changing them
+// the exact files installed, with the index and URL each came from. Run settings do not count, so changing them
 // reuses the environment.
 func (e Env) Key() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "mlenv-env v1\n%s\n%s\n%s\n", e.Base.Config, e.Base.Platform, lock.VenvPath)
+	fmt.Fprintf(h, "mlenv-env v2\n%s\n%s\n%s\n", e.Base.Config, e.Base.Platform, lock.VenvPath)
 	for _, p := range e.Packages {
-		fmt.Fprintf(h, "%s==%s %s\n", p.Name, p.Version, strings.Join(p.Hashes, ","))
+		fmt.Fprintf(h, "%s==%s %s %s %s\n", p.Name, p.Version, strings.Join(p.Hashes, ","), p.Index, p.URL)
 	}
 	return fmt.Sprintf("%x", h.Sum(nil))[:20]
 }
@@ -123,6 +123,10 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 }
 
 func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) error {
+	requirements, err := lock.Requirements(env.Packages)
+	if err != nil {
+		return err
+	}
 	request, err := json.Marshal(map[string]any{
 		"env": lock.PipEnv, "venv_args": lock.VenvArgs, "venv_python": lock.VenvPython,
 		"install_argv": lock.InstallArgv("/opt/mlenv/requirements.txt"), "extra_args": env.installArgs(),
@@ -133,7 +137,7 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) erro
 	req := task.Request{
 		Repository: env.Base.Repository, Digest: env.Base.Digest, Platform: env.Base.Platform, Config: env.Base.Config,
 		Files: map[string][]byte{"/opt/mlenv/install.py": installScript, "/opt/mlenv/request.json": request,
-			"/opt/mlenv/requirements.txt": []byte(lock.Requirements(env.Packages))},
+			"/opt/mlenv/requirements.txt": []byte(requirements)},
 		Volumes:  map[string]string{env.PipCache: lock.PipCacheDir},
 		Progress: progress,
 	}

@@ -6,6 +6,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"unicode"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/docker/go-units"
@@ -115,6 +116,21 @@ func ValidateRun(r Run) error {
 
 func (s *Spec) validateRun(add func(*Error)) {
 	r := s.Run
+	for key, v := range map[string]string{"run.workdir": r.Workdir, "run.ipc": r.IPC, "run.network": r.Network, "run.user": r.User, "run.shm-size": r.ShmSize} {
+		if !Plain(v) {
+			add(s.Errorf(key, "remove the whitespace and control characters", "%q holds whitespace or control characters", v))
+		}
+	}
+	for _, m := range r.Mounts {
+		if !Plain(m) {
+			add(s.Errorf("run.mounts", "remove the whitespace and control characters", "mount %q holds whitespace or control characters", m))
+		}
+	}
+	for k, v := range r.Env {
+		if strings.ContainsFunc(v, unicode.IsControl) {
+			add(s.Errorf("run.env", "write the value on one line, without control characters", "the value of %q holds control characters (a line break?)", k))
+		}
+	}
 	if r.Workdir != "" && !path.IsAbs(r.Workdir) {
 		add(s.Errorf("run.workdir", `use an absolute container path such as "/src"`, "workdir %q is not absolute", r.Workdir))
 	}
@@ -131,7 +147,11 @@ func (s *Spec) validateRun(add func(*Error)) {
 	}
 	for k := range r.Env {
 		if !envNameRe.MatchString(k) {
-			add(s.Errorf("run.env."+k, "environment names are letters, digits and _, not starting with a digit", "invalid environment variable name %q", k))
+			key := "run.env." + k
+			if !Plain(k) {
+				key = "run.env" // never print a forged name raw
+			}
+			add(s.Errorf(key, "environment names are letters, digits and _, not starting with a digit", "invalid environment variable name %q", k))
 		}
 	}
 	for _, m := range r.Mounts {
@@ -204,4 +224,11 @@ func (s *Spec) applyDefaults() {
 	if r.PipCache == "" {
 		r.PipCache = DefaultPipCache
 	}
+}
+
+// Plain reports whether s has no whitespace and no control characters:
+// the grammar of every value that may reach a command line or a file
+// that another tool parses by lines.
+func Plain(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
 }

@@ -46,11 +46,11 @@ func TestRequirementsPerPlatform(t *testing.T) {
 			{Name: "fast", Version: "1", Index: "https://pypi.org/simple", Hashes: []string{h}, Platforms: []string{"linux/arm64"}},
 		},
 	}
-	amd := Requirements(l, "linux/amd64")
-	if !strings.Contains(amd, "any==1 \\\n    --hash="+h) || strings.Contains(amd, "fast==") || !strings.Contains(amd, "--trusted-host 127.0.0.1:9") {
+	amd, err := Requirements(l, "linux/amd64")
+	if err != nil || !strings.Contains(amd, "any==1 \\\n    --hash="+h) || strings.Contains(amd, "fast==") || !strings.Contains(amd, "--trusted-host 127.0.0.1:9") {
 		t.Errorf("amd64 requirements:\n%s", amd)
 	}
-	if arm := Requirements(l, "linux/arm64"); !strings.Contains(arm, "fast==1") || !strings.Contains(arm, "--extra-index-url https://pypi.org/simple") {
+	if arm, err := Requirements(l, "linux/arm64"); err != nil || !strings.Contains(arm, "fast==1") || !strings.Contains(arm, "--extra-index-url https://pypi.org/simple") {
 		t.Errorf("arm64 requirements:\n%s", arm)
 	}
 	if _, err := Render("helm", l, Options{}); err == nil || !strings.Contains(err.Error(), "requirements, dockerfile") {

@@ -111,7 +111,7 @@ func K8sJob(l *lock.Lock, o Options) string {
 		cm := map[string]any{
 			"apiVersion": "v1", "kind": "ConfigMap",
 			"metadata": k8sMeta{Name: o.Name + "-requirements"},
-			"data":     map[string]string{"requirements.txt": Requirements(l, o.Platform)},
+			"data":     map[string]string{"requirements.txt": o.requirements},
 		}
 		b.WriteString(yamlDoc(cm) + "---\n")
 	}
