@@ -61,3 +61,25 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 	_, err := e.Client.VolumeRemove(ctx, name, client.VolumeRemoveOptions{})
 	return err
 }
+
+// Prune removes every environment image and pip-cache volume mlenv made on
+// this engine, telling removed about each one it removed.
+func (e *Engine) Prune(ctx context.Context, removed func(what string)) error {
+	envs, vols, err := e.Cache(ctx)
+	if err != nil {
+		return err
+	}
+	for _, env := range envs {
+		if err := e.RemoveEnv(ctx, env.ID); err != nil {
+			return fmt.Errorf("remove %s: %w", env.Image, err)
+		}
+		removed(env.Image)
+	}
+	for _, v := range vols {
+		if err := e.RemoveVolume(ctx, v.Name); err != nil {
+			return fmt.Errorf("remove volume %s: %w", v.Name, err)
+		}
+		removed("volume " + v.Name)
+	}
+	return nil
+}

@@ -86,26 +86,10 @@ func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
 }
 
 func runCachePrune(ctx context.Context, o cacheOptions, stderr io.Writer) error {
-	engine, envs, vols, err := listCache(ctx)
+	engine, err := runner.Connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
-	for _, e := range envs {
-		if err := engine.RemoveEnv(ctx, e.ID); err != nil {
-			return fmt.Errorf("remove %s: %w", e.Image, err)
-		}
-		if !o.quiet {
-			fmt.Fprintf(stderr, "removed %s\n", e.Image)
-		}
-	}
-	for _, v := range vols {
-		if err := engine.RemoveVolume(ctx, v.Name); err != nil {
-			return fmt.Errorf("remove volume %s: %w", v.Name, err)
-		}
-		if !o.quiet {
-			fmt.Fprintf(stderr, "removed volume %s\n", v.Name)
-		}
-	}
-	return nil
+	return engine.Prune(ctx, func(what string) { say(o.globalOptions, stderr, "removed %s\n", what) })
 }
