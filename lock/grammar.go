@@ -20,7 +20,6 @@ var (
 	digestRe    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 	pkgNameRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`) // PEP 508
 	versionRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+!_-]*$`)             // PEP 440, local labels too
-	platformRe  = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
 	tagRe       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 	mediaTypeRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+/-]*$`)
 	wordRe      = regexp.MustCompile(`^[A-Za-z0-9._+:~-]*$`) // versions and their sources
@@ -49,7 +48,7 @@ func (im Image) check() error {
 		return fmt.Errorf("no [[image.platform]] entry")
 	}
 	for _, p := range im.Platforms {
-		if !platformRe.MatchString(p.Platform) {
+		if !schema.ValidPlatform(p.Platform) {
 			return fmt.Errorf("image.platform %q is not os/arch[/variant]", p.Platform)
 		}
 		if !digestRe.MatchString(p.Digest) || !digestRe.MatchString(p.Config) {
@@ -99,7 +98,7 @@ func (p Package) check() error {
 		return fmt.Errorf("package %s: replaces %q is not a version", p.Name, p.Replaces)
 	}
 	for _, pl := range p.Platforms {
-		if !platformRe.MatchString(pl) {
+		if !schema.ValidPlatform(pl) {
 			return fmt.Errorf("package %s: platform %q is not os/arch[/variant]", p.Name, pl)
 		}
 	}

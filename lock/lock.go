@@ -101,6 +101,9 @@ type Inputs struct {
 	Run   string `toml:"run" json:"run"`
 }
 
+// ByDigest is the image as repository@digest: what every consumer pulls.
+func (im Image) ByDigest() string { return im.Repository + "@" + im.Digest }
+
 // Platform is the image's entry for platform, if the lock has one.
 func (im Image) Platform(platform string) (Platform, bool) {
 	for _, p := range im.Platforms {

@@ -7,7 +7,6 @@ package resolve
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -319,12 +318,6 @@ func platformString(p *v1.Platform) string {
 		s += "/" + p.Variant
 	}
 	return s
-}
-
-// IsPlatformError reports whether err is a missing-platform error.
-func IsPlatformError(err error) bool {
-	var pe *PlatformError
-	return errors.As(err, &pe)
 }
 
 // pinVersions gives a pin's versions back as comparable values.

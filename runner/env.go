@@ -59,8 +59,8 @@ func EnvFor(l *lock.Lock, platform, pipCache string) (Env, error) {
 }
 
 // Key identifies the installed environment: the base image's config and
-// the exact files installed, with the index and URL each came from. Run settings do not count, so changing them
-// reuses the environment.
+// the exact files installed, with the index and URL each came from. Run
+// settings do not count, so changing them reuses the environment.
 func (e Env) Key() string {
 	h := sha256.New()
 	fmt.Fprintf(h, "mlenv-env v2\n%s\n%s\n%s\n", e.Base.Config, e.Base.Platform, lock.VenvPath)

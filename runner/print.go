@@ -17,7 +17,7 @@ const hostUserShell = "$(id -u):$(id -g)"
 // from l, for a README. With locked packages it runs mlenv's environment
 // image, built by a first `mlenv run`.
 func PrintCommand(w io.Writer, spec RunSpec, l *lock.Lock) error {
-	image := l.Image.Repository + "@" + l.Image.Digest
+	image := l.Image.ByDigest()
 	if len(l.Packages) > 0 {
 		env, err := EnvFor(l, l.Image.Platforms[0].Platform, spec.Settings.PipCache)
 		if err != nil {

@@ -20,6 +20,10 @@ var (
 	userRe     = regexp.MustCompile(`^(host|[0-9]+(:[0-9]+)?|[a-z_][a-z0-9_-]*(:[a-z0-9_-]+)?)$`)
 )
 
+// ValidPlatform reports whether p is spelt os/arch[/variant], the rule
+// for platforms in mlenv.toml and in the lock.
+func ValidPlatform(p string) bool { return platformRe.MatchString(p) }
+
 func (s *Spec) validate() Errors {
 	var errs Errors
 	add := func(e *Error) {

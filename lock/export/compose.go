@@ -18,7 +18,7 @@ func Compose(l *lock.Lock, o Options) string {
 		svc["build"] = map[string]any{"context": ".", "dockerfile": "Dockerfile"}
 		svc["image"] = o.Name + ":mlenv"
 	} else {
-		svc["image"] = imageRef(l)
+		svc["image"] = l.Image.ByDigest()
 	}
 	if len(r.Command) > 0 {
 		svc["command"] = r.Command

@@ -30,7 +30,7 @@ func Devcontainer(l *lock.Lock, o Options) string {
 	r := l.Run
 	d := devcontainer{
 		Name:            o.Name,
-		Image:           imageRef(l),
+		Image:           l.Image.ByDigest(),
 		WorkspaceFolder: r.Workdir,
 		WorkspaceMount:  fmt.Sprintf("source=${localWorkspaceFolder},target=%s,type=bind", r.Workdir),
 		ContainerEnv:    r.Env,

@@ -119,5 +119,3 @@ func jsonArray(argv []string) string {
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
-
-func imageRef(l *lock.Lock) string { return l.Image.Repository + "@" + l.Image.Digest }

@@ -57,7 +57,7 @@ type k8sContainer struct {
 func K8sJob(l *lock.Lock, o Options) string {
 	r := l.Run
 	pkgs := l.PackagesFor(o.Platform)
-	main := k8sContainer{Name: o.Name, Image: imageRef(l), WorkingDir: r.Workdir}
+	main := k8sContainer{Name: o.Name, Image: l.Image.ByDigest(), WorkingDir: r.Workdir}
 	for _, k := range slices.Sorted(maps.Keys(r.Env)) {
 		main.Env = append(main.Env, k8sEnv{k, r.Env[k]})
 	}
@@ -71,7 +71,7 @@ func K8sJob(l *lock.Lock, o Options) string {
 		venv := k8sMount{Name: "venv", MountPath: lock.VenvPath}
 		main.VolumeMounts = append(main.VolumeMounts, venv)
 		init = append(init, k8sContainer{
-			Name: "install", Image: imageRef(l), Command: []string{"python3", "-c", installScript},
+			Name: "install", Image: l.Image.ByDigest(), Command: []string{"python3", "-c", installScript},
 			Env: []k8sEnv{{"PIP_CACHE_DIR", lock.PipCacheDir}},
 			VolumeMounts: []k8sMount{venv, {Name: "requirements", MountPath: "/opt/mlenv/requirements", ReadOnly: true},
 				{Name: "pip-cache", MountPath: lock.PipCacheDir}},

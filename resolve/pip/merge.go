@@ -109,7 +109,7 @@ func (e *Error) Error() string {
 func scriptError(in Input, r *scriptResult) error {
 	switch r.Error.Kind {
 	case "nopip":
-		return &NoPythonError{Image: in.Image.Repository + "@" + in.Image.Digest, Python: r.Python}
+		return &NoPythonError{Image: in.Image.ByDigest(), Python: r.Python}
 	case "conflict":
 		return &Error{Reason: r.Error.Message, Hint: "the image's own packages need other versions: relax the requirement in [pip], or choose an image whose packages fit"}
 	}

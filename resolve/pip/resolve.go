@@ -138,7 +138,7 @@ func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl loc
 		return err
 	})
 	if errors.Is(err, task.ErrNoPython) {
-		return nil, &NoPythonError{Image: in.Image.Repository + "@" + in.Image.Digest}
+		return nil, &NoPythonError{Image: in.Image.ByDigest()}
 	}
 	if err != nil {
 		return nil, err

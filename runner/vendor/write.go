@@ -87,7 +87,7 @@ func writeImage(ctx context.Context, reg *registry.Registry, l *lock.Lock, dir s
 			return err
 		}
 		err = p.AppendImage(img, layout.WithPlatform(*plat), layout.WithAnnotations(map[string]string{
-			"org.opencontainers.image.ref.name": l.Image.Repository + "@" + l.Image.Digest,
+			"org.opencontainers.image.ref.name": l.Image.ByDigest(),
 			AnnotationPlatform:                  pl.Platform,
 		}))
 		if err != nil {
