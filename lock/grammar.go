@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -105,22 +104,13 @@ func (p Package) check() error {
 	return nil
 }
 
-// checkURL accepts an http(s) URL with a host, no credentials, no fragment
-// and no whitespace or control characters.
+// checkURL is schema.CheckURL, and a lock holds no credentials.
 func checkURL(raw string) error {
-	if !schema.Plain(raw) {
-		return fmt.Errorf("%q holds whitespace or control characters", raw)
+	if err := schema.CheckURL(raw); err != nil {
+		return err
 	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%q is not a URL: %w", raw, err)
-	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
-		return fmt.Errorf("%q is not an http(s) URL", raw)
-	case u.User != nil:
-		return fmt.Errorf("%q holds credentials", raw)
-	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return fmt.Errorf("%q has a fragment", raw)
+	if u, _ := url.Parse(raw); u.User != nil {
+		return fmt.Errorf("%q holds credentials", schema.RedactURL(raw))
 	}
 	return nil
 }

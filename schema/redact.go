@@ -1,9 +1,29 @@
 package schema
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 )
+
+// CheckURL accepts an http(s) URL with a host, no fragment and no
+// whitespace or control characters: the rule for package indexes and
+// files, in mlenv.toml and in the lock.
+func CheckURL(raw string) error {
+	if !Plain(raw) {
+		return fmt.Errorf("%q holds whitespace or control characters", RedactURL(raw))
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a URL", RedactURL(raw))
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
+		return fmt.Errorf("%q is not an http(s) URL", RedactURL(raw))
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("%q has a fragment", RedactURL(raw))
+	}
+	return nil
+}
 
 // RedactURL drops the user information (user:password@) from a URL, so
 // that credentials reach no lock, log or error. It is the one redaction

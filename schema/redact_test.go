@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mlenv/mlenv/schema"
@@ -20,6 +21,26 @@ func TestRedactURL(t *testing.T) {
 		got := schema.RedactURL(in)
 		if got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"https://pypi.org/simple":                        true,
+		"http://user:secret@127.0.0.1:8080/simple/":      true, // credentials are the lock's rule, not mlenv.toml's
+		"ftp://host/simple":                              false,
+		"https:///simple":                                false,
+		"https://pypi.org/simple\n--find-links http://x": false,
+		"https://pypi.org/simple --pre":                  false,
+		"https://pypi.org/simple#egg=x":                  false,
+	} {
+		err := schema.CheckURL(raw)
+		if (err == nil) != ok {
+			t.Errorf("CheckURL(%q) = %v, want ok=%v", raw, err, ok)
+		}
+		if err != nil && strings.Contains(err.Error(), "secret") {
+			t.Errorf("CheckURL(%q) prints the secret: %v", raw, err)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package schema
 
 import (
 	"fmt"
-	"net/url"
 	"path"
 	"regexp"
 	"strings"
@@ -99,7 +98,7 @@ func (s *Spec) validatePip(add func(*Error)) {
 			if raw == "" {
 				continue
 			}
-			if pu, err := url.Parse(raw); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			if CheckURL(raw) != nil {
 				add(s.Errorf(key, `write an http(s) URL such as "https://pypi.org/simple"`, "invalid index URL %q", RedactURL(raw)))
 			}
 		}
