@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -10,7 +11,8 @@ import (
 
 // CachedEnv is one environment image mlenv built.
 type CachedEnv struct {
-	Image    string
+	Image    string // its first name, or <none>
+	Tags     []string
 	ID       string
 	Key      string
 	Base     string
@@ -36,7 +38,7 @@ func (e *Engine) Cache(ctx context.Context) ([]CachedEnv, []CachedVolume, error)
 		if len(im.RepoTags) > 0 {
 			name = im.RepoTags[0]
 		}
-		envs = append(envs, CachedEnv{Image: name, ID: im.ID, Key: im.Labels[LabelEnv], Base: im.Labels[LabelBase],
+		envs = append(envs, CachedEnv{Image: name, Tags: im.RepoTags, ID: im.ID, Key: im.Labels[LabelEnv], Base: im.Labels[LabelBase],
 			Platform: im.Labels[LabelPlatform], Size: im.Size, Created: time.Unix(im.Created, 0)})
 	}
 	vols, err := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("label", LabelPipCache)})
@@ -50,10 +52,25 @@ func (e *Engine) Cache(ctx context.Context) ([]CachedEnv, []CachedVolume, error)
 	return envs, vs, nil
 }
 
-// RemoveEnv removes an environment image.
-func (e *Engine) RemoveEnv(ctx context.Context, id string) error {
-	_, err := e.Client.ImageRemove(ctx, id, client.ImageRemoveOptions{Force: true, PruneChildren: true})
-	return err
+// RemoveEnv removes what mlenv named of an environment image: its
+// mlenv-env tags, or, for an image left without any name (the one a
+// rebuild replaced), the image itself. It never forces: a name someone
+// else gave the image (docker tag … keep:paper) keeps it, and an image a
+// container uses stays.
+func (e *Engine) RemoveEnv(ctx context.Context, env CachedEnv) error {
+	if len(env.Tags) == 0 {
+		_, err := e.Client.ImageRemove(ctx, env.ID, client.ImageRemoveOptions{PruneChildren: true})
+		return err
+	}
+	for _, tag := range env.Tags {
+		if !strings.HasPrefix(tag, EnvImagePrefix+":") {
+			continue
+		}
+		if _, err := e.Client.ImageRemove(ctx, tag, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RemoveVolume removes a pip-cache volume.
@@ -70,7 +87,7 @@ func (e *Engine) Prune(ctx context.Context, removed func(what string)) error {
 		return err
 	}
 	for _, env := range envs {
-		if err := e.RemoveEnv(ctx, env.ID); err != nil {
+		if err := e.RemoveEnv(ctx, env); err != nil {
 			return fmt.Errorf("remove %s: %w", env.Image, err)
 		}
 		removed(env.Image)

@@ -117,9 +117,19 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 		return "", err
 	}
 	if old.ID != "" {
-		e.RemoveEnv(ctx, old.ID) // the image the rebuild replaced, now untagged
+		e.removeReplaced(ctx, old.ID)
 	}
 	return env.Image(), nil
+}
+
+// removeReplaced removes the image a rebuild replaced, only when the
+// rebuild took its last name: one that someone else also named stays.
+func (e *Engine) removeReplaced(ctx context.Context, id string) {
+	old, err := e.Client.ImageInspect(ctx, id)
+	if err != nil || len(old.RepoTags) > 0 || old.Config == nil || old.Config.Labels[LabelEnv] == "" {
+		return
+	}
+	e.RemoveEnv(ctx, CachedEnv{ID: id})
 }
 
 func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) error {

@@ -53,10 +53,18 @@ func TestRunFromLock(t *testing.T) {
 	if strings.Contains(second.stderr, "Installing") || second.stderr != "" {
 		t.Errorf("second run installed again or printed: %q", second.stderr)
 	}
+	// Someone else names the environment image; a rebuild must not take
+	// their name away (mlenv removes only what it named).
+	envImage := strings.TrimSpace(strings.SplitN(strings.SplitN(first.stderr, " into ", 2)[1], "\n", 2)[0])
+	enginetest.Docker(t, nil, "tag", envImage, "mlenv-test-keep:paper")
+	t.Cleanup(func() { exec.Command("docker", "rmi", "mlenv-test-keep:paper").Run() })
 	// A fresh install of the same packages takes every file from the
 	// pip-cache volume: the index serves nothing.
 	if r := mlenv(t, dir, "run", "--rebuild", "--", "true"); r.code != 0 {
 		t.Fatalf("--rebuild: %s", r.stderr)
+	}
+	if err := exec.Command("docker", "image", "inspect", "mlenv-test-keep:paper").Run(); err != nil {
+		t.Errorf("--rebuild removed an image someone else named: %v", err)
 	}
 	if after := idx.Downloads(); fmt.Sprint(after) != fmt.Sprint(downloads) {
 		t.Errorf("a second environment downloaded again: %v, then %v", downloads, after)
