@@ -70,6 +70,9 @@ var ErrFormat = errors.New("unreadable lock")
 
 // Unmarshal decodes and checks a lock read from file (named in errors).
 func Unmarshal(file string, data []byte) (*Lock, error) {
+	if err := schema.CheckInput(file, data); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
+	}
 	var l Lock
 	md, err := toml.Decode(string(data), &l)
 	if err != nil {

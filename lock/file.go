@@ -1,15 +1,22 @@
 package lock
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/mlenv/mlenv/schema"
 )
 
 // ReadFile reads and decodes the lock at path. A missing file is an error
 // wrapping fs.ErrNotExist.
 func ReadFile(path string) (*Lock, error) {
-	data, err := os.ReadFile(path)
+	data, err := schema.ReadInput(path)
+	var bad *schema.Error
+	if errors.As(err, &bad) {
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -18,13 +25,34 @@ func ReadFile(path string) (*Lock, error) {
 
 // WriteFile writes l to path atomically: to a temporary file in the same
 // directory, synced, then renamed over path. A failure at any point leaves
-// the old file as it was.
+// the old file as it was. A path that is a symlink is written through: its
+// target is replaced and the link kept.
 func WriteFile(path string, l *Lock) error {
 	data, err := Marshal(l)
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, data)
+	return writeAtomic(throughLinks(path), data)
+}
+
+// throughLinks follows path's symlinks, also to a target that does not
+// exist yet, so that the file written is the link's target.
+func throughLinks(path string) string {
+	for range 40 { // as many as the kernel follows
+		fi, err := os.Lstat(path)
+		if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			return path
+		}
+		target, err := os.Readlink(path)
+		if err != nil {
+			return path
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(path), target)
+		}
+		path = target
+	}
+	return path
 }
 
 func writeAtomic(path string, data []byte) (err error) {

@@ -2,6 +2,7 @@ package lock_test
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 
 	"github.com/mlenv/mlenv/lock"
@@ -12,6 +13,7 @@ import (
 func FuzzUnmarshal(f *testing.F) {
 	if b, err := lock.Marshal(sample()); err == nil {
 		f.Add(b)
+		f.Add(append(b, []byte("\nx = "+strings.Repeat("[", 100))...)) // deep nesting
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		l, err := lock.Unmarshal("mlenv.lock", data)

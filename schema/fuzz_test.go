@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/mlenv/mlenv/schema"
@@ -10,6 +11,7 @@ import (
 // positioned schema error. Seeds live in testdata/fuzz/FuzzParse.
 func FuzzParse(f *testing.F) {
 	f.Add([]byte("[image]\nfamily = \"pytorch\"\nversion = \"~2.1\"\n"))
+	f.Add([]byte("[image]\nplatforms = " + strings.Repeat("[", 100) + strings.Repeat("]", 100) + "\n")) // deep nesting
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := schema.Parse("mlenv.toml", data)
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -53,7 +52,7 @@ func (s *Spec) RequirementsText() (string, error) {
 	if err != nil {
 		return "", s.Errorf("pip.requirements", "move the file into the project, or set [project] allow-outside-paths = true", "%v", err)
 	}
-	b, err := os.ReadFile(p)
+	b, err := ReadInput(p)
 	if err != nil {
 		e := s.Errorf("pip.requirements", "create the file or fix the path (relative to mlenv.toml)", "cannot read requirements file: %v", err)
 		return "", e

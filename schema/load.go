@@ -3,7 +3,6 @@ package schema
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -25,9 +24,9 @@ type Check func(*Spec) Errors
 // naming the file, line and key; a missing file is an error wrapping
 // fs.ErrNotExist.
 func Load(path string, checks ...Check) (*Spec, error) {
-	data, err := os.ReadFile(path)
+	data, err := ReadInput(path)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err
 	}
 	return Parse(path, data, checks...)
 }
@@ -36,6 +35,9 @@ func Load(path string, checks ...Check) (*Spec, error) {
 func Parse(path string, data []byte, checks ...Check) (*Spec, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := CheckInput(path, data); err != nil {
 		return nil, err
 	}
 	s := &Spec{Path: path, Dir: filepath.Dir(abs), src: data}

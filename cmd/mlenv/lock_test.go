@@ -220,3 +220,34 @@ func TestEveryCommandHasExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileInputsExitTwo: inputs larger or deeper than any real file,
+// and a lock path that is a directory, are bad input (exit 2) before any
+// parsing or network; a symlinked lock is written through its link.
+func TestHostileInputsExitTwo(t *testing.T) {
+	reg := families(t)
+	deep := newProject(t, reg, pytorchSpec+"[run]\ncommand = "+strings.Repeat("[", 1<<20)+"\n")
+	if r := mlenv(t, deep, "lock"); r.code != 2 || !strings.Contains(r.stderr, "nested more than 64 levels") {
+		t.Errorf("1M levels in mlenv.toml: exit %d: %.300s", r.code, r.stderr)
+	}
+	dir := newProject(t, reg, pytorchSpec)
+	if err := os.Mkdir(filepath.Join(dir, "mlenv.lock"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"verify", "--offline"}, {"run", "--", "true"}, {"lock", "--check"}} {
+		if r := mlenv(t, dir, args...); r.code != 2 || !strings.Contains(r.stderr, "is a directory") {
+			t.Errorf("%v with mlenv.lock a directory: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+	linked := newProject(t, reg, pytorchSpec)
+	if err := os.Symlink("paper.lock", filepath.Join(linked, "mlenv.lock")); err != nil {
+		t.Fatal(err)
+	}
+	mustLock(t, linked) // the link's target does not exist yet
+	if fi, err := os.Lstat(filepath.Join(linked, "mlenv.lock")); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("mlenv lock replaced the symlink with a file")
+	}
+	if !strings.Contains(readFile(t, filepath.Join(linked, "paper.lock")), "[integrity]") {
+		t.Error("the link's target was not written")
+	}
+}
