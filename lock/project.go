@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 
 	"github.com/mlenv/mlenv/schema"
 )
@@ -120,13 +119,9 @@ func Require(path string) (*Lock, error) {
 // holds an advisory lock on mlenv.toml until the returned func is called,
 // so two `mlenv lock` at once run one after the other.
 func (p *Project) Exclusive() (unlock func()) {
-	f, err := os.Open(p.Spec.Path)
+	unlock, err := Flock(p.Spec.Path)
 	if err != nil {
 		return func() {}
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return func() {}
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }
+	return unlock
 }

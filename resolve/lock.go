@@ -9,6 +9,7 @@ import (
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/pip"
 	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/runner/indexauth"
 	"github.com/mlenv/mlenv/runner/task"
 	"github.com/mlenv/mlenv/schema"
 )
@@ -25,6 +26,8 @@ type Options struct {
 	// pip packages and keeps every other pin.
 	Upgrade         bool
 	UpgradePackages []string
+	// Auth has the indexes' credentials (nil: none).
+	Auth *indexauth.Auth
 	// Generator is what the lock says wrote it ("mlenv 0.1.0").
 	Generator string
 	// Progress receives pull progress and pip's output (nil: none).
@@ -114,7 +117,7 @@ func pinPip(ctx context.Context, spec *schema.Spec, prev, next *lock.Lock, o Opt
 	if err != nil {
 		return err
 	}
-	pr := &pip.Resolver{Exec: o.Exec, Progress: o.Progress}
+	pr := &pip.Resolver{Exec: o.Exec, Progress: o.Progress, Auth: o.Auth}
 	res, err := pr.Resolve(ctx, pip.Input{Spec: spec, Image: next.Image, Keep: keep})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,11 +35,12 @@ func (e *Engine) Cache(ctx context.Context) ([]CachedEnv, []CachedVolume, error)
 	}
 	var envs []CachedEnv
 	for _, im := range imgs.Items {
+		tags := names(im.RepoTags)
 		name := "<none>"
-		if len(im.RepoTags) > 0 {
-			name = im.RepoTags[0]
+		if len(tags) > 0 {
+			name = tags[0]
 		}
-		envs = append(envs, CachedEnv{Image: name, Tags: im.RepoTags, ID: im.ID, Key: im.Labels[LabelEnv], Base: im.Labels[LabelBase],
+		envs = append(envs, CachedEnv{Image: name, Tags: tags, ID: im.ID, Key: im.Labels[LabelEnv], Base: im.Labels[LabelBase],
 			Platform: im.Labels[LabelPlatform], Size: im.Size, Created: time.Unix(im.Created, 0)})
 	}
 	vols, err := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("label", LabelPipCache)})
@@ -87,10 +89,14 @@ func (e *Engine) Prune(ctx context.Context, removed func(what string)) error {
 		return err
 	}
 	for _, env := range envs {
-		if err := e.RemoveEnv(ctx, env); err != nil {
-			return fmt.Errorf("remove %s: %w", env.Image, err)
+		what := env.Image
+		if len(env.Tags) == 0 {
+			what = "unnamed image " + strings.TrimPrefix(env.ID, "sha256:")[:12]
 		}
-		removed(env.Image)
+		if err := e.RemoveEnv(ctx, env); err != nil {
+			return fmt.Errorf("remove %s: %w", what, err)
+		}
+		removed(what)
 	}
 	for _, v := range vols {
 		if err := e.RemoveVolume(ctx, v.Name); err != nil {
@@ -99,4 +105,9 @@ func (e *Engine) Prune(ctx context.Context, removed func(what string)) error {
 		removed("volume " + v.Name)
 	}
 	return nil
+}
+
+// names drops the "<none>:<none>" engines list for an image without a name.
+func names(tags []string) []string {
+	return slices.DeleteFunc(slices.Clone(tags), func(t string) bool { return t == "<none>:<none>" })
 }

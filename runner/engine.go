@@ -23,6 +23,8 @@ type Engine struct {
 
 	infoMu sync.Mutex
 	info   *system.Info // the engine's info, asked once
+
+	swept sync.Once // leftovers of dead mlenv processes removed
 }
 
 // sysInfo is the engine's info (platform, runtimes), asked for once per

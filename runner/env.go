@@ -8,6 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -15,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner/indexauth"
 	"github.com/mlenv/mlenv/runner/task"
 )
 
@@ -42,6 +46,9 @@ type Env struct {
 	// Wheelhouse, when set, is a host directory of the locked wheels
 	// (`mlenv vendor`): pip installs from it and no index.
 	Wheelhouse string
+	// Auth has the indexes' credentials (nil: none), handed to pip as a
+	// mounted netrc file that never enters the image.
+	Auth *indexauth.Auth
 }
 
 // EnvFor selects the lock's packages for platform.
@@ -73,6 +80,26 @@ func (e Env) Key() string {
 // Image is the environment image's name.
 func (e Env) Image() string { return EnvImagePrefix + ":" + e.Key() }
 
+// urls are the indexes and files the locked packages come from.
+func (e Env) urls() []string {
+	var out []string
+	for _, p := range e.Packages {
+		out = append(out, p.Index, p.URL)
+	}
+	return out
+}
+
+// indexes are the indexes the locked packages come from.
+func (e Env) indexes() []string {
+	var out []string
+	for _, p := range e.Packages {
+		if !slices.Contains(out, p.Index) {
+			out = append(out, p.Index)
+		}
+	}
+	return out
+}
+
 // installArgs are the installer's arguments beyond the hash-pinned file
 // (which names the lock's indexes): the wheelhouse, and no index, when the
 // environment is restored from a vendor archive.
@@ -103,6 +130,11 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 	if len(env.Packages) == 0 {
 		return base, nil
 	}
+	// One build of an environment at a time on this host: a second run
+	// waits, then finds the image the first one made.
+	if unlock, err := buildLock(env.Key()); err == nil {
+		defer unlock()
+	}
 	old, err := e.Client.ImageInspect(ctx, env.Image())
 	switch {
 	case err == nil && !o.Rebuild:
@@ -122,11 +154,23 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 	return env.Image(), nil
 }
 
+// buildLock serializes the builds of one environment among the processes
+// of this host (all users: the lock files live in a shared, sticky
+// directory).
+func buildLock(key string) (func(), error) {
+	dir := filepath.Join(os.TempDir(), "mlenv-locks")
+	if err := os.MkdirAll(dir, 0o777|os.ModeSticky); err != nil {
+		return nil, err
+	}
+	os.Chmod(dir, 0o777|os.ModeSticky) // best effort: only its owner may
+	return lock.Flock(filepath.Join(dir, "env-"+key+".lock"))
+}
+
 // removeReplaced removes the image a rebuild replaced, only when the
 // rebuild took its last name: one that someone else also named stays.
 func (e *Engine) removeReplaced(ctx context.Context, id string) {
 	old, err := e.Client.ImageInspect(ctx, id)
-	if err != nil || len(old.RepoTags) > 0 || old.Config == nil || old.Config.Labels[LabelEnv] == "" {
+	if err != nil || len(names(old.RepoTags)) > 0 || old.Config == nil || old.Config.Labels[LabelEnv] == "" {
 		return
 	}
 	e.RemoveEnv(ctx, CachedEnv{ID: id})
@@ -137,8 +181,17 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) erro
 	if err != nil {
 		return err
 	}
+	netrc, remove, err := env.Auth.File(env.urls())
+	if err != nil {
+		return err
+	}
+	defer remove()
+	pipEnv := lock.PipEnv
+	if netrc != "" {
+		pipEnv = append(slices.Clone(pipEnv), indexauth.Env)
+	}
 	request, err := json.Marshal(map[string]any{
-		"env": lock.PipEnv, "venv_args": lock.VenvArgs, "venv_python": lock.VenvPython,
+		"env": pipEnv, "venv_args": lock.VenvArgs, "venv_python": lock.VenvPython,
 		"install_argv": lock.InstallArgv("/opt/mlenv/requirements.txt"), "extra_args": env.installArgs(),
 	})
 	if err != nil {
@@ -151,8 +204,12 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) erro
 		Volumes:  map[string]string{env.PipCache: lock.PipCacheDir},
 		Progress: progress,
 	}
+	req.Binds = map[string]string{}
 	if env.Wheelhouse != "" {
-		req.Binds = map[string]string{env.Wheelhouse: "/opt/mlenv/wheels"}
+		req.Binds[env.Wheelhouse] = "/opt/mlenv/wheels"
+	}
+	if netrc != "" {
+		req.Binds[netrc] = indexauth.ContainerPath
 	}
 	var id string
 	var res *task.Result
@@ -171,7 +228,11 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) erro
 		return err
 	}
 	if res.ExitCode != 0 {
-		return &InstallError{Output: string(res.Stderr) + string(res.Stdout)}
+		err := &InstallError{Output: string(res.Stderr) + string(res.Stdout)}
+		if index := env.Auth.Refuser(ctx, env.indexes()); index != "" && env.Wheelhouse == "" {
+			return &indexauth.RefusedError{Index: index, Err: err}
+		}
+		return err
 	}
 	return e.commitEnv(ctx, id, env, req.Argv[0])
 }
@@ -237,7 +298,10 @@ type InstallError struct{ Output string }
 
 func (e *InstallError) Error() string {
 	msg := "installing the locked packages failed"
-	if strings.Contains(e.Output, "DO NOT MATCH THE HASHES") {
+	switch {
+	case indexauth.Refused(e.Output):
+		msg = "installing the locked packages failed: " + indexauth.Hint
+	case strings.Contains(e.Output, "DO NOT MATCH THE HASHES"):
 		msg = "a downloaded package does not match the hash in mlenv.lock: the index serves another file than was locked (never run it); check the index, or re-lock with `mlenv lock --upgrade`"
 	}
 	return msg + ":\n" + task.Indent(task.LastLines(e.Output, 15))

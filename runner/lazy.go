@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner/indexauth"
 	"github.com/mlenv/mlenv/runner/task"
 )
 
@@ -14,6 +15,8 @@ import (
 type Lazy struct {
 	// Progress receives pull progress and pip's output (nil: none).
 	Progress io.Writer
+	// Auth has the indexes' credentials, for VerifyEnv (nil: none).
+	Auth *indexauth.Auth
 
 	once   sync.Once
 	engine *Engine
@@ -50,7 +53,7 @@ func (z *Lazy) VerifyEnv(ctx context.Context, l *lock.Lock) error {
 	if err != nil {
 		return err
 	}
-	return e.VerifyEnv(ctx, l, z.Progress)
+	return e.VerifyEnv(ctx, l, z.Progress, z.Auth)
 }
 
 // Close closes the connection, if one was made.

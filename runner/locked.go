@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/version"
+	"github.com/mlenv/mlenv/runner/indexauth"
 )
 
 // ErrNotStarted marks a run that failed before its container started:
@@ -34,9 +35,10 @@ type Restorer interface {
 
 // RunOptions say how RunLock prepares the environment.
 type RunOptions struct {
-	Rebuild  bool      // install afresh even when the environment image exists
-	From     Restorer  // restore offline instead of pulling and downloading
-	Progress io.Writer // pull progress and pip's output, or nil
+	Rebuild  bool            // install afresh even when the environment image exists
+	Auth     *indexauth.Auth // the indexes' credentials (nil: none)
+	From     Restorer        // restore offline instead of pulling and downloading
+	Progress io.Writer       // pull progress and pip's output, or nil
 	// OnInstall is told before the locked packages are installed; Warn
 	// receives warnings (an old driver). Either may be nil.
 	OnInstall func(image string, packages int)
@@ -78,6 +80,7 @@ func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio 
 	if err != nil {
 		return 0, err
 	}
+	env.Auth = o.Auth
 	if o.From != nil {
 		e.Offline = true
 		if env.Wheelhouse, err = o.From.Restore(ctx, e, l, platform); err != nil {

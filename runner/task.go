@@ -61,6 +61,7 @@ func (e *Engine) runTask(ctx context.Context, req task.Request, keepEntrypoint b
 			return "", nil, err
 		}
 	}
+	e.sweepLeftovers(ctx)
 	id, err = e.createTask(ctx, local, ref.Platform, req, keepEntrypoint)
 	if err != nil {
 		return "", nil, err
@@ -75,21 +76,23 @@ func (e *Engine) startTask(ctx context.Context, id string, req task.Request) (*t
 			return nil, fmt.Errorf("copy files into the container: %w", err)
 		}
 	}
+	// Attached before it starts, as docker run does: the output of a task
+	// that ends at once is read before the engine auto-removes it.
+	attach, err := e.Client.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	defer attach.Close()
 	wait := e.Client.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
 	if _, err := e.Client.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return nil, &StartError{Argv: req.Argv, Err: err}
 	}
 	var stdout, stderr bytes.Buffer
-	logs, err := e.Client.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: true})
-	if err != nil {
-		return nil, err
-	}
 	errw := io.Writer(&stderr)
 	if req.Progress != nil {
 		errw = io.MultiWriter(&stderr, req.Progress)
 	}
-	_, copyErr := stdcopy.StdCopy(&stdout, errw, logs)
-	logs.Close()
+	_, copyErr := stdcopy.StdCopy(&stdout, errw, attach.Reader)
 	if copyErr != nil && ctx.Err() == nil {
 		return nil, fmt.Errorf("read container output: %w", copyErr)
 	}
@@ -125,14 +128,17 @@ func (e *Engine) createTask(ctx context.Context, image, platform string, req tas
 		Env:        req.Env,
 		User:       "0:0",
 		WorkingDir: "/",
-		Labels:     map[string]string{LabelTask: "1"},
+		Labels:     map[string]string{LabelTask: "1", LabelOwner: owner()},
 	}
 	if keepEntrypoint {
 		cfg.Entrypoint, cfg.Cmd = nil, req.Argv
 	}
 	res, err := e.Client.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Config:     cfg,
-		HostConfig: &container.HostConfig{NetworkMode: "host", Mounts: mounts},
+		Config: cfg,
+		// A task the caller need not commit goes with its process, also when
+		// mlenv is killed; one it commits is removed by the caller, or by
+		// the next mlenv once its owner is dead (sweepLeftovers).
+		HostConfig: &container.HostConfig{NetworkMode: "host", Mounts: mounts, AutoRemove: !keepEntrypoint},
 		Platform:   &ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant},
 	})
 	if err != nil {

@@ -8,11 +8,12 @@ import (
 	"slices"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner/indexauth"
 )
 
 // VerifyEnv installs l's environment afresh for this engine's platform and
 // checks that its venv holds exactly the locked packages.
-func (e *Engine) VerifyEnv(ctx context.Context, l *lock.Lock, progress io.Writer) error {
+func (e *Engine) VerifyEnv(ctx context.Context, l *lock.Lock, progress io.Writer, auth *indexauth.Auth) error {
 	platform, err := e.NativePlatform(ctx)
 	if err != nil {
 		return err
@@ -21,6 +22,7 @@ func (e *Engine) VerifyEnv(ctx context.Context, l *lock.Lock, progress io.Writer
 	if err != nil {
 		return err
 	}
+	env.Auth = auth
 	image, err := e.EnsureEnv(ctx, env, EnvOptions{Rebuild: true, Progress: progress})
 	if err != nil {
 		return err

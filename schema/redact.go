@@ -3,6 +3,7 @@ package schema
 import (
 	"fmt"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -50,3 +51,36 @@ func RedactURL(raw string) string {
 	}
 	return scheme + "://" + host
 }
+
+var varRe = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// ExpandURL expands ${VAR}s in a URL's user information with lookup, the
+// way pip users keep index credentials out of their files. ${VAR} may stand
+// only in the user information, so what a lock records does not depend on
+// the machine; an unset variable is bad input naming it.
+func ExpandURL(raw string, lookup func(string) (string, bool)) (string, error) {
+	if !strings.Contains(raw, "${") {
+		return raw, nil
+	}
+	scheme, rest, _ := strings.Cut(raw, "://")
+	at := strings.LastIndex(rest, "@")
+	if at < 0 || strings.Contains(rest[at:], "${") || strings.Contains(scheme, "${") {
+		return "", BadInput(fmt.Errorf("index URL %q: ${VAR} may stand only in the user information (https://${USER}:${TOKEN}@host/simple)", RedactURL(raw)))
+	}
+	var missing []string
+	userinfo := varRe.ReplaceAllStringFunc(rest[:at], func(m string) string {
+		name := varRe.FindStringSubmatch(m)[1]
+		v, ok := lookup(name)
+		if !ok {
+			missing = append(missing, name)
+		}
+		return strings.ReplaceAll(url.QueryEscape(v), "+", "%20")
+	})
+	if len(missing) > 0 {
+		return "", BadInput(fmt.Errorf("index URL %s uses ${%s}, which is not set: export it (or keep the credentials in ~/.netrc)", RedactURL(raw), strings.Join(missing, "}, ${")))
+	}
+	return scheme + "://" + userinfo + rest[at:], nil
+}
+
+// placeholder stands in for every ${VAR} when a URL is checked.
+func placeholder(string) (string, bool) { return "x", true }

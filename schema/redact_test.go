@@ -1,6 +1,7 @@
 package schema_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -41,6 +42,20 @@ func TestCheckURL(t *testing.T) {
 		}
 		if err != nil && strings.Contains(err.Error(), "secret") {
 			t.Errorf("CheckURL(%q) prints the secret: %v", raw, err)
+		}
+	}
+}
+
+func TestExpandURL(t *testing.T) {
+	env := map[string]string{"U": "alice", "T": "p@ss word"}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	got, err := schema.ExpandURL("https://${U}:${T}@idx.example/simple", lookup)
+	if err != nil || got != "https://alice:p%40ss%20word@idx.example/simple" {
+		t.Errorf("expanded = %q, %v", got, err)
+	}
+	for _, bad := range []string{"https://idx.example/${U}/simple", "https://${U}.example/simple", "https://${MISSING}@idx.example/simple"} {
+		if _, err := schema.ExpandURL(bad, lookup); !errors.Is(err, schema.ErrBadInput) {
+			t.Errorf("ExpandURL(%q): %v, want bad input", bad, err)
 		}
 	}
 }

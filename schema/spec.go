@@ -74,6 +74,29 @@ const (
 	DefaultGPUs       = "auto"
 )
 
+// DefaultIndex is pip's default index, recorded where mlenv.toml names none.
+const DefaultIndex = "https://pypi.org/simple"
+
+// Indexes are the indexes [pip] names as written (user information and
+// ${VAR}s included): index-url, or pip's default, then extra-index-urls.
+func (p Pip) Indexes() []string {
+	primary := p.IndexURL
+	if primary == "" {
+		primary = DefaultIndex
+	}
+	return append([]string{primary}, p.ExtraIndexURLs...)
+}
+
+// PublicIndexes are Indexes without user information: what may be shown,
+// passed on a command line or recorded.
+func (p Pip) PublicIndexes() []string {
+	out := p.Indexes()
+	for i, u := range out {
+		out[i] = RedactURL(u)
+	}
+	return out
+}
+
 // HasPip reports whether the spec asks for any pip package.
 func (s *Spec) HasPip() bool {
 	return len(s.Pip.Packages) > 0 || s.Pip.Requirements != ""

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
@@ -98,7 +99,12 @@ func (s *Spec) validatePip(add func(*Error)) {
 			if raw == "" {
 				continue
 			}
-			if CheckURL(raw) != nil {
+			expanded, err := ExpandURL(raw, placeholder)
+			if err != nil {
+				add(s.Errorf(key, "write https://${USER}:${TOKEN}@host/simple", "%v", errors.Unwrap(err)))
+				continue
+			}
+			if CheckURL(expanded) != nil {
 				add(s.Errorf(key, `write an http(s) URL such as "https://pypi.org/simple"`, "invalid index URL %q", RedactURL(raw)))
 			}
 		}

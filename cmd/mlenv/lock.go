@@ -69,10 +69,14 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	auth, err := indexAuth(p)
+	if err != nil {
+		return err
+	}
 	engine := &runner.Lazy{}
 	defer engine.Close()
 	rep, err := resolve.LockProject(ctx, p, resolve.Options{
-		Registry: reg, Exec: engine, Upgrade: o.upgrade, UpgradePackages: o.upgradePackages,
+		Registry: reg, Exec: engine, Auth: auth, Upgrade: o.upgrade, UpgradePackages: o.upgradePackages,
 		Generator: "mlenv " + version, Progress: progressOut(o.globalOptions, stderr),
 	})
 	if err != nil {

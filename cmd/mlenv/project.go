@@ -8,6 +8,7 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/family"
+	"github.com/mlenv/mlenv/runner/indexauth"
 )
 
 // specPath is --file, or mlenv.toml found upward from the working
@@ -55,6 +56,11 @@ func readProjectLock(g *globalOptions) (*lock.Lock, error) {
 		}
 	}
 	return lock.Require(lock.PathBeside(spec, g.lockfile))
+}
+
+// indexAuth loads the credentials for the project's package indexes.
+func indexAuth(p *lock.Project) (*indexauth.Auth, error) {
+	return indexauth.Load(p.Spec.Pip.Indexes())
 }
 
 // say prints human output on stderr unless --quiet.

@@ -93,7 +93,11 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	if o.print {
 		return runner.PrintCommand(stdout, spec, l)
 	}
-	ro := runner.RunOptions{Rebuild: o.rebuild, Progress: progressOut(o.globalOptions, stderr)}
+	auth, err := indexAuth(p)
+	if err != nil {
+		return err
+	}
+	ro := runner.RunOptions{Rebuild: o.rebuild, Auth: auth, Progress: progressOut(o.globalOptions, stderr)}
 	if o.from != "" {
 		ro.From = vendor.Archive(o.from)
 	}

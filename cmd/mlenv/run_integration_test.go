@@ -332,3 +332,84 @@ func TestRunPipesStdin(t *testing.T) {
 		t.Errorf("run -i: exit %d, stdout %q, stderr %s", code, out.String(), errb.String())
 	}
 }
+
+// taskContainers lists mlenv's task containers whose owner label is owner
+// ("" for any).
+func taskContainers(t *testing.T, owner string) string {
+	filter := runner.LabelTask
+	if owner != "" {
+		filter = runner.LabelOwner + "=" + owner
+	}
+	return enginetest.Docker(t, nil, "ps", "-aq", "--filter", "label="+filter)
+}
+
+// TestKilledMlenvLeavesNothing: an mlenv killed with SIGKILL while its
+// task container runs leaves nothing behind: a resolver task goes with its
+// process (auto-remove), and the install task it was to commit is removed
+// by the next mlenv, which finds its owner dead.
+func TestKilledMlenvLeavesNothing(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\"]\nindex-url = %q\n[run]\ngpus = \"none\"\n", idx.URL))
+	bin := mlenvBinary(t)
+	for _, args := range [][]string{{"lock"}, {"run", "--", "true"}} {
+		cmd := exec.Command(bin, append([]string{"--file", filepath.Join(dir, "mlenv.toml")}, args...)...)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill() })
+		owner := fmt.Sprintf("%s/%d", hostname(t), cmd.Process.Pid)
+		waitFor(t, "a task container of mlenv "+args[0], func() bool { return taskContainers(t, owner) != "" })
+		cmd.Process.Kill()
+		cmd.Wait()
+		if args[0] == "lock" {
+			// the resolver's container goes by itself once pip ends
+			waitFor(t, "the killed lock's task container to go", func() bool { return taskContainers(t, owner) == "" })
+			if r := mlenv(t, dir, "lock"); r.code != 0 {
+				t.Fatalf("lock after the kill: %s", r.stderr)
+			}
+			continue
+		}
+		if r := mlenv(t, dir, "run", "--rebuild", "--", "true"); r.code != 0 {
+			t.Fatalf("run after the kill: %s", r.stderr)
+		}
+		if left := taskContainers(t, owner); left != "" {
+			t.Errorf("the next mlenv did not remove the killed one's task container: %s", left)
+		}
+	}
+}
+
+// TestConcurrentColdRuns: two cold runs of one lock at once build one
+// environment image, not one each (the loser's an orphan).
+func TestConcurrentColdRuns(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := lockedRunProject(t, idx, "[run]\ngpus = \"none\"\n")
+	first := mlenv(t, dir, "run", "--", "true")
+	if first.code != 0 {
+		t.Fatal(first.stderr)
+	}
+	envImage := strings.TrimSpace(strings.SplitN(strings.SplitN(first.stderr, " into ", 2)[1], "\n", 2)[0])
+	enginetest.Docker(t, nil, "rmi", envImage)
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range codes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = mlenv(t, dir, "run", "--", "true").code
+		}()
+	}
+	wg.Wait()
+	key := strings.TrimPrefix(envImage, runner.EnvImagePrefix+":")
+	images := strings.Fields(enginetest.Docker(t, nil, "images", "-aq", "--no-trunc", "--filter", "label="+runner.LabelEnv+"="+key))
+	if codes[0] != 0 || codes[1] != 0 || len(images) != 1 {
+		t.Errorf("two cold runs: exit codes %v, %d environment images %v, want 1", codes, len(images), images)
+	}
+}
+
+func hostname(t *testing.T) string {
+	h, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}

@@ -59,7 +59,11 @@ func runVerify(ctx context.Context, o verifyOptions, stdout, stderr io.Writer) e
 	}
 	vo := resolve.VerifyOptions{Registry: reg, Offline: o.offline, Strict: o.strict}
 	if o.deep {
-		engine := &runner.Lazy{Progress: progressOut(o.globalOptions, stderr)}
+		auth, err := indexAuth(p)
+		if err != nil {
+			return err
+		}
+		engine := &runner.Lazy{Progress: progressOut(o.globalOptions, stderr), Auth: auth}
 		defer engine.Close()
 		vo.Deep = engine.VerifyEnv
 	}

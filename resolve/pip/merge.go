@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner/indexauth"
 	"github.com/mlenv/mlenv/runner/task"
 	"github.com/mlenv/mlenv/schema"
 )
@@ -61,21 +62,18 @@ func mergePlatforms(per map[string][]scriptPkg, spec *schema.Spec, base []lock.D
 
 // indexOf names the index a file came from: the configured index on the
 // file's host, else the primary index (whose files may live on another
-// host, as PyPI's do).
+// host, as PyPI's do). Indexes are recorded without credentials.
 func indexOf(fileURL string, spec *schema.Spec) string {
-	primary := spec.Pip.IndexURL
-	if primary == "" {
-		primary = DefaultIndex
-	}
+	indexes := spec.Pip.PublicIndexes()
 	fu, err := url.Parse(fileURL)
 	if err == nil && fu.Host != "" {
-		for _, idx := range append([]string{primary}, spec.Pip.ExtraIndexURLs...) {
+		for _, idx := range indexes {
 			if iu, err := url.Parse(idx); err == nil && iu.Host == fu.Host {
-				return schema.RedactURL(idx)
+				return idx
 			}
 		}
 	}
-	return schema.RedactURL(primary)
+	return indexes[0]
 }
 
 // NoPythonError says the image cannot run pip.
@@ -115,8 +113,11 @@ func scriptError(in Input, r *scriptResult) error {
 	}
 	reason := pipReason(r.Error.Message)
 	hint := "fix the requirement in mlenv.toml [pip] (or the requirements file) and run `mlenv lock` again"
-	if unreachableIndex(r.Error.Message) {
-		hint = "the package index could not be reached: check [pip] index-url / extra-index-urls and the network (" + strings.Join(indexesOf(in.Spec), ", ") + ")"
+	switch {
+	case indexauth.Refused(r.Error.Message):
+		hint = indexauth.Hint
+	case unreachableIndex(r.Error.Message):
+		hint = "the package index could not be reached: check [pip] index-url / extra-index-urls and the network (" + strings.Join(in.Spec.Pip.PublicIndexes(), ", ") + ")"
 	}
 	return &Error{Reason: reason, Hint: hint}
 }
@@ -141,16 +142,4 @@ func unreachableIndex(msg string) bool {
 		}
 	}
 	return false
-}
-
-func indexesOf(s *schema.Spec) []string {
-	idx := []string{DefaultIndex}
-	if s.Pip.IndexURL != "" {
-		idx[0] = s.Pip.IndexURL
-	}
-	out := []string{}
-	for _, u := range append(idx, s.Pip.ExtraIndexURLs...) {
-		out = append(out, schema.RedactURL(u))
-	}
-	return out
 }

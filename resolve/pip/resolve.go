@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner/indexauth"
 	"github.com/mlenv/mlenv/runner/task"
 	"github.com/mlenv/mlenv/schema"
 )
@@ -23,13 +24,13 @@ import (
 //go:embed pip_resolve.py
 var pipScript []byte
 
-// DefaultIndex is pip's default index, recorded where mlenv.toml names none.
-const DefaultIndex = "https://pypi.org/simple"
-
 // Resolver resolves [pip] inside the pinned image.
 type Resolver struct {
 	Exec     task.Executor
 	Progress io.Writer // pull progress and pip's output, or nil
+	// Auth has the indexes' credentials (nil: none); pip gets them as a
+	// netrc file mounted into its container, never on its command line.
+	Auth *indexauth.Auth
 }
 
 // Input is what a pip resolution needs.
@@ -131,6 +132,15 @@ func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl loc
 		Volumes:  map[string]string{in.Spec.Run.PipCache: lock.PipCacheDir},
 		Progress: p.Progress,
 	}
+	netrc, remove, err := p.Auth.File(in.Spec.Pip.PublicIndexes())
+	if err != nil {
+		return nil, err
+	}
+	defer remove()
+	if netrc != "" {
+		req.Env = append(slices.Clone(req.Env), indexauth.Env)
+		req.Binds = map[string]string{netrc: indexauth.ContainerPath}
+	}
 	var res *task.Result
 	err = task.WithPython(func(python string) (err error) {
 		req.Argv = []string{python, "/opt/mlenv/resolve.py", "/opt/mlenv/request.json"}
@@ -143,7 +153,14 @@ func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl loc
 	if err != nil {
 		return nil, err
 	}
-	return parseScriptResult(in, res)
+	r, err := parseScriptResult(in, res)
+	var pipErr *Error
+	if errors.As(err, &pipErr) && pipErr.Hint != indexauth.Hint {
+		if index := p.Auth.Refuser(ctx, in.Spec.Pip.PublicIndexes()); index != "" {
+			return nil, &indexauth.RefusedError{Index: index, Err: err}
+		}
+	}
+	return r, err
 }
 
 func scriptFiles(in Input, reqs []Requirement, cross map[string]any) (map[string][]byte, error) {
@@ -156,9 +173,9 @@ func scriptFiles(in Input, reqs []Requirement, cross map[string]any) (map[string
 		"venv_args":         lock.VenvArgs,
 		"requirements_file": "/opt/mlenv/requirements.txt",
 		"requirement_lines": lines,
-		"index_url":         in.Spec.Pip.IndexURL,
-		"extra_index_urls":  in.Spec.Pip.ExtraIndexURLs,
-		"trusted_hosts":     lock.TrustedHosts(append([]string{in.Spec.Pip.IndexURL}, in.Spec.Pip.ExtraIndexURLs...)),
+		"index_url":         schema.RedactURL(in.Spec.Pip.IndexURL),
+		"extra_index_urls":  in.Spec.Pip.PublicIndexes()[1:],
+		"trusted_hosts":     lock.TrustedHosts(in.Spec.Pip.PublicIndexes()),
 		"probe_framework":   cross == nil,
 	}
 	files := map[string][]byte{

@@ -83,12 +83,17 @@ type Index struct {
 	URL string // http://127.0.0.1:port/simple
 	// NoHashes drops the #sha256= fragments from links, as some indexes do.
 	NoHashes bool
+	// User and Password, when set, are required of every request (HTTP
+	// basic authentication, as private indexes ask); others get 401.
+	User, Password string
 
 	srv   *httptest.Server
 	mu    sync.Mutex
 	files map[string][]byte   // filename → content
 	byPkg map[string][]string // normalized name → filenames
 	hits  map[string]int      // filename → downloads
+
+	refused int // requests without the right credentials
 }
 
 var separators = regexp.MustCompile(`[-_.]+`)
@@ -161,6 +166,13 @@ func (x *Index) Downloads() map[string]int {
 	return out
 }
 
+// Refused is how many requests came without the right credentials.
+func (x *Index) Refused() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.refused
+}
+
 // SHA256 is the hex digest of a served file.
 func (x *Index) SHA256(filename string) string {
 	x.mu.Lock()
@@ -171,6 +183,12 @@ func (x *Index) SHA256(filename string) string {
 func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
+	if user, pw, _ := r.BasicAuth(); x.User != "" && (user != x.User || pw != x.Password) {
+		x.refused++
+		w.Header().Set("WWW-Authenticate", `Basic realm="pypitest"`)
+		http.Error(w, "401 Unauthorized", http.StatusUnauthorized)
+		return
+	}
 	switch {
 	case r.URL.Path == "/simple/" || r.URL.Path == "/simple":
 		fmt.Fprint(w, "<!DOCTYPE html><html><body>\n")

@@ -25,6 +25,7 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/runner/indexauth"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -42,14 +43,14 @@ const (
 // wheels into dir, and copies the given project files (mlenv.toml,
 // mlenv.lock) beside them, so the environment can be archived and
 // restored with no registry and no index.
-func Write(ctx context.Context, reg *registry.Registry, l *lock.Lock, dir string, projectFiles ...string) error {
+func Write(ctx context.Context, reg *registry.Registry, auth *indexauth.Auth, l *lock.Lock, dir string, projectFiles ...string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	if err := writeImage(ctx, reg, l, filepath.Join(dir, ImageDir)); err != nil {
 		return err
 	}
-	if err := writeWheels(ctx, reg, l, filepath.Join(dir, WheelsDir)); err != nil {
+	if err := writeWheels(ctx, reg, auth, l, filepath.Join(dir, WheelsDir)); err != nil {
 		return err
 	}
 	for _, f := range projectFiles {
@@ -98,11 +99,12 @@ func writeImage(ctx context.Context, reg *registry.Registry, l *lock.Lock, dir s
 }
 
 // writeWheels downloads every locked file and checks its hash.
-func writeWheels(ctx context.Context, reg *registry.Registry, l *lock.Lock, dir string) error {
+func writeWheels(ctx context.Context, reg *registry.Registry, auth *indexauth.Auth, l *lock.Lock, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	client := reg.HTTPClient()
+	client.Transport = auth.Transport(client.Transport)
 	for _, p := range l.Packages {
 		fileURL := p.URL
 		if fileURL == "" {
@@ -136,7 +138,10 @@ func download(ctx context.Context, client *http.Client, fileURL, dir string, has
 		return fmt.Errorf("download %s: %w", schema.RedactURL(fileURL), err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+		return fmt.Errorf("download %s: %s: %s", schema.RedactURL(fileURL), resp.Status, indexauth.Hint)
+	case resp.StatusCode != http.StatusOK:
 		return fmt.Errorf("download %s: %s", schema.RedactURL(fileURL), resp.Status)
 	}
 	tmp, err := os.CreateTemp(dir, ".download-*")

@@ -1,0 +1,29 @@
+package runner
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+)
+
+func TestDeadOwner(t *testing.T) {
+	host, _ := os.Hostname()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	gone := cmd.Process.Pid
+	for owner, dead := range map[string]bool{
+		owner():                                 false, // this process
+		host + "/" + strconv.Itoa(gone):         true,
+		"other-host/" + strconv.Itoa(gone):      false, // not ours to judge
+		host + "/1":                             false, // alive (init)
+		"garbage":                               false,
+		host + "/" + strconv.Itoa(os.Getppid()): false,
+	} {
+		if got := deadOwner(owner); got != dead {
+			t.Errorf("deadOwner(%q) = %v, want %v", owner, got, dead)
+		}
+	}
+}
