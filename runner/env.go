@@ -114,8 +114,10 @@ func (e Env) installArgs() []string {
 type EnvOptions struct {
 	Rebuild  bool      // install afresh even when the image exists
 	Progress io.Writer // pull progress and pip's output, or nil
-	// OnInstall, when set, is told before pip runs.
+	// OnInstall, when set, is told before pip runs; Warn, when set, gets
+	// warnings (a bad copy evicted from the pip cache).
 	OnInstall func(image string, packages int)
+	Warn      func(string)
 }
 
 // EnsureEnv returns the image a run starts from: the base image itself
@@ -145,7 +147,7 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 	if o.OnInstall != nil {
 		o.OnInstall(env.Image(), len(env.Packages))
 	}
-	if err := e.buildEnv(ctx, env, o.Progress); err != nil {
+	if err := e.buildEnv(ctx, env, o); err != nil {
 		return "", err
 	}
 	if old.ID != "" {
@@ -176,7 +178,7 @@ func (e *Engine) removeReplaced(ctx context.Context, id string) {
 	e.RemoveEnv(ctx, CachedEnv{ID: id})
 }
 
-func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) error {
+func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) error {
 	requirements, err := lock.Requirements(env.Packages)
 	if err != nil {
 		return err
@@ -202,7 +204,7 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) erro
 		Files: map[string][]byte{"/opt/mlenv/install.py": installScript, "/opt/mlenv/request.json": request,
 			"/opt/mlenv/requirements.txt": []byte(requirements)},
 		Volumes:  map[string]string{env.PipCache: lock.PipCacheDir},
-		Progress: progress,
+		Progress: o.Progress,
 	}
 	req.Binds = map[string]string{}
 	if env.Wheelhouse != "" {
@@ -227,8 +229,11 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, progress io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if evicted := evictedFiles(string(res.Stderr)); res.ExitCode == 0 && len(evicted) > 0 && o.Warn != nil {
+		o.Warn(fmt.Sprintf("the pip cache (volume %s) held a copy of %s that does not match mlenv.lock: mlenv evicted it and fetched the file again from the index", env.PipCache, strings.Join(evicted, ", ")))
+	}
 	if res.ExitCode != 0 {
-		err := &InstallError{Output: string(res.Stderr) + string(res.Stdout)}
+		err := &InstallError{Output: string(res.Stderr) + string(res.Stdout), PipCache: env.PipCache}
 		if index := env.Auth.Refuser(ctx, env.indexes()); index != "" && env.Wheelhouse == "" {
 			return &indexauth.RefusedError{Index: index, Err: err}
 		}
@@ -294,7 +299,25 @@ func orDefault(s, def string) string {
 
 // InstallError is a failed install of the locked packages, with pip's
 // reason (a hash mismatch says the file is not the one locked).
-type InstallError struct{ Output string }
+type InstallError struct {
+	Output   string
+	PipCache string // the pip-cache volume
+}
+
+// evictedPrefix starts the installer's line for each file it evicted from
+// the pip cache after a hash mismatch (install.py).
+const evictedPrefix = "mlenv: evicted from the pip cache: "
+
+// evictedFiles are the URLs whose cached copies the installer evicted.
+func evictedFiles(output string) []string {
+	var out []string
+	for _, line := range strings.Split(output, "\n") {
+		if u, ok := strings.CutPrefix(line, evictedPrefix); ok {
+			out = append(out, strings.TrimSpace(u))
+		}
+	}
+	return out
+}
 
 func (e *InstallError) Error() string {
 	msg := "installing the locked packages failed"
@@ -303,6 +326,9 @@ func (e *InstallError) Error() string {
 		msg = "installing the locked packages failed: " + indexauth.Hint
 	case strings.Contains(e.Output, "DO NOT MATCH THE HASHES"):
 		msg = "a downloaded package does not match the hash in mlenv.lock: the index serves another file than was locked (never run it); check the index, or re-lock with `mlenv lock --upgrade`"
+		if len(evictedFiles(e.Output)) > 0 {
+			msg += fmt.Sprintf(" (it is not the pip cache's doing: mlenv evicted the copy in volume %s and fetched the file again)", e.PipCache)
+		}
 	}
 	return msg + ":\n" + task.Indent(task.LastLines(e.Output, 15))
 }

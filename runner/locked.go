@@ -87,7 +87,7 @@ func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio 
 			return 0, err
 		}
 	}
-	image, err := e.EnsureEnv(ctx, env, EnvOptions{Rebuild: o.Rebuild, Progress: o.Progress, OnInstall: o.OnInstall})
+	image, err := e.EnsureEnv(ctx, env, EnvOptions{Rebuild: o.Rebuild, Progress: o.Progress, OnInstall: o.OnInstall, Warn: o.Warn})
 	if err != nil {
 		return 0, err
 	}

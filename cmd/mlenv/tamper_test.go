@@ -110,3 +110,30 @@ func TestConcurrentLocks(t *testing.T) {
 	}
 	readLock(t, dir) // whole and valid
 }
+
+// TestPoisonedPipCache: a bad copy of a locked file in the shared pip
+// cache (cached while the index served other bytes, since mended) is
+// evicted and fetched again from the index; the run goes on and says so.
+// A second mismatch after the eviction is the index's.
+func TestPoisonedPipCache(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	cache := fmt.Sprintf("mlenv-test-poison-%d", time.Now().UnixNano())
+	t.Cleanup(func() { exec.Command("docker", "volume", "rm", "-f", cache).Run() })
+	// the lock's resolution fills another cache; the runs start from an empty one
+	dir := lockedRunProject(t, idx, "[run]\ngpus = \"none\"\n")
+	good := pypitest.Wheel{Name: "alpha", Version: "1.0"}
+	evil := pypitest.Wheel{Name: "alpha", Version: "1.0", Requires: []string{"delta"}}
+	idx.Add(evil.Filename(), evil.Build())
+	r := mlenv(t, dir, "run", "--pip-cache", cache, "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "the index serves another file") || !strings.Contains(r.stderr, "it is not the pip cache's doing") {
+		t.Fatalf("the index serving other bytes: exit %d: %s", r.code, r.stderr)
+	}
+	idx.Add(good.Filename(), good.Build()) // the index is mended; the cache may not be
+	r = mlenv(t, dir, "run", "--pip-cache", cache, "--", "python3", "-c", "import alpha; print('ran')")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "ran" {
+		t.Fatalf("after the index was mended: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "the pip cache (volume "+cache+") held a copy of") || !strings.Contains(r.stderr, "fetched the file again from the index") {
+		t.Errorf("the run did not say it evicted a bad cached copy: %s", r.stderr)
+	}
+}
