@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -272,22 +273,55 @@ func (e *Engine) commitEnv(ctx context.Context, id string, env Env, python strin
 	for k, v := range cfg.Labels {
 		labels[k] = v
 	}
+	config := &container.Config{
+		Env:        append(vars, lock.VenvEnv(path)...),
+		Entrypoint: cfg.Entrypoint,
+		Cmd:        cmd,
+		User:       orDefault(cfg.User, "0:0"),
+		WorkingDir: orDefault(cfg.WorkingDir, "/"),
+		Labels:     labels,
+	}
+	// The config goes as a config (docker) and as Dockerfile changes
+	// (podman's compat API takes only these): the same values either way.
 	_, err = e.Client.ContainerCommit(ctx, id, client.ContainerCommitOptions{
 		Reference: env.Image(),
 		Comment:   "mlenv environment",
-		Config: &container.Config{
-			Env:        append(vars, lock.VenvEnv(path)...),
-			Entrypoint: cfg.Entrypoint,
-			Cmd:        cmd,
-			User:       orDefault(cfg.User, "0:0"),
-			WorkingDir: orDefault(cfg.WorkingDir, "/"),
-			Labels:     labels,
-		},
+		Config:    config,
+		Changes:   commitChanges(config),
 	})
 	if err != nil {
 		return fmt.Errorf("save the environment image: %w", err)
 	}
 	return nil
+}
+
+// commitChanges spells config as the Dockerfile instructions a commit
+// applies.
+func commitChanges(c *container.Config) []string {
+	var out []string
+	for _, kv := range c.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		out = append(out, "ENV "+k+"="+dockerfileQuote(v))
+	}
+	if len(c.Entrypoint) > 0 {
+		out = append(out, "ENTRYPOINT "+jsonArgv(c.Entrypoint))
+	}
+	out = append(out, "CMD "+jsonArgv(c.Cmd), "USER "+c.User, "WORKDIR "+c.WorkingDir)
+	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
+		out = append(out, "LABEL "+dockerfileQuote(k)+"="+dockerfileQuote(c.Labels[k]))
+	}
+	return out
+}
+
+// dockerfileQuote double-quotes s for a Dockerfile instruction, escaping
+// what the Dockerfile parser would read otherwise ($ included).
+func dockerfileQuote(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`).Replace(s) + `"`
+}
+
+func jsonArgv(argv []string) string {
+	b, _ := json.Marshal(argv)
+	return string(b)
 }
 
 func orDefault(s, def string) string {
