@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -53,6 +56,9 @@ func Verify(ctx context.Context, p *lock.Project, o VerifyOptions) (*VerifyRepor
 	rep := &VerifyReport{Lock: p.LockPath}
 	fresh := p.Freshness(l)
 	rep.add("fresh", statusOf(fresh.Fresh, "fail"), fresh.Reason())
+	if sources := packageSources(l); sources != "" {
+		rep.add("package sources", "ok", sources)
+	}
 	if !o.Offline && fresh.Fresh {
 		if err := verifyRegistry(ctx, o, l, rep); err != nil {
 			return nil, err
@@ -129,4 +135,26 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+// packageSources names where the lock's packages come from: each index,
+// and the hosts of file URLs elsewhere, so that a moved index shows.
+func packageSources(l *lock.Lock) string {
+	var indexes, hosts []string
+	for _, p := range l.Packages {
+		if p.Index != "" && !slices.Contains(indexes, p.Index) {
+			indexes = append(indexes, p.Index)
+		}
+		if u, err := url.Parse(p.URL); err == nil && p.URL != "" && !slices.Contains(hosts, u.Host) && !strings.Contains(p.Index, "://"+u.Host) {
+			hosts = append(hosts, u.Host)
+		}
+	}
+	if len(indexes) == 0 {
+		return ""
+	}
+	s := "indexes " + strings.Join(indexes, ", ")
+	if len(hosts) > 0 {
+		s += "; files from " + strings.Join(hosts, ", ")
+	}
+	return s
 }

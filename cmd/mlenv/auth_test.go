@@ -63,6 +63,9 @@ func TestPrivateIndexFromEnvironment(t *testing.T) {
 		}
 		outputs = append(outputs, r.stdout, r.stderr)
 	}
+	if !strings.Contains(strings.Join(outputs, "\n"), "ok   package sources: indexes "+idx.URL+"\n") {
+		t.Errorf("verify does not show the index the packages come from:\n%s", strings.Join(outputs, "\n"))
+	}
 	if stop() {
 		t.Error("the index token showed in a process's argv on the host")
 	}

@@ -88,7 +88,7 @@ func printReport(o verifyOptions, rep *resolve.VerifyReport, stdout, stderr io.W
 	}
 	for _, c := range rep.Checks {
 		line := fmt.Sprintf("%-4s %s", c.Status, c.Name)
-		if c.Detail != "" && c.Status != "ok" || c.Name == "fresh" {
+		if c.Detail != "" && c.Status != "ok" || c.Name == "fresh" || c.Name == "package sources" {
 			line += ": " + c.Detail
 		}
 		fmt.Fprintln(stderr, line)
