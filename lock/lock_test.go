@@ -118,3 +118,23 @@ func TestCheckNamesChangedSections(t *testing.T) {
 		t.Error("matching input hash is not fresh")
 	}
 }
+
+func TestPinnedReference(t *testing.T) {
+	d := "sha256:" + strings.Repeat("a", 64)
+	for ref, want := range map[string]string{
+		"pytorch/pytorch":               "pytorch/pytorch:2.1.2@" + d,
+		"127.0.0.1:5000/repo:3.11":      "127.0.0.1:5000/repo:2.1.2@" + d,
+		"127.0.0.1:5000/repo@" + d:      "127.0.0.1:5000/repo:2.1.2@" + d,
+		"127.0.0.1:5000/repo:3.11@" + d: "127.0.0.1:5000/repo:2.1.2@" + d,
+		"":                              "index.docker.io/pytorch/pytorch:2.1.2@" + d,
+	} {
+		l := &lock.Lock{Image: lock.Image{Reference: ref, Repository: "index.docker.io/pytorch/pytorch", Tag: "2.1.2", Digest: d}}
+		if got := l.PinnedReference(); got != want {
+			t.Errorf("reference %q: pinned %q, want %q", ref, got, want)
+		}
+	}
+	byDigest := &lock.Lock{Image: lock.Image{Reference: "host:5000/repo@" + d, Repository: "host:5000/repo", Digest: d}}
+	if got := byDigest.PinnedReference(); got != "host:5000/repo@"+d {
+		t.Errorf("by digest: %q", got)
+	}
+}

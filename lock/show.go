@@ -5,9 +5,18 @@ import (
 	"strings"
 )
 
-// PinnedReference is repository[:tag]@digest.
+// PinnedReference is the image as written in mlenv.toml, with the locked
+// tag and digest: repository[:tag]@digest, a reference docker, podman and
+// every registry tool accept. It is the one way mlenv prints a pin.
 func (l *Lock) PinnedReference() string {
-	ref := l.Image.Repository
+	ref := l.Image.Reference
+	if ref == "" {
+		ref = l.Image.Repository
+	}
+	ref, _, _ = strings.Cut(ref, "@") // a digest written in the ref
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i] // a tag written in the ref
+	}
 	if l.Image.Tag != "" {
 		ref += ":" + l.Image.Tag
 	}

@@ -85,9 +85,9 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 	if rep.Status == resolve.StatusFresh {
 		say(o.globalOptions, stderr, "%s is up to date\n", p.LockPath)
 	} else {
-		say(o.globalOptions, stderr, "Locked %s\n\t%s\n", pinnedRef(rep.Lock), rep.Lock.Versions.Describe())
+		say(o.globalOptions, stderr, "Locked %s\n\t%s\n", rep.Lock.PinnedReference(), rep.Lock.Versions.Describe())
 	}
-	return emit(o.json, stdout, lockResult{Lock: p.LockPath, Status: string(rep.Status), Image: pinnedRef(rep.Lock)})
+	return emit(o.json, stdout, lockResult{Lock: p.LockPath, Status: string(rep.Status), Image: rep.Lock.PinnedReference()})
 }
 
 // checkLock is --check: fresh exits 0, missing or stale 3; no network.
@@ -105,17 +105,9 @@ func checkLock(p *lock.Project, o lockOptions, stdout, stderr io.Writer) error {
 	f := p.Freshness(l)
 	if f.Fresh {
 		say(o.globalOptions, stderr, "%s is up to date\n", p.LockPath)
-		return emit(o.json, stdout, lockResult{Lock: p.LockPath, Status: "fresh", Image: pinnedRef(l)})
+		return emit(o.json, stdout, lockResult{Lock: p.LockPath, Status: "fresh", Image: l.PinnedReference()})
 	}
 	say(o.globalOptions, stderr, "%s is stale: %s: run `mlenv lock`\n", p.LockPath, f.Reason())
 	emit(o.json, stdout, lockResult{Lock: p.LockPath, Status: "stale", Reason: f.Reason(), Changed: f.Changed})
 	return reported{&lock.StaleError{Path: p.LockPath, Reason: f.Reason()}}
-}
-
-func pinnedRef(l *lock.Lock) string {
-	ref := l.Image.Reference
-	if l.Image.Tag != "" {
-		ref += ":" + l.Image.Tag
-	}
-	return ref + "@" + l.Image.Digest
 }

@@ -251,3 +251,15 @@ func TestHostileInputsExitTwo(t *testing.T) {
 		t.Error("the link's target was not written")
 	}
 }
+
+// TestPinnedReferencePrinted: a ref with a tag (or a digest) is printed
+// once, as a reference tools accept, by lock and lock --json.
+func TestPinnedReferencePrinted(t *testing.T) {
+	reg := families(t)
+	dir := newProject(t, reg, "[image]\nref = \"{{registry}}/nvidia/cuda:12.6.3-runtime-ubuntu24.04\"\n")
+	r := mlenv(t, dir, "lock", "--json")
+	want := reg.Host + "/nvidia/cuda:12.6.3-runtime-ubuntu24.04@sha256:"
+	if r.code != 0 || !strings.Contains(r.stdout, `"image": "`+want) || !strings.Contains(r.stderr, "Locked "+want) {
+		t.Errorf("lock of a tagged ref: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
