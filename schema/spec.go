@@ -58,7 +58,7 @@ type Run struct {
 	ShmSize  string            `toml:"shm-size,omitempty" json:"shm-size,omitempty"`
 	Network  string            `toml:"network,omitempty" json:"network"`
 	Mounts   []string          `toml:"mounts,omitempty" json:"mounts,omitempty"`
-	Env      map[string]string `toml:"env,omitempty" json:"env,omitempty"`
+	Env      Env               `toml:"env,omitempty" json:"env,omitempty"`
 	Command  []string          `toml:"command,omitempty" json:"command,omitempty"`
 	PipCache string            `toml:"pip-cache,omitempty" json:"pip-cache"`
 	User     string            `toml:"user,omitempty" json:"user,omitempty"`

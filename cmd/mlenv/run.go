@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -92,6 +93,9 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths}
 	if o.print {
 		return runner.PrintCommand(stdout, spec, l)
+	}
+	if len(argv) == 0 && !spec.Stdin {
+		return usageError{errors.New("nothing to run: mlenv.toml has no [run] command and none was given: add [run] command = [\"python\", \"train.py\"], or run `mlenv run -- python train.py` (on a terminal, or with -i, the image's own command runs)")}
 	}
 	auth, err := indexAuth(p)
 	if err != nil {

@@ -413,3 +413,27 @@ func hostname(t *testing.T) string {
 	}
 	return h
 }
+
+// TestRunEnvListAndNothingToRun: [run] env written as docker users write
+// it (a list of NAME=VALUE) reaches the container; with no command
+// anywhere, mlenv says what to do instead of running the image's default
+// with no input.
+func TestRunEnvListAndNothingToRun(t *testing.T) {
+	dir := pipProject(t, pythonRef(t), "[run]\ngpus = \"none\"\nenv = [\"WANDB_MODE=offline\", \"SEED=42\"]\n")
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	r := mlenv(t, dir, "run", "--", "python3", "-c", "import os; print(os.environ['WANDB_MODE'], os.environ['SEED'])")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "offline 42" {
+		t.Errorf("env as a list: exit %d, stdout %q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	if r := mlenv(t, dir, "run"); r.code != 2 || !strings.Contains(r.stderr, "nothing to run") || !strings.Contains(r.stderr, "[run] command") {
+		t.Errorf("no command: exit %d: %s", r.code, r.stderr)
+	}
+	writeFile(t, filepath.Join(dir, "mlenv.toml"), readFile(t, filepath.Join(dir, "mlenv.toml"))+"ipc = \"host\"\n")
+	bad := strings.Replace(readFile(t, filepath.Join(dir, "mlenv.toml")), `env = ["WANDB_MODE=offline", "SEED=42"]`, `env = { SEED = 42 }`, 1)
+	writeFile(t, filepath.Join(dir, "mlenv.toml"), bad)
+	if r := mlenv(t, dir, "lock"); r.code != 2 || !strings.Contains(r.stderr, `run.env: SEED: write the value as a string, e.g. SEED = "42"`) {
+		t.Errorf("a number in env: exit %d: %s", r.code, r.stderr)
+	}
+}
