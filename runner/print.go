@@ -33,7 +33,7 @@ func PrintCommand(w io.Writer, spec RunSpec, l *lock.Lock) error {
 	}
 	args = append(args, export.DockerRunArgs(r, true)...)
 	project, _ := filepath.Abs(spec.ProjectDir)
-	args = append(args, "-v", project+":"+r.Workdir, "-w", r.Workdir)
+	args = append(args, "-v", project+":"+r.Workdir, "-w", spec.WorkingDir())
 	for _, m := range r.Mounts {
 		args = append(args, "-v", m)
 	}

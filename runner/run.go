@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -35,6 +36,9 @@ type RunSpec struct {
 	GPUs       []container.DeviceRequest
 	// AllowOutside permits mounts outside the project directory.
 	AllowOutside bool
+	// Subdir is where the command starts, relative to the project
+	// directory (mlenv run from proj/src starts in workdir/src).
+	Subdir string
 	// ConsoleSize is the TTY's height and width at start (engines from
 	// API 1.42 apply it at create, before the command can ask).
 	ConsoleSize [2]uint
@@ -59,7 +63,7 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 	cfg := &container.Config{
 		Image:        s.Image,
 		Cmd:          s.Argv,
-		WorkingDir:   r.Workdir,
+		WorkingDir:   s.WorkingDir(),
 		Tty:          s.TTY,
 		OpenStdin:    s.Stdin,
 		StdinOnce:    s.Stdin,
@@ -87,6 +91,12 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		hc.ShmSize = n
 	}
 	return cfg, hc, nil
+}
+
+// WorkingDir is where the command starts in the container: the same
+// directory under workdir as the caller's under the project.
+func (s RunSpec) WorkingDir() string {
+	return path.Join(s.Settings.Workdir, filepath.ToSlash(s.Subdir))
 }
 
 // userEnv is [run] user and env as the container gets them: user = "host"

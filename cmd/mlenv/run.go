@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/moby/term"
@@ -88,7 +89,7 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	if len(argv) == 0 {
 		argv = settings.Command
 	}
-	spec := runner.RunSpec{ProjectDir: p.Spec.Dir, Settings: settings, Argv: argv,
+	spec := runner.RunSpec{ProjectDir: p.Spec.Dir, Subdir: subdirOf(p.Spec.Dir), Settings: settings, Argv: argv,
 		TTY: isTerminalReader(stdin) && isTerminal(stdout), Stdin: o.interactive || isTerminalReader(stdin),
 		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths}
 	if o.print {
@@ -155,4 +156,24 @@ func (o runOptions) settings(r schema.Run) (schema.Run, error) {
 func isTerminalReader(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(f.Fd())
+}
+
+// subdirOf is the working directory relative to the project directory, or
+// "" when it is the project directory or outside it.
+func subdirOf(project string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	_, inside, _ := schema.ResolvePath(project, wd)
+	realProject, err1 := filepath.EvalSymlinks(project)
+	realWd, err2 := filepath.EvalSymlinks(wd)
+	if !inside || err1 != nil || err2 != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(realProject, realWd)
+	if err != nil || rel == "." {
+		return ""
+	}
+	return rel
 }

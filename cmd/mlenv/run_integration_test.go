@@ -437,3 +437,28 @@ func TestRunEnvListAndNothingToRun(t *testing.T) {
 		t.Errorf("a number in env: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// TestRunFollowsTheWorkingDirectory: from proj/src/sub, the command starts
+// in workdir/src/sub, where the caller's relative paths resolve.
+func TestRunFollowsTheWorkingDirectory(t *testing.T) {
+	dir := pipProject(t, pythonRef(t), "[run]\ngpus = \"none\"\n")
+	sub := filepath.Join(dir, "src", "sub")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(sub, "train.py"), "import os; print(os.getcwd())\n")
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	cmd := exec.Command(mlenvBinary(t), "run", "--", "python3", "train.py")
+	cmd.Dir = sub
+	out, err := cmd.CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "/src/src/sub" {
+		t.Errorf("run from src/sub: %v\n%s", err, out)
+	}
+	cmd = exec.Command(mlenvBinary(t), "run", "--print", "--", "python3", "train.py")
+	cmd.Dir = sub
+	if out, err := cmd.Output(); err != nil || !strings.Contains(string(out), "-w /src/src/sub ") {
+		t.Errorf("--print from src/sub: %v\n%s", err, out)
+	}
+}
