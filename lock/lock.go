@@ -99,6 +99,11 @@ type Inputs struct {
 	Image string `toml:"image" json:"image"`
 	Pip   string `toml:"pip" json:"pip"`
 	Run   string `toml:"run" json:"run"`
+	// PipSection and Requirements split Pip into the [pip] table and the
+	// requirements file's content, so that a stale lock names the one that
+	// changed (empty in locks without [pip], and in older locks).
+	PipSection   string `toml:"pip-section,omitempty" json:"pip-section,omitempty"`
+	Requirements string `toml:"requirements,omitempty" json:"requirements,omitempty"`
 }
 
 // ByDigest is the image as repository@digest: what every consumer pulls.

@@ -91,7 +91,7 @@ func Lock(ctx context.Context, spec *schema.Spec, h schema.Hashes, prev *lock.Lo
 		Image:     pin.Image,
 		Versions:  pin.Versions,
 		Run:       spec.Run,
-		Inputs:    lock.Inputs{Image: h.Image, Pip: h.Pip, Run: h.Run},
+		Inputs:    lock.Inputs{Image: h.Image, Pip: h.Pip, Run: h.Run, PipSection: h.PipSection, Requirements: h.Requirements},
 	}
 	if !spec.HasPip() {
 		return next, nil

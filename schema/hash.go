@@ -16,8 +16,13 @@ import (
 type Hashes struct {
 	Input string
 	Image string
-	Pip   string
+	Pip   string // the [pip] table and the requirements file's content
 	Run   string
+	// PipSection (the [pip] table alone) and Requirements (the file's
+	// content) are set when the spec has [pip] and a requirements file;
+	// RequirementsFile names that file.
+	PipSection, Requirements string
+	RequirementsFile         string
 }
 
 // Hashes computes the canonical hashes. The pip hash covers the content of
@@ -35,6 +40,12 @@ func (s *Spec) Hashes() (Hashes, error) {
 		RequirementsContent string `json:"requirements-content,omitempty"`
 	}{s.Pip, req}
 	h := Hashes{Image: DigestJSON(im), Pip: DigestJSON(pip), Run: DigestJSON(s.Run)}
+	if s.HasPip() {
+		h.PipSection = DigestJSON(s.Pip)
+	}
+	if s.Pip.Requirements != "" {
+		h.Requirements, h.RequirementsFile = DigestJSON(req), s.Pip.Requirements
+	}
 	h.Input = DigestJSON(struct {
 		Project             Project
 		Image, Pip, RunHash string

@@ -54,6 +54,7 @@ type lockResult struct {
 	Status  string   `json:"status"` // "fresh", "stale", "written", "unchanged"
 	Reason  string   `json:"reason,omitempty"`
 	Changed []string `json:"changed,omitempty"`
+	Files   []string `json:"changed-files,omitempty"`
 	Image   string   `json:"image,omitempty"`
 }
 
@@ -108,6 +109,6 @@ func checkLock(p *lock.Project, o lockOptions, stdout, stderr io.Writer) error {
 		return emit(o.json, stdout, lockResult{Lock: p.LockPath, Status: "fresh", Image: l.PinnedReference()})
 	}
 	say(o.globalOptions, stderr, "%s is stale: %s: run `mlenv lock`\n", p.LockPath, f.Reason())
-	emit(o.json, stdout, lockResult{Lock: p.LockPath, Status: "stale", Reason: f.Reason(), Changed: f.Changed})
+	emit(o.json, stdout, lockResult{Lock: p.LockPath, Status: "stale", Reason: f.Reason(), Changed: f.Changed, Files: f.Files})
 	return reported{&lock.StaleError{Path: p.LockPath, Reason: f.Reason()}}
 }

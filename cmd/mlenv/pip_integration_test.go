@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -160,4 +161,25 @@ subprocess.run(pip + ["freeze", "--local"], check=True)
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
+}
+
+// TestStaleReasonNamesTheRequirementsFile: editing only requirements.txt
+// makes the lock stale, and the reason names that file, not mlenv.toml.
+func TestStaleReasonNamesTheRequirementsFile(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\nrequirements = \"requirements.txt\"\nindex-url = %q\n", idx.URL))
+	writeFile(t, filepath.Join(dir, "requirements.txt"), "alpha\n")
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	writeFile(t, filepath.Join(dir, "requirements.txt"), "alpha\nbeta\n")
+	r := mlenv(t, dir, "lock", "--check", "--json")
+	if r.code != 3 || !strings.Contains(r.stderr, "requirements.txt changed since the lock was written") || strings.Contains(r.stderr, "mlenv.toml changed") ||
+		!strings.Contains(r.stdout, `"changed-files": [`) {
+		t.Errorf("requirements edited: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	writeFile(t, filepath.Join(dir, "mlenv.toml"), readFile(t, filepath.Join(dir, "mlenv.toml"))+"extra-index-urls = [\"http://127.0.0.1:9/simple\"]\n")
+	if r := mlenv(t, dir, "lock", "--check"); r.code != 3 || !strings.Contains(r.stderr, "mlenv.toml changed ([pip]) and requirements.txt since the lock was written") {
+		t.Errorf("both edited: exit %d: %s", r.code, r.stderr)
+	}
 }

@@ -84,7 +84,6 @@ class PipError(Exception):
 
 
 def run_pip(pip, args):
-    log("mlenv: pip " + " ".join(a for a in args if "://" not in a))
     p = subprocess.run(pip + args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
     sys.stderr.write(p.stderr)
     if p.returncode != 0:
