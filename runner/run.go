@@ -181,7 +181,9 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 		return 0, fmt.Errorf("attach: %w", err)
 	}
 	defer attach.Close()
-	wait := e.Client.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	// The wait outlives Ctrl-C (which cancels ctx): mlenv returns when the
+	// interrupted container has exited, not before, and not later.
+	wait := e.Client.ContainerWait(context.WithoutCancel(ctx), id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
 	restore := e.rawTerminal(spec, stdio)
 	defer restore()
 	outputDone := e.stream(spec, stdio, &attach.HijackedResponse)
@@ -209,7 +211,8 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 		}
 		return 0, &StartedError{lost("the run", fmt.Errorf("waiting for the container: %w", err))}
 	case <-ctx.Done():
-		e.interrupt(id, wait.Result)
+		e.interrupt(id, wait)
+		<-outputDone
 		return 0, &StartedError{ctx.Err()}
 	}
 }
@@ -316,17 +319,23 @@ func (e *Engine) stillUp(ctx context.Context, code int64) error {
 }
 
 // interrupt passes Ctrl-C on as docker's signal proxy does: SIGINT to the
-// container (python, even as PID 1, stops on it), then after a grace period
-// a stop (SIGTERM, then SIGKILL). The container is removed afterwards.
-func (e *Engine) interrupt(id string, exited <-chan container.WaitResponse) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// container (python, even as PID 1, stops on it), then waits for it to
+// exit; a second Ctrl-C or SIGTERM kills it. It returns as soon as the
+// container has exited (the engine then removes it).
+func (e *Engine) interrupt(id string, wait client.ContainerWaitResult) {
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	ctx := context.Background()
 	e.Client.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "SIGINT"})
-	select {
-	case <-exited:
-		return
-	case <-time.After(5 * time.Second):
+	for {
+		select {
+		case <-wait.Result:
+			return
+		case <-wait.Error:
+			return // the container is gone, or the engine is
+		case <-again:
+			e.Client.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "SIGKILL"})
+		}
 	}
-	timeout := 5
-	e.Client.ContainerStop(ctx, id, client.ContainerStopOptions{Timeout: &timeout})
 }

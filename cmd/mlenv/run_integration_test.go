@@ -139,36 +139,67 @@ func mlenvBinary(t *testing.T) string {
 	return binPath
 }
 
-// TestInterruptRemovesContainer sends SIGINT to a running mlenv: it exits
-// 130 and leaves no container behind.
+// TestInterruptRemovesContainer sends SIGINT to a running mlenv, as
+// Ctrl-C does: the container gets it and stops, mlenv returns once it has
+// (not seconds later), exits 130 and leaves no container behind. A
+// container that ignores SIGINT keeps running, as under docker, until a
+// second Ctrl-C kills it.
 func TestInterruptRemovesContainer(t *testing.T) {
 	idx := pypitest.New(t, testWheels...)
 	dir := lockedRunProject(t, idx, "")
-	bin := mlenvBinary(t)
 	if r := mlenv(t, dir, "run", "--", "true"); r.code != 0 { // build the environment first
 		t.Fatal(r.stderr)
 	}
-	cmd := exec.Command(bin, "--file", filepath.Join(dir, "mlenv.toml"), "run", "--", "python3", "-c", "import time; print('started', flush=True); time.sleep(120)")
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(60 * time.Second)
-	for !strings.Contains(out.String(), "started") && time.Now().Before(deadline) {
-		time.Sleep(100 * time.Millisecond)
-	}
-	if running := enginetest.Docker(t, nil, "ps", "-q", "--filter", "label="+runner.LabelRun); running == "" {
-		t.Fatalf("no running container; mlenv said: %s", errb.String())
-	}
+	// python stops on SIGINT at once; the old code waited a fixed 5 s
+	cmd, errb := startRun(t, dir, "import time; print('started', flush=True); time.sleep(120)")
+	start := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
 	err := cmd.Wait()
 	if code := cmd.ProcessState.ExitCode(); code != 130 {
 		t.Errorf("mlenv after SIGINT: exit %d (%v): %s", code, err, errb.String())
 	}
+	if took := time.Since(start); took > 4*time.Second {
+		t.Errorf("mlenv returned %v after the container stopped on SIGINT, not when it stopped", took)
+	}
 	if left := enginetest.Docker(t, nil, "ps", "-aq", "--filter", "label="+runner.LabelRun); left != "" {
 		t.Errorf("containers left after SIGINT: %s", left)
 	}
+	cmd, errb = startRun(t, dir, "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); print('started', flush=True); time.sleep(120)")
+	cmd.Process.Signal(syscall.SIGINT)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case <-exited:
+		t.Fatalf("mlenv returned while its container, which ignores SIGINT, still ran: %s", errb.String())
+	case <-time.After(2 * time.Second):
+	}
+	cmd.Process.Signal(syscall.SIGINT) // the second Ctrl-C kills
+	select {
+	case <-exited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("a second SIGINT did not end the run")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("mlenv after two SIGINTs: exit %d: %s", code, errb.String())
+	}
+	if left := enginetest.Docker(t, nil, "ps", "-aq", "--filter", "label="+runner.LabelRun); left != "" {
+		t.Errorf("containers left after two SIGINTs: %s", left)
+	}
+}
+
+// startRun starts the mlenv binary running python code in dir's locked
+// environment and returns once the code printed "started".
+func startRun(t *testing.T, dir, code string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(mlenvBinary(t), "--file", filepath.Join(dir, "mlenv.toml"), "run", "--", "python3", "-c", code)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	waitFor(t, "the command to start", func() bool { return strings.Contains(out.String(), "started") })
+	return cmd, &errb
 }
 
 // TestUserHostOwnsFiles runs mlenv as an unprivileged user (in the docker
