@@ -77,7 +77,11 @@ code returned.`,
 }
 
 func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	p, l, err := lockedProject(o.globalOptions, o.frozen)
+	g := o.globalOptions
+	if o.from != "" {
+		g = fromArchive(g, o.from)
+	}
+	p, l, err := lockedProject(g, o.frozen)
 	if err != nil {
 		return err
 	}
@@ -176,4 +180,16 @@ func subdirOf(project string) string {
 		return ""
 	}
 	return rel
+}
+
+// fromArchive is g for `run --from DIR`: the project's mlenv.toml where
+// there is one (found upward, or --file), else the archive's own, so that
+// an archive reruns from any directory.
+func fromArchive(g *globalOptions, dir string) *globalOptions {
+	if _, err := specPath(g); err == nil {
+		return g
+	}
+	archived := *g
+	archived.file = filepath.Join(dir, schema.FileName)
+	return &archived
 }

@@ -48,7 +48,7 @@ func runVendor(ctx context.Context, o vendorOptions, dir string, stderr io.Write
 	if err != nil {
 		return err
 	}
-	if err := vendor.Write(ctx, reg, auth, l, dir, p.Spec.Path, p.LockPath); err != nil {
+	if err := vendor.Write(ctx, reg, auth, p, l, dir); err != nil {
 		return err
 	}
 	say(o.globalOptions, stderr, "vendored %s (%d platforms) and %d wheels into %s\nrestore offline with: mlenv run --from %s\n",

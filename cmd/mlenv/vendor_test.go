@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -23,7 +24,9 @@ func TestVendorRunsOffline(t *testing.T) {
 	local := enginetest.Derive(t, enginetest.PythonImage(t), "mlenv-test/vendored:1", []string{fmt.Sprintf("LABEL dev.mlenv.test=%d", time.Now().UnixNano())}, "true")
 	ref := enginetest.Push(t, local, host+"/mlenv-test/python:vendor")
 	idx := pypitest.New(t, testWheels...)
-	dir := pipProject(t, ref, "[pip]\npackages = [\"beta\"]\nindex-url = \""+idx.URL+"\"\n[run]\ncommand = [\"python3\", \"-c\", \"import alpha, beta; print('offline', alpha.__version__)\"]\n")
+	dir := pipProject(t, ref, "[pip]\nrequirements = \"env/requirements.txt\"\nindex-url = \""+idx.URL+"\"\n[run]\ncommand = [\"python3\", \"-c\", \"import alpha, beta; print('offline', alpha.__version__)\"]\n")
+	os.MkdirAll(filepath.Join(dir, "env"), 0o755)
+	writeFile(t, filepath.Join(dir, "env", "requirements.txt"), "beta\n")
 	if r := mlenv(t, dir, "lock"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
@@ -31,7 +34,7 @@ func TestVendorRunsOffline(t *testing.T) {
 	if r := mlenv(t, dir, "vendor", archive); r.code != 0 {
 		t.Fatalf("vendor: exit %d: %s", r.code, r.stderr)
 	}
-	for _, f := range []string{"image/index.json", "image/oci-layout", "wheels/alpha-1.0-py3-none-any.whl", "wheels/beta-1.0-py3-none-any.whl", "mlenv.lock", "mlenv.toml"} {
+	for _, f := range []string{"image/index.json", "image/oci-layout", "wheels/alpha-1.0-py3-none-any.whl", "wheels/beta-1.0-py3-none-any.whl", "mlenv.lock", "mlenv.toml", "env/requirements.txt"} {
 		if _, err := os.Stat(filepath.Join(archive, f)); err != nil {
 			t.Errorf("archive lacks %s", f)
 		}
@@ -51,6 +54,14 @@ func TestVendorRunsOffline(t *testing.T) {
 	r := mlenv(t, dir, "run", "--from", archive)
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "offline 1.0" {
 		t.Errorf("run --from: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	// The archive alone: from an empty directory, nothing else there.
+	empty := t.TempDir()
+	cmd := exec.Command(mlenvBinary(t), "run", "--from", archive, "--rebuild")
+	cmd.Dir = empty
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "offline 1.0") {
+		t.Errorf("run --from in an empty directory: %v\n%s", err, out)
 	}
 }
 

@@ -40,10 +40,11 @@ const (
 )
 
 // Write saves the locked image (every locked platform) and the locked
-// wheels into dir, and copies the given project files (mlenv.toml,
-// mlenv.lock) beside them, so the environment can be archived and
-// restored with no registry and no index.
-func Write(ctx context.Context, reg *registry.Registry, auth *indexauth.Auth, l *lock.Lock, dir string, projectFiles ...string) error {
+// wheels into dir, with the project's mlenv.toml, mlenv.lock and
+// requirements file (at its path relative to mlenv.toml), so that the
+// archive alone reruns the environment, with no registry, no index and no
+// project: `mlenv run --from DIR` from any directory.
+func Write(ctx context.Context, reg *registry.Registry, auth *indexauth.Auth, p *lock.Project, l *lock.Lock, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -53,12 +54,23 @@ func Write(ctx context.Context, reg *registry.Registry, auth *indexauth.Auth, l 
 	if err := writeWheels(ctx, reg, auth, l, filepath.Join(dir, WheelsDir)); err != nil {
 		return err
 	}
-	for _, f := range projectFiles {
-		b, err := os.ReadFile(f)
+	files := map[string]string{p.Spec.Path: schema.FileName, p.LockPath: lock.FileName}
+	if req := p.Spec.Pip.Requirements; req != "" {
+		if filepath.IsAbs(req) || !filepath.IsLocal(req) {
+			return fmt.Errorf("%s: pip.requirements %q is outside the project: an archive can hold only files inside it (move the file into the project)", p.Spec.Path, req)
+		}
+		files[filepath.Join(p.Spec.Dir, req)] = req
+	}
+	for from, to := range files {
+		b, err := os.ReadFile(from)
 		if err != nil {
 			return err
 		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(f)), b, 0o644); err != nil {
+		dest := filepath.Join(dir, to)
+		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(dest, b, 0o644); err != nil {
 			return err
 		}
 	}
