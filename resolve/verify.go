@@ -109,7 +109,7 @@ func verifyRegistry(ctx context.Context, o VerifyOptions, l *lock.Lock, rep *Ver
 	}
 	for _, d := range digests {
 		_, err := o.Registry.Head(ctx, repo.Digest(d))
-		rep.add("exists "+repo.Digest(d).String(), statusOf(err == nil, "fail"), errText(err))
+		rep.add("exists "+repo.Digest(d).String(), statusOf(err == nil, "fail"), reason(err))
 	}
 	if l.Image.Tag == "" {
 		return nil
@@ -120,8 +120,10 @@ func verifyRegistry(ctx context.Context, o VerifyOptions, l *lock.Lock, rep *Ver
 	}
 	d, err := o.Registry.Head(ctx, repo.Tag(l.Image.Tag))
 	switch {
+	case isNotFound(err):
+		rep.add("tag "+l.Image.Tag, moved, "the tag no longer exists in the registry (the locked digest may still be pullable)")
 	case err != nil:
-		rep.add("tag "+l.Image.Tag, moved, "the tag no longer resolves: "+err.Error())
+		rep.add("tag "+l.Image.Tag, "warn", "could not check the tag: "+reason(err))
 	case d.Digest.String() != l.Image.Digest:
 		rep.add("tag "+l.Image.Tag, moved, fmt.Sprintf("the tag now points at %s; the lock keeps %s (`mlenv lock --upgrade` would move)", d.Digest, l.Image.Digest))
 	default:
@@ -157,4 +159,18 @@ func packageSources(l *lock.Lock) string {
 		s += "; files from " + strings.Join(hosts, ", ")
 	}
 	return s
+}
+
+// reason is err's message without the reference a check already names.
+func reason(err error) string {
+	var re *registry.Error
+	if errors.As(err, &re) {
+		return re.Reason()
+	}
+	return errText(err)
+}
+
+func isNotFound(err error) bool {
+	var re *registry.Error
+	return errors.As(err, &re) && re.Kind == registry.KindNotFound
 }

@@ -2,12 +2,14 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
 	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/moby/term"
@@ -41,6 +43,9 @@ func (e *Engine) EnsureImage(ctx context.Context, ref ImageRef, progress io.Writ
 		return "", fmt.Errorf("image %s (%s) is not in the engine, and this run is offline: load it with `mlenv run --from DIR`", ref, ref.Platform)
 	}
 	if err := e.pull(ctx, ref, progress); err != nil {
+		if answered(err) {
+			return "", err // the engine reported the registry's failure
+		}
 		return "", lost("the pull of "+ref.String(), err)
 	}
 	return e.localImage(ctx, ref)
@@ -85,7 +90,21 @@ func (e *Engine) pull(ctx context.Context, ref ImageRef, progress io.Writer) err
 	return nil
 }
 
+// answered reports whether err is the engine's own report (its pull
+// failed at the registry), as opposed to the engine not answering.
+func answered(err error) bool {
+	var je *jsonstream.Error
+	return errors.As(err, &je) || strings.Contains(err.Error(), "Error response from daemon")
+}
+
 func pullError(ref ImageRef, err error) error {
+	msg := err.Error()
+	unreachable := strings.Contains(msg, "connection refused") || strings.Contains(msg, "no such host") ||
+		strings.Contains(msg, "i/o timeout") || strings.Contains(msg, "network is unreachable") || strings.Contains(msg, "TLS handshake timeout")
+	if answered(err) && unreachable {
+		return fmt.Errorf("pull %s: the engine cannot reach the registry %s (%w): check the network, or run from an archive (`mlenv vendor`, then `mlenv run --from DIR`), or point [image] registry at a mirror and re-lock",
+			ref, strings.SplitN(ref.Repository, "/", 2)[0], err)
+	}
 	switch {
 	case cerrdefs.IsNotFound(err) || strings.Contains(err.Error(), "manifest unknown") || strings.Contains(err.Error(), "not found"):
 		return fmt.Errorf("pull %s: the locked image no longer exists in its registry and is not present locally (%v): restore it from an archive (`mlenv vendor`), or re-lock with `mlenv lock --upgrade`", ref, err)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/moby/term"
 
@@ -21,6 +22,9 @@ func newRegistry(g *globalOptions, stderr io.Writer) (*registry.Registry, error)
 				return
 			}
 			fmt.Fprintf(stderr, "\rListing tags of %s: %d", repo, tags)
+		}
+		o.OnRetry = func(host string, reason error, wait time.Duration, attempt, attempts int) {
+			fmt.Fprintf(stderr, "\r\033[Kregistry %s: %v; retrying in %s (attempt %d of %d, then mlenv gives up)\n", host, reason, wait.Round(100*time.Millisecond), attempt, attempts)
 		}
 	}
 	r, err := registry.New(o)

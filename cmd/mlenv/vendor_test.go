@@ -48,10 +48,20 @@ func TestVendorRunsOffline(t *testing.T) {
 	stopRegistry()
 	idx.Close()
 	enginetest.Docker(t, nil, "rmi", "-f", l.Image.Platforms[0].Config)
-	if r := mlenv(t, dir, "run"); r.code != 125 {
-		t.Fatalf("without the archive the run should fail: exit %d: %s", r.code, r.stderr)
+	if r := mlenv(t, dir, "run"); r.code != 125 || !strings.Contains(r.stderr, "the engine cannot reach the registry") || strings.Contains(r.stderr, "stopped answering") {
+		t.Fatalf("without the archive, the registry down: exit %d: %s", r.code, r.stderr)
 	}
-	r := mlenv(t, dir, "run", "--from", archive)
+	// verify names the registry as the part that failed, each reference once
+	r := mlenv(t, dir, "verify")
+	if r.code != 1 || !strings.Contains(r.stderr, "cannot reach registry") || strings.Contains(r.stderr, "no longer") {
+		t.Errorf("verify, the registry down: exit %d: %s", r.code, r.stderr)
+	}
+	for _, line := range strings.Split(r.stderr, "\n") {
+		if ref := host + "/mlenv-test/python@"; strings.Count(line, ref) > 1 {
+			t.Errorf("verify prints the reference twice: %s", line)
+		}
+	}
+	r = mlenv(t, dir, "run", "--from", archive)
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "offline 1.0" {
 		t.Errorf("run --from: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}

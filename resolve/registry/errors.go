@@ -34,23 +34,27 @@ type Error struct {
 	Err  error
 }
 
-func (e *Error) Error() string {
+func (e *Error) Error() string { return e.Ref + ": " + e.Reason() }
+
+// Reason is what went wrong and what to do, without the reference (for
+// reports that name it already).
+func (e *Error) Reason() string {
 	host := registryHost(e.Ref)
 	switch e.Kind {
 	case KindNotFound:
-		return fmt.Sprintf("%s: not found in the registry: check the repository and tag (a private repository also answers \"not found\" until you run `docker login %s`)", e.Ref, host)
+		return fmt.Sprintf("not found in the registry: check the repository and tag (a private repository also answers \"not found\" until you run `docker login %s`)", host)
 	case KindUnauthorized:
-		return fmt.Sprintf("%s: the registry refused access (%v): run `docker login %s`%s", e.Ref, statusOf(e.Err), host, loginHint(host))
+		return fmt.Sprintf("the registry refused access (%v): run `docker login %s`%s", statusOf(e.Err), host, loginHint(host))
 	case KindUnreachable:
-		return fmt.Sprintf("%s: cannot reach registry %s: %v: check the network or proxy, or point [image] registry at a mirror", e.Ref, host, e.Err)
+		return fmt.Sprintf("cannot reach registry %s: %v: check the network or proxy, or point [image] registry at a mirror", host, e.Err)
 	case KindTimeout:
-		return fmt.Sprintf("%s: registry %s did not answer in time (%v), also after retries: try again later, or point [image] registry at a mirror", e.Ref, host, e.Err)
+		return fmt.Sprintf("registry %s did not answer in time (%v), also after retries: try again later, or point [image] registry at a mirror", host, e.Err)
 	case KindCorrupt:
-		return fmt.Sprintf("%s: registry %s served content that does not match its digest, also after retries (%v): a broken mirror or proxy is in the way; try again or use another registry", e.Ref, host, e.Err)
+		return fmt.Sprintf("registry %s served content that does not match its digest, also after retries (%v): a broken mirror or proxy is in the way; try again or use another registry", host, e.Err)
 	case KindRateLimited:
-		return fmt.Sprintf("%s: registry %s is rate limiting requests and retries ran out: wait and try again, or `docker login %s` for a higher limit", e.Ref, host, host)
+		return fmt.Sprintf("registry %s is rate limiting requests and retries ran out: wait and try again, or `docker login %s` for a higher limit", host, host)
 	}
-	return fmt.Sprintf("%s: %v", e.Ref, e.Err)
+	return fmt.Sprintf("%v", e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }

@@ -34,6 +34,9 @@ type Options struct {
 	// Progress, when set, is told how many tags have been listed so far,
 	// and -1 when listing is done.
 	Progress func(repo string, tags int)
+	// OnRetry, when set, is told before each retry: which host, why, how
+	// long mlenv waits, and which attempt of how many comes next.
+	OnRetry func(host string, reason error, wait time.Duration, attempt, attempts int)
 	// UserAgent is sent with every request.
 	UserAgent string
 	// PageSize is how many tags to ask for a page; 0 means 1000.
@@ -76,7 +79,7 @@ func New(o Options) (*Registry, error) {
 	}
 	ropts := []remote.Option{
 		remote.WithAuthFromKeychain(o.Keychain),
-		remote.WithTransport(&retryTransport{next: o.Transport, policy: o.Retry}),
+		remote.WithTransport(&retryTransport{next: o.Transport, policy: o.Retry, onRetry: o.OnRetry}),
 		// mlenv retries itself (honouring Retry-After); switch go-containerregistry's off.
 		remote.WithRetryStatusCodes(),
 		remote.WithRetryPredicate(func(error) bool { return false }),
@@ -102,7 +105,7 @@ func New(o Options) (*Registry, error) {
 // HTTPClient is a plain HTTP client with the registry's transport and
 // retry policy, for downloads beside the registry (package files).
 func (r *Registry) HTTPClient() *http.Client {
-	return &http.Client{Transport: &retryTransport{next: r.opts.Transport, policy: r.opts.Retry}}
+	return &http.Client{Transport: &retryTransport{next: r.opts.Transport, policy: r.opts.Retry, onRetry: r.opts.OnRetry}}
 }
 
 // Jobs is how many requests the registry makes at once.

@@ -3,8 +3,10 @@ package registry_test
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -41,5 +43,37 @@ func TestTagsFollowEveryPage(t *testing.T) {
 	}
 	if pages != 5 {
 		t.Errorf("%d tag pages requested, want 5 (31 tags, 7 a page)", pages)
+	}
+}
+
+// TestRetriesAreTold: each retry is told (host, reason, wait, attempt), so
+// a terminal can say what mlenv waits for and when it gives up.
+func TestRetriesAreTold(t *testing.T) {
+	reg := resolvetest.New(t)
+	reg.Push("nvidia/cuda", "12.1.1-runtime-ubuntu22.04", resolvetest.Image{}.Build(t, "x"))
+	failures := 0
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		if strings.HasSuffix(r.URL.Path, "/tags/list") && failures < 2 {
+			failures++
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}
+	var told []string
+	r, err := registry.New(registry.Options{Retry: registry.RetryPolicy{Attempts: 5, Base: time.Millisecond, Max: time.Millisecond},
+		OnRetry: func(host string, reason error, wait time.Duration, attempt, attempts int) {
+			told = append(told, fmt.Sprintf("%s %v attempt %d of %d", host, reason, attempt, attempts))
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _ := name.NewRepository(reg.Host + "/nvidia/cuda")
+	if _, err := r.Tags(context.Background(), repo); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{reg.Host + " 503 Service Unavailable attempt 2 of 5", reg.Host + " 503 Service Unavailable attempt 3 of 5"}
+	if fmt.Sprint(told) != fmt.Sprint(want) {
+		t.Errorf("told %q, want %q", told, want)
 	}
 }

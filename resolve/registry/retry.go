@@ -25,8 +25,9 @@ var DefaultRetry = RetryPolicy{Attempts: 5, Base: 500 * time.Millisecond, Max: 3
 // retryTransport retries idempotent requests (GET, HEAD) on 429 and 5xx
 // answers, honouring Retry-After, and on connection resets.
 type retryTransport struct {
-	next   http.RoundTripper
-	policy RetryPolicy
+	next    http.RoundTripper
+	policy  RetryPolicy
+	onRetry func(host string, reason error, wait time.Duration, attempt, attempts int)
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -39,6 +40,13 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		wait := t.backoff(attempt, resp)
+		if t.onRetry != nil {
+			reason := err
+			if reason == nil {
+				reason = errors.New(resp.Status)
+			}
+			t.onRetry(req.URL.Host, reason, wait, attempt+1, t.policy.Attempts)
+		}
 		if resp != nil {
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 			resp.Body.Close()
