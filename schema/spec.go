@@ -52,16 +52,16 @@ type Pip struct {
 
 // Run holds the settings a container is started with.
 type Run struct {
-	GPUs     GPUs              `toml:"gpus,omitempty" json:"gpus"`
-	Workdir  string            `toml:"workdir,omitempty" json:"workdir"`
-	IPC      string            `toml:"ipc,omitempty" json:"ipc,omitempty"`
-	ShmSize  string            `toml:"shm-size,omitempty" json:"shm-size,omitempty"`
-	Network  string            `toml:"network,omitempty" json:"network"`
-	Mounts   []string          `toml:"mounts,omitempty" json:"mounts,omitempty"`
-	Env      Env               `toml:"env,omitempty" json:"env,omitempty"`
-	Command  []string          `toml:"command,omitempty" json:"command,omitempty"`
-	PipCache string            `toml:"pip-cache,omitempty" json:"pip-cache"`
-	User     string            `toml:"user,omitempty" json:"user,omitempty"`
+	GPUs     GPUs     `toml:"gpus,omitempty" json:"gpus"`
+	Workdir  string   `toml:"workdir,omitempty" json:"workdir"`
+	IPC      string   `toml:"ipc,omitempty" json:"ipc,omitempty"`
+	ShmSize  string   `toml:"shm-size,omitempty" json:"shm-size,omitempty"`
+	Network  string   `toml:"network,omitempty" json:"network"`
+	Mounts   []string `toml:"mounts,omitempty" json:"mounts,omitempty"`
+	Env      Env      `toml:"env,omitempty" json:"env,omitempty"`
+	Command  []string `toml:"command,omitempty" json:"command,omitempty"`
+	PipCache string   `toml:"pip-cache,omitempty" json:"pip-cache"`
+	User     string   `toml:"user,omitempty" json:"user,omitempty"`
 }
 
 // Defaults applied where mlenv.toml is silent.
