@@ -2,29 +2,32 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
 
 	"github.com/moby/moby/client"
 )
 
 // CachedEnv is one environment image mlenv built.
 type CachedEnv struct {
-	Image    string // its first name, or <none>
-	Tags     []string
-	ID       string
-	Key      string
-	Base     string
-	Platform string
-	Size     int64
-	Created  time.Time
+	Image    string    `json:"image"` // its first name, or <none>
+	Tags     []string  `json:"tags"`
+	ID       string    `json:"id"`
+	Key      string    `json:"key"`
+	Base     string    `json:"base"`
+	Platform string    `json:"platform"`
+	Size     int64     `json:"size"`
+	Created  time.Time `json:"created"`
 }
 
 // CachedVolume is a pip-cache volume mlenv created.
 type CachedVolume struct {
-	Name string
+	Name string `json:"name"`
 }
 
 // Cache lists the environment images and pip-cache volumes mlenv made.
@@ -81,30 +84,56 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 	return err
 }
 
-// Prune removes every environment image and pip-cache volume mlenv made on
-// this engine, telling removed about each one it removed.
-func (e *Engine) Prune(ctx context.Context, removed func(what string)) error {
+// PruneOptions say what Prune removes.
+type PruneOptions struct {
+	// All removes every environment image and pip-cache volume mlenv made
+	// on this engine; otherwise only the images with these Keys and these
+	// Volumes (a project's).
+	All     bool
+	Keys    []string
+	Volumes []string
+	DryRun  bool // say what would go, remove nothing
+}
+
+// Prune removes mlenv's environment images and pip-cache volumes as o
+// says, telling report about each: err nil when it went (or would go),
+// else why it stayed (in use by a container: skipped, and Prune goes on).
+func (e *Engine) Prune(ctx context.Context, o PruneOptions, report func(what string, err error)) error {
 	envs, vols, err := e.Cache(ctx)
 	if err != nil {
 		return err
 	}
 	for _, env := range envs {
+		if !o.All && !slices.Contains(o.Keys, env.Key) {
+			continue
+		}
 		what := env.Image
 		if len(env.Tags) == 0 {
 			what = "unnamed image " + strings.TrimPrefix(env.ID, "sha256:")[:12]
 		}
-		if err := e.RemoveEnv(ctx, env); err != nil {
-			return fmt.Errorf("remove %s: %w", what, err)
-		}
-		removed(what)
+		report(what, e.pruneOne(o.DryRun, func() error { return e.RemoveEnv(ctx, env) }))
 	}
 	for _, v := range vols {
-		if err := e.RemoveVolume(ctx, v.Name); err != nil {
-			return fmt.Errorf("remove volume %s: %w", v.Name, err)
+		if !o.All && !slices.Contains(o.Volumes, v.Name) {
+			continue
 		}
-		removed("volume " + v.Name)
+		report("volume "+v.Name, e.pruneOne(o.DryRun, func() error { return e.RemoveVolume(ctx, v.Name) }))
 	}
 	return nil
+}
+
+// ErrInUse says a container uses what Prune was to remove.
+var ErrInUse = errors.New("in use by a container: skipped")
+
+func (e *Engine) pruneOne(dryRun bool, remove func() error) error {
+	if dryRun {
+		return nil
+	}
+	err := remove()
+	if cerrdefs.IsConflict(err) {
+		return ErrInUse
+	}
+	return err
 }
 
 // names drops the "<none>:<none>" engines list for an image without a name.

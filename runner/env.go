@@ -66,6 +66,17 @@ func EnvFor(l *lock.Lock, platform, pipCache string) (Env, error) {
 	}, nil
 }
 
+// EnvKeys are the keys of l's environments, one per locked platform.
+func EnvKeys(l *lock.Lock) []string {
+	var keys []string
+	for _, p := range l.Image.Platforms {
+		if env, err := EnvFor(l, p.Platform, l.Run.PipCache); err == nil && len(env.Packages) > 0 {
+			keys = append(keys, env.Key())
+		}
+	}
+	return keys
+}
+
 // Key identifies the installed environment: the base image's config and
 // the exact files installed, with the index and URL each came from. Run
 // settings do not count, so changing them reuses the environment.

@@ -10,11 +10,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlenv/mlenv/runner"
+	"github.com/mlenv/mlenv/schema"
 )
 
 type cacheOptions struct {
 	*globalOptions
-	json bool
+	json   bool
+	all    bool
+	dryRun bool
 }
 
 func newCacheCmd(g *globalOptions) *cobra.Command {
@@ -39,14 +42,20 @@ show and remove them.`,
 	}
 	ls.Flags().BoolVar(&o.json, "json", false, "print JSON")
 	prune := &cobra.Command{
-		Use:     "prune",
-		Short:   "Remove every environment image and pip-cache volume mlenv made",
-		Example: "  mlenv cache prune",
+		Use:   "prune",
+		Short: "Remove this project's environment images (--all: everything mlenv made)",
+		Long: `Remove the environment images of this project's lock, and its pip-cache
+volume when it has one of its own ([run] pip-cache other than the shared
+default). --all removes every environment image and pip-cache volume mlenv
+made on the engine, other users' too. What a container uses is skipped.`,
+		Example: "  mlenv cache prune --dry-run\n  mlenv cache prune\n  mlenv cache prune --all",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCachePrune(cmd.Context(), o, cmd.ErrOrStderr())
 		},
 	}
+	prune.Flags().BoolVar(&o.all, "all", false, "remove every environment image and pip-cache volume mlenv made on this engine")
+	prune.Flags().BoolVar(&o.dryRun, "dry-run", false, "say what would be removed, remove nothing")
 	cmd.AddCommand(ls, prune)
 	return cmd
 }
@@ -86,10 +95,31 @@ func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
 }
 
 func runCachePrune(ctx context.Context, o cacheOptions, stderr io.Writer) error {
+	po := runner.PruneOptions{All: o.all, DryRun: o.dryRun}
+	if !o.all {
+		l, err := readProjectLock(o.globalOptions)
+		if err != nil {
+			return fmt.Errorf("%w (or pass --all to prune everything mlenv made on this engine)", err)
+		}
+		po.Keys = runner.EnvKeys(l)
+		if l.Run.PipCache != schema.DefaultPipCache {
+			po.Volumes = []string{l.Run.PipCache}
+		}
+	}
 	engine, err := runner.Connect(ctx)
 	if err != nil {
 		return err
 	}
 	defer engine.Close()
-	return engine.Prune(ctx, func(what string) { say(o.globalOptions, stderr, "removed %s\n", what) })
+	verb := "removed"
+	if o.dryRun {
+		verb = "would remove"
+	}
+	return engine.Prune(ctx, po, func(what string, err error) {
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", what, err)
+			return
+		}
+		say(o.globalOptions, stderr, "%s %s\n", verb, what)
+	})
 }

@@ -297,10 +297,10 @@ func TestPrintAndCache(t *testing.T) {
 		t.Fatal(r.stderr)
 	}
 	ls := mlenv(t, dir, "cache", "ls", "--json")
-	if ls.code != 0 || !strings.Contains(ls.stdout, "mlenv-env:") || !strings.Contains(ls.stdout, "mlenv-pip-cache") {
+	if ls.code != 0 || !strings.Contains(ls.stdout, `"image": "mlenv-env:`) || !strings.Contains(ls.stdout, `"name": "mlenv-pip-cache"`) {
 		t.Errorf("cache ls: exit %d\n%s\n%s", ls.code, ls.stdout, ls.stderr)
 	}
-	if r := mlenv(t, dir, "cache", "prune"); r.code != 0 || !strings.Contains(r.stderr, "removed mlenv-env:") {
+	if r := mlenv(t, dir, "cache", "prune", "--all"); r.code != 0 || !strings.Contains(r.stderr, "removed mlenv-env:") {
 		t.Errorf("cache prune: exit %d: %s", r.code, r.stderr)
 	}
 	if left := enginetest.Docker(t, nil, "images", "-q", "--filter", "label="+runner.LabelEnv); left != "" {
@@ -491,5 +491,33 @@ func TestRunFollowsTheWorkingDirectory(t *testing.T) {
 	cmd.Dir = sub
 	if out, err := cmd.Output(); err != nil || !strings.Contains(string(out), "-w /src/src/sub ") {
 		t.Errorf("--print from src/sub: %v\n%s", err, out)
+	}
+}
+
+// TestCachePruneScope: prune removes this project's environment only
+// (--all: everything), --dry-run removes nothing, and an image a container
+// uses is skipped while the rest goes.
+func TestCachePruneScope(t *testing.T) {
+	a := lockedRunProject(t, pypitest.New(t, testWheels...), "[run]\ngpus = \"none\"\n")
+	b := lockedRunProject(t, pypitest.New(t, testWheels...), "[run]\ngpus = \"none\"\n")
+	images := map[string]string{}
+	for _, dir := range []string{a, b} {
+		r := mlenv(t, dir, "run", "--", "true")
+		if r.code != 0 {
+			t.Fatal(r.stderr)
+		}
+		images[dir] = strings.TrimSpace(strings.SplitN(strings.SplitN(r.stderr, " into ", 2)[1], "\n", 2)[0])
+	}
+	exists := func(image string) bool { return exec.Command("docker", "image", "inspect", image).Run() == nil }
+	if r := mlenv(t, a, "cache", "prune", "--dry-run"); r.code != 0 || !strings.Contains(r.stderr, "would remove "+images[a]) || strings.Contains(r.stderr, images[b]) || !exists(images[a]) {
+		t.Errorf("prune --dry-run: exit %d: %s", r.code, r.stderr)
+	}
+	user := enginetest.Docker(t, nil, "run", "-d", "--rm", images[b], "sleep", "60")
+	t.Cleanup(func() { exec.Command("docker", "rm", "-f", strings.TrimSpace(user)).Run() })
+	if r := mlenv(t, a, "cache", "prune"); r.code != 0 || exists(images[a]) || !exists(images[b]) {
+		t.Errorf("prune in project a: exit %d, a's image there %v, b's %v: %s", r.code, exists(images[a]), exists(images[b]), r.stderr)
+	}
+	if r := mlenv(t, a, "cache", "prune", "--all"); r.code != 0 || !strings.Contains(r.stderr, images[b]+": in use by a container: skipped") || !exists(images[b]) {
+		t.Errorf("prune --all with b's image in use: exit %d: %s", r.code, r.stderr)
 	}
 }
