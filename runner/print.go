@@ -1,10 +1,12 @@
 package runner
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/lock/export"
@@ -13,10 +15,12 @@ import (
 // hostUserShell is user = "host" spelt for a shell, in printed commands.
 const hostUserShell = "$(id -u):$(id -g)"
 
-// PrintCommand prints the docker run command equivalent to running spec
-// from l, for a README. With locked packages it runs mlenv's environment
-// image, built by a first `mlenv run`.
-func PrintCommand(w io.Writer, spec RunSpec, l *lock.Lock) error {
+// PrintCommand prints the docker run command that this engine would run
+// for spec from l, for a README: gpus = "auto" becomes --gpus all only
+// where the engine (when it answers) has an NVIDIA runtime. With locked
+// packages it runs mlenv's environment image, and says how a reader
+// without mlenv makes the same environment.
+func PrintCommand(ctx context.Context, w io.Writer, spec RunSpec, l *lock.Lock) error {
 	image := l.Image.ByDigest()
 	if len(l.Packages) > 0 {
 		env, err := EnvFor(l, l.Image.Platforms[0].Platform, spec.Settings.PipCache)
@@ -24,14 +28,19 @@ func PrintCommand(w io.Writer, spec RunSpec, l *lock.Lock) error {
 			return err
 		}
 		image = env.Image()
-		fmt.Fprintf(w, "# %s holds the %d locked packages; a first `mlenv run` builds it\n", image, len(env.Packages))
+		fmt.Fprintf(w, "# %s is %s with the %d locked packages: `mlenv run` builds it from mlenv.lock;\n", image, l.PinnedReference(), len(env.Packages))
+		fmt.Fprintf(w, "# without mlenv, build the same with `mlenv export dockerfile -o env && docker build -t %s env`\n", image)
 	}
 	r := spec.Settings
 	args := []string{"docker", "run", "--rm"}
 	if spec.TTY {
 		args = append(args, "-it")
 	}
-	args = append(args, export.DockerRunArgs(r, true)...)
+	gpusForAuto, known := autoGPUs(ctx)
+	if r.GPUs.Mode() == "auto" && !known {
+		fmt.Fprintln(w, "# gpus = auto: add --gpus all where the engine has the NVIDIA runtime (this engine did not answer)")
+	}
+	args = append(args, export.DockerRunArgs(r, gpusForAuto)...)
 	project, _ := filepath.Abs(spec.ProjectDir)
 	args = append(args, "-v", project+":"+r.Workdir, "-w", spec.WorkingDir())
 	for _, m := range r.Mounts {
@@ -64,4 +73,18 @@ func quoteAll(words []string) []string {
 		}
 	}
 	return out
+}
+
+// autoGPUs says whether gpus = "auto" asks for GPUs on this engine (it
+// has an NVIDIA runtime), and whether the engine answered at all.
+func autoGPUs(ctx context.Context) (gpus, known bool) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	e, err := Connect(ctx)
+	if err != nil {
+		return false, false
+	}
+	defer e.Close()
+	has, err := e.HasNVIDIARuntime(ctx)
+	return has, err == nil
 }

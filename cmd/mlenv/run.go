@@ -97,7 +97,7 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 		TTY: isTerminalReader(stdin) && isTerminal(stdout), Stdin: o.interactive || isTerminalReader(stdin),
 		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths}
 	if o.print {
-		return runner.PrintCommand(stdout, spec, l)
+		return runner.PrintCommand(ctx, stdout, spec, l)
 	}
 	if len(argv) == 0 && !spec.Stdin {
 		return usageError{errors.New("nothing to run: mlenv.toml has no [run] command and none was given: add [run] command = [\"python\", \"train.py\"], or run `mlenv run -- python train.py` (on a terminal, or with -i, the image's own command runs)")}

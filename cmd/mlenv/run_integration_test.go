@@ -293,6 +293,12 @@ func TestPrintAndCache(t *testing.T) {
 			t.Errorf("--print lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// gpus = "auto" on this engine, which has no NVIDIA runtime: no --gpus,
+	// which would fail here; and how a reader gets the image without mlenv
+	r = mlenv(t, dir, "run", "--print", "--gpus", "auto")
+	if r.code != 0 || strings.Contains(r.stdout, "--gpus") || !strings.Contains(r.stdout, "mlenv export dockerfile") {
+		t.Errorf("--print with gpus auto: exit %d\n%s", r.code, r.stdout)
+	}
 	if r := mlenv(t, dir, "run", "--gpus", "none", "--", "true"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
