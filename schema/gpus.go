@@ -40,7 +40,8 @@ func (g *GPUs) UnmarshalTOML(v any) error {
 	return nil
 }
 
-// Mode classifies the setting: "all", "none", "auto", "count" or "devices".
+// Mode classifies the setting: "all", "none", "auto", "count", "devices",
+// or "invalid" for anything else (docker, too, wants device=… for ids).
 func (g GPUs) Mode() string {
 	s := string(g)
 	switch {
@@ -52,7 +53,7 @@ func (g GPUs) Mode() string {
 	if _, err := strconv.Atoi(s); err == nil {
 		return "count"
 	}
-	return "devices"
+	return "invalid"
 }
 
 // Count is the number of GPUs asked for in "count" mode.
@@ -74,6 +75,9 @@ func (g GPUs) DeviceIDs() []string {
 }
 
 func (g GPUs) validate() error {
+	if g.Mode() == "invalid" {
+		return fmt.Errorf("invalid gpus %q", string(g))
+	}
 	if g.Mode() == "devices" && len(g.DeviceIDs()) == 0 {
 		return fmt.Errorf("no device ids in %q", string(g))
 	}

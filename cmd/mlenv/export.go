@@ -64,6 +64,9 @@ func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if _, ok := l.Image.Platform(o.platform); o.platform != "" && !ok {
+		return usageError{fmt.Errorf("--platform %s: the lock has %s: pick one of them, or add it to [image] platforms and run `mlenv lock`", o.platform, strings.Join(l.Image.PlatformNames(), ", "))}
+	}
 	name := o.name
 	if name == "" {
 		name = p.Spec.Project.Name

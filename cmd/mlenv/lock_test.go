@@ -263,3 +263,27 @@ func TestPinnedReferencePrinted(t *testing.T) {
 		t.Errorf("lock of a tagged ref: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestFlagValuesAreValidated: flag values get mlenv.toml's rules and clear
+// errors naming the flag, exit 2, before anything runs.
+func TestFlagValuesAreValidated(t *testing.T) {
+	reg := families(t)
+	dir := newProject(t, reg, pytorchSpec)
+	mustLock(t, dir)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "--gpus", "lots", "--", "true"}, "command line: --gpus:"},
+		{[]string{"run", "--shm-size", "8x", "--", "true"}, `--shm-size: invalid size "8x"`},
+		{[]string{"run", "--workdir", "src", "--", "true"}, `--workdir: workdir "src" is not absolute`},
+		{[]string{"run", "-e", "A-B=1", "--", "true"}, `--env: invalid environment variable name "A-B"`},
+		{[]string{"run", "--from", t.TempDir(), "--", "true"}, "not an mlenv vendor archive"},
+		{[]string{"export", "requirements", "--platform", "linux/s390x"}, "--platform linux/s390x: the lock has linux/amd64, linux/arm64"},
+		{[]string{"--registry-timeout", "0s", "verify"}, "--registry-timeout 0s: give a positive duration"},
+	} {
+		if r := mlenv(t, dir, tc.args...); r.code != 2 || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("mlenv %v: exit %d, want 2 saying %q:\n%s", tc.args, r.code, tc.want, r.stderr)
+		}
+	}
+}

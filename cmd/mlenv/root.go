@@ -56,6 +56,12 @@ otherwise mlenv run returns the container's exit code.`,
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
 	root.PersistentFlags().DurationVar(&g.registryTimeout, "registry-timeout", 60*time.Second, "how long to wait for one registry answer before retrying")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if g.registryTimeout <= 0 {
+			return usageError{fmt.Errorf("--registry-timeout %s: give a positive duration, e.g. 60s", g.registryTimeout)}
+		}
+		return nil
+	}
 	root.AddCommand(newInitCmd(&g), newLockCmd(&g), newRunCmd(&g, stdin), newVerifyCmd(&g), newShowCmd(&g),
 		newDiffCmd(&g), newExportCmd(&g), newVendorCmd(&g), newCacheCmd(&g))
 	return root

@@ -79,6 +79,9 @@ code returned.`,
 func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	g := o.globalOptions
 	if o.from != "" {
+		if _, err := os.Stat(filepath.Join(o.from, vendor.ImageDir)); err != nil {
+			return usageError{fmt.Errorf("--from %s: not an mlenv vendor archive (no %s/ in it): make one with `mlenv vendor DIR`", o.from, vendor.ImageDir)}
+		}
 		g = fromArchive(g, o.from)
 	}
 	p, l, err := lockedProject(g, o.frozen)
@@ -154,7 +157,30 @@ func (o runOptions) settings(r schema.Run) (schema.Run, error) {
 		}
 		r.Env = env
 	}
-	return r, schema.ValidateRun(r)
+	return r, flagErrors(schema.ValidateRun(r))
+}
+
+// runFlags names the flag of each [run] key, for errors about flags.
+var runFlags = map[string]string{"run.gpus": "--gpus", "run.workdir": "--workdir", "run.mounts": "--mount", "run.env": "--env",
+	"run.ipc": "--ipc", "run.shm-size": "--shm-size", "run.network": "--network", "run.user": "--user", "run.pip-cache": "--pip-cache"}
+
+// flagErrors words [run] errors about the settings the flags made as
+// errors about the flags.
+func flagErrors(err error) error {
+	var errs schema.Errors
+	if !errors.As(err, &errs) {
+		return err
+	}
+	for _, e := range errs {
+		key := e.Key
+		if strings.HasPrefix(key, "run.env.") {
+			key = "run.env"
+		}
+		if flag, ok := runFlags[key]; ok {
+			e.Key = flag
+		}
+	}
+	return errs
 }
 
 func isTerminalReader(r io.Reader) bool {
