@@ -71,7 +71,16 @@ func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
 	if name == "" {
 		name = p.Spec.Project.Name
 	}
-	files, err := export.Render(format, l, export.Options{Platform: o.platform, Name: dnsName(name)})
+	eo := export.Options{Platform: o.platform, Name: dnsName(name)}
+	if o.output != "" {
+		if eo.OutDir, eo.ProjectDir, err = exportPaths(p.Spec.Dir, o.output); err != nil {
+			return err
+		}
+		if format == "devcontainer" && strings.HasPrefix(eo.OutDir, "..") {
+			return usageError{fmt.Errorf("-o %s is outside the project %s: a devcontainer is written inside the project it opens (e.g. -o .devcontainer)", o.output, p.Spec.Dir)}
+		}
+	}
+	files, err := export.Render(format, l, eo)
 	if err != nil {
 		return usageError{err}
 	}
@@ -113,4 +122,20 @@ func dnsName(s string) string {
 		return "mlenv"
 	}
 	return out
+}
+
+// exportPaths are the output directory relative to the project and the
+// project relative to the output directory, slash-separated.
+func exportPaths(project, output string) (outDir, projectDir string, err error) {
+	out, err := filepath.Abs(output)
+	if err != nil {
+		return "", "", err
+	}
+	if outDir, err = filepath.Rel(project, out); err != nil {
+		return "", "", err
+	}
+	if projectDir, err = filepath.Rel(out, project); err != nil {
+		return "", "", err
+	}
+	return filepath.ToSlash(outDir), filepath.ToSlash(projectDir), nil
 }

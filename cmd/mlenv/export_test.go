@@ -93,7 +93,8 @@ func TestExportDevcontainerUp(t *testing.T) {
 		enginetest.Missing(t, "the Dev Container CLI (npm install -g @devcontainers/cli)")
 	}
 	dir, _ := exportProject(t)
-	if r := mlenv(t, dir, "export", "devcontainer", "-o", filepath.Join(dir, ".devcontainer")); r.code != 0 {
+	// not the usual .devcontainer/: the install must find its file anyway
+	if r := mlenv(t, dir, "export", "devcontainer", "-o", filepath.Join(dir, "envs", "dev")); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	defer func() {
@@ -101,11 +102,11 @@ func TestExportDevcontainerUp(t *testing.T) {
 			enginetest.Docker(t, nil, append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
 		}
 	}()
-	up := exec.Command(cli, "up", "--workspace-folder", dir)
+	up := exec.Command(cli, "up", "--workspace-folder", dir, "--config", filepath.Join(dir, "envs", "dev", "devcontainer.json"))
 	if out, err := up.CombinedOutput(); err != nil {
 		t.Fatalf("devcontainer up: %v\n%s", err, tailString(string(out), 3000))
 	}
-	run := exec.Command(cli, "exec", "--workspace-folder", dir, "python3", "-c", "import alpha, beta, os; print(alpha.__version__, os.getcwd())")
+	run := exec.Command(cli, "exec", "--workspace-folder", dir, "--config", filepath.Join(dir, "envs", "dev", "devcontainer.json"), "python3", "-c", "import alpha, beta, os; print(alpha.__version__, os.getcwd())")
 	out, err := run.Output()
 	if err != nil || !strings.Contains(string(out), "1.0 /src") {
 		t.Errorf("devcontainer exec: %v\n%s", err, out)
@@ -132,7 +133,8 @@ func TestExportComposeValidates(t *testing.T) {
 	if err != nil {
 		t.Fatalf("docker-compose config: %v\n%s", err, got)
 	}
-	for _, want := range []string{"dockerfile: Dockerfile", "network_mode: host", "MSG:"} {
+	real, _ := filepath.EvalSymlinks(dir)
+	for _, want := range []string{"dockerfile: Dockerfile", "network_mode: host", "MSG:", "- " + real + ":/src"} {
 		if !strings.Contains(string(got), want) {
 			t.Errorf("compose config lacks %q:\n%s", want, got)
 		}

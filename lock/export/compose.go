@@ -1,6 +1,7 @@
 package export
 
 import (
+	"path"
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
@@ -24,8 +25,15 @@ func Compose(l *lock.Lock, o Options) string {
 		svc["command"] = r.Command
 	}
 	svc["working_dir"] = r.Workdir
-	vols := []string{".:" + r.Workdir}
-	vols = append(vols, r.Mounts...)
+	// Compose resolves host paths against the compose file's directory:
+	// the project's are rebased onto it.
+	vols := []string{o.ProjectDir + ":" + r.Workdir}
+	for _, m := range r.Mounts {
+		if pm, err := schema.ParseMount(m); err == nil && !path.IsAbs(pm.Source) && (strings.Contains(pm.Source, "/") || strings.HasPrefix(pm.Source, ".")) {
+			m = path.Join(o.ProjectDir, pm.Source) + strings.TrimPrefix(m, pm.Source)
+		}
+		vols = append(vols, m)
+	}
 	svc["volumes"] = vols
 	if len(r.Env) > 0 {
 		svc["environment"] = r.Env

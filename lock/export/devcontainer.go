@@ -3,6 +3,7 @@ package export
 import (
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
@@ -37,7 +38,11 @@ func Devcontainer(l *lock.Lock, o Options) string {
 	}
 	if len(l.PackagesFor(o.Platform)) > 0 {
 		d.OnCreateCommand = venvArgv
-		d.PostCreateCommand = installArgv(r.Workdir+"/.devcontainer/"+RequirementsFile, true)
+		out := o.OutDir
+		if out == "" {
+			out = ".devcontainer"
+		}
+		d.PostCreateCommand = installArgv(path.Join(r.Workdir, out, RequirementsFile), true)
 		d.RemoteEnv = map[string]string{}
 		for _, kv := range lock.VenvEnv("${containerEnv:PATH}") {
 			k, v, _ := strings.Cut(kv, "=")

@@ -23,6 +23,11 @@ const RequirementsFile = "requirements.lock.txt"
 type Options struct {
 	Platform string // the platform's packages; "" means the lock's first platform
 	Name     string // a name for the job, service or container
+	// OutDir is where the export is written, relative to the project
+	// directory (slash-separated), and ProjectDir the project directory
+	// relative to it; empty: the usual places (.devcontainer/ for a
+	// devcontainer, the project directory for the others).
+	OutDir, ProjectDir string
 
 	requirements string // the rendered requirements file, set by Render
 }
@@ -49,6 +54,9 @@ func Render(format string, l *lock.Lock, o Options) (*Files, error) {
 	}
 	if o.Name == "" {
 		o.Name = "mlenv"
+	}
+	if o.ProjectDir == "" {
+		o.ProjectDir = "."
 	}
 	reqs, err := Requirements(l, o.Platform)
 	if err != nil {

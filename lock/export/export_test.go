@@ -57,3 +57,28 @@ func TestRequirementsPerPlatform(t *testing.T) {
 		t.Errorf("unknown format: %v", err)
 	}
 }
+
+func TestExportPathsFollowTheOutputDirectory(t *testing.T) {
+	h := "sha256:" + strings.Repeat("a", 64)
+	l := &lock.Lock{
+		Image:    lock.Image{Repository: "r", Digest: h, Platforms: []lock.Platform{{Platform: "linux/amd64"}}},
+		Packages: []lock.Package{{Name: "six", Version: "1", Index: "https://pypi.org/simple", Hashes: []string{h}}},
+		Run:      lock.Run{Workdir: "/src", Mounts: []string{"./data:/data:ro", "cache:/c", "/abs:/abs"}},
+	}
+	c, err := Render("compose", l, Options{OutDir: "deploy/x", ProjectDir: "../.."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"- ../..:/src", "- ../../data:/data:ro", "- cache:/c", "- /abs:/abs"} {
+		if !strings.Contains(c.Content["compose.yaml"], want) {
+			t.Errorf("compose lacks %q:\n%s", want, c.Content["compose.yaml"])
+		}
+	}
+	d, err := Render("devcontainer", l, Options{OutDir: "envs/dev", ProjectDir: "../.."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(d.Content["devcontainer.json"], "/src/envs/dev/requirements.lock.txt") {
+		t.Errorf("devcontainer install path:\n%s", d.Content["devcontainer.json"])
+	}
+}
