@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,6 +42,19 @@ func Parse(path string, data []byte, checks ...Check) (*Spec, error) {
 		return nil, err
 	}
 	s := &Spec{Path: path, Dir: filepath.Dir(abs), src: data}
+	// Decoded without a schema first: every mistyped value is reported at
+	// once, with the unknown keys, before the typed decode would stop at
+	// the first.
+	var raw map[string]any
+	rawMD, err := toml.Decode(string(data), &raw)
+	if err != nil {
+		return nil, s.decodeError(err)
+	}
+	if typeErrs := s.typeErrors(reflect.TypeFor[Spec](), raw, ""); len(typeErrs) > 0 {
+		errs := append(typeErrs, s.undecoded(unknownKeys(rawMD.Keys(), reflect.TypeFor[Spec]()))...)
+		errs.sort()
+		return nil, errs
+	}
 	md, err := toml.Decode(string(data), s)
 	if err != nil {
 		return nil, s.decodeError(err)
@@ -156,4 +170,25 @@ func tomlName(f reflect.StructField) string {
 		return ""
 	}
 	return tag
+}
+
+// unknownKeys are the keys among keys (every key of the file) that the
+// Spec type does not know, at any depth.
+func unknownKeys(keys []toml.Key, t reflect.Type) []toml.Key {
+	var out []toml.Key
+	for _, k := range keys {
+		cur := t
+		for i, part := range k {
+			f, ok := fieldByTag(cur, part)
+			if !ok {
+				out = append(out, k[:i+1])
+				break
+			}
+			if f.Type.Kind() != reflect.Struct {
+				break
+			}
+			cur = f.Type
+		}
+	}
+	return slices.CompactFunc(out, func(a, b toml.Key) bool { return a.String() == b.String() })
 }

@@ -26,7 +26,7 @@ func TestBadInput(t *testing.T) {
 		{"unclosed table", "[image\nfamily = \"pytorch\"\n", "mlenv.toml:2: expected '.' or ']' to end table name", ""},
 		{"typo with hint", "[image]\nfamily = \"pytorch\"\nverison = \"~2.1\"\n", "mlenv.toml:3: image.verison: unknown key", `did you mean "image.version"?`},
 		{"unknown table", "[images]\nfamily = \"pytorch\"\n", "mlenv.toml:1: images: unknown table or key", `did you mean "image"?`},
-		{"wrong type", "[image]\nfamily = \"pytorch\"\nplatforms = \"linux/amd64\"\n", "mlenv.toml:3: image.platforms: TOML value has type string; want an array", ""},
+		{"wrong type", "[image]\nfamily = \"pytorch\"\nplatforms = \"linux/amd64\"\n", "mlenv.toml:3: image.platforms: a list like [\"linux/amd64\"], not a string", ""},
 		{"invalid constraint", "[image]\nfamily = \"pytorch\"\nversion = \">=two\"\n", "mlenv.toml:3: image.version: invalid version constraint \">=two\"", "semver constraints"},
 		{"family and ref", "[image]\nfamily = \"pytorch\"\nref = \"pytorch/pytorch:2.1.2\"\n", "mlenv.toml:3: image.ref: family and ref are both set", "keep one"},
 		{"neither", "[project]\nname = \"x\"\n[image]\nplatforms = [\"linux/amd64\"]\n", "mlenv.toml:3: image: neither family nor ref is set", "family ="},
@@ -196,6 +196,32 @@ func TestRequirementsOutsideProjectNeedOptIn(t *testing.T) {
 		s, _ = schema.Load(spec)
 		if _, err := s.Hashes(); err != nil {
 			t.Errorf("requirements %s with allow-outside-paths: %v", req, err)
+		}
+	}
+}
+
+// TestEveryTypeErrorAtOnce: four mistyped values are reported together,
+// sorted by line, the same way every time, in the user's words, with the
+// unknown keys beside them.
+func TestEveryTypeErrorAtOnce(t *testing.T) {
+	src := "[image]\nfamily = \"pytorch\"\nversion = 2.1\nplatforms = \"linux/amd64\"\nvarient = \"runtime\"\n[pip]\npackages = [\"numpy\", 2]\n[run]\nworkdir = true\n"
+	want := []string{
+		`mlenv.toml:3: image.version: a string like "~2.1", not a number`,
+		`mlenv.toml:4: image.platforms: a list like ["linux/amd64"], not a string`,
+		`mlenv.toml:5: image.varient: unknown key`,
+		`mlenv.toml:7: pip.packages: a list of strings like ["numpy>=1.26"]; item 2 is a number`,
+		`mlenv.toml:9: run.workdir: a string like "/src", not true/false`,
+	}
+	for range 5 {
+		_, err := schema.Parse("mlenv.toml", []byte(src))
+		var errs schema.Errors
+		if !errors.As(err, &errs) || len(errs) != len(want) {
+			t.Fatalf("err = %v, want %d problems", err, len(want))
+		}
+		for i, e := range errs {
+			if got := strings.SplitN(e.Error(), "\n", 2)[0]; got != want[i] {
+				t.Errorf("problem %d = %q, want %q", i, got, want[i])
+			}
 		}
 	}
 }

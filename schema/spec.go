@@ -20,7 +20,7 @@ type Spec struct {
 
 // Project describes the project itself.
 type Project struct {
-	Name string `toml:"name" json:"name,omitempty"`
+	Name string `toml:"name" json:"name,omitempty" example:"resnet-paper"`
 	// AllowOutsidePaths lets the requirements file and [run] mounts lie
 	// outside the project directory (through .. or a symlink).
 	AllowOutsidePaths bool `toml:"allow-outside-paths" json:"allow-outside-paths,omitempty"`
@@ -29,39 +29,39 @@ type Project struct {
 // Image says which image the environment is built on: either a family with
 // version constraints or an explicit reference.
 type Image struct {
-	Family     string   `toml:"family" json:"family,omitempty"`
-	Version    string   `toml:"version" json:"version,omitempty"`
-	CUDA       string   `toml:"cuda" json:"cuda,omitempty"`
-	CuDNN      string   `toml:"cudnn" json:"cudnn,omitempty"`
-	Variant    string   `toml:"variant" json:"variant,omitempty"`
-	OS         string   `toml:"os" json:"os,omitempty"`
-	OSVersion  string   `toml:"os-version" json:"os-version,omitempty"`
-	Ref        string   `toml:"ref" json:"ref,omitempty"`
-	Registry   string   `toml:"registry" json:"registry,omitempty"`
-	Platforms  []string `toml:"platforms" json:"platforms"`
-	Resolution string   `toml:"resolution" json:"resolution"`
+	Family     string   `toml:"family" json:"family,omitempty" example:"pytorch"`
+	Version    string   `toml:"version" json:"version,omitempty" example:"~2.1"`
+	CUDA       string   `toml:"cuda" json:"cuda,omitempty" example:">=12.1"`
+	CuDNN      string   `toml:"cudnn" json:"cudnn,omitempty" example:"8"`
+	Variant    string   `toml:"variant" json:"variant,omitempty" example:"runtime"`
+	OS         string   `toml:"os" json:"os,omitempty" example:"ubuntu"`
+	OSVersion  string   `toml:"os-version" json:"os-version,omitempty" example:"22.04"`
+	Ref        string   `toml:"ref" json:"ref,omitempty" example:"pytorch/pytorch:2.1.2-cuda12.1-cudnn8-runtime"`
+	Registry   string   `toml:"registry" json:"registry,omitempty" example:"registry.example.com:5000"`
+	Platforms  []string `toml:"platforms" json:"platforms" example:"linux/amd64"`
+	Resolution string   `toml:"resolution" json:"resolution" example:"highest"`
 }
 
 // Pip lists the python packages installed on top of the image.
 type Pip struct {
-	Packages       []string `toml:"packages" json:"packages,omitempty"`
-	Requirements   string   `toml:"requirements" json:"requirements,omitempty"`
-	IndexURL       string   `toml:"index-url" json:"index-url,omitempty"`
-	ExtraIndexURLs []string `toml:"extra-index-urls" json:"extra-index-urls,omitempty"`
+	Packages       []string `toml:"packages" json:"packages,omitempty" example:"numpy>=1.26"`
+	Requirements   string   `toml:"requirements" json:"requirements,omitempty" example:"requirements.txt"`
+	IndexURL       string   `toml:"index-url" json:"index-url,omitempty" example:"https://pypi.org/simple"`
+	ExtraIndexURLs []string `toml:"extra-index-urls" json:"extra-index-urls,omitempty" example:"https://download.pytorch.org/whl/cu121"`
 }
 
 // Run holds the settings a container is started with.
 type Run struct {
 	GPUs     GPUs     `toml:"gpus,omitempty" json:"gpus"`
-	Workdir  string   `toml:"workdir,omitempty" json:"workdir"`
-	IPC      string   `toml:"ipc,omitempty" json:"ipc,omitempty"`
-	ShmSize  string   `toml:"shm-size,omitempty" json:"shm-size,omitempty"`
-	Network  string   `toml:"network,omitempty" json:"network"`
-	Mounts   []string `toml:"mounts,omitempty" json:"mounts,omitempty"`
+	Workdir  string   `toml:"workdir,omitempty" json:"workdir" example:"/src"`
+	IPC      string   `toml:"ipc,omitempty" json:"ipc,omitempty" example:"host"`
+	ShmSize  string   `toml:"shm-size,omitempty" json:"shm-size,omitempty" example:"8g"`
+	Network  string   `toml:"network,omitempty" json:"network" example:"bridge"`
+	Mounts   []string `toml:"mounts,omitempty" json:"mounts,omitempty" example:"./data:/data:ro"`
 	Env      Env      `toml:"env,omitempty" json:"env,omitempty"`
-	Command  []string `toml:"command,omitempty" json:"command,omitempty"`
-	PipCache string   `toml:"pip-cache,omitempty" json:"pip-cache"`
-	User     string   `toml:"user,omitempty" json:"user,omitempty"`
+	Command  []string `toml:"command,omitempty" json:"command,omitempty" example:"python"`
+	PipCache string   `toml:"pip-cache,omitempty" json:"pip-cache" example:"mlenv-pip-cache"`
+	User     string   `toml:"user,omitempty" json:"user,omitempty" example:"host"`
 }
 
 // Defaults applied where mlenv.toml is silent.
