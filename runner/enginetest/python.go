@@ -8,8 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
+
+	"github.com/mlenv/mlenv/lock"
 )
 
 // The python images the tests build are Debian minbase with the system
@@ -67,7 +68,7 @@ func buildPython(suite string) (string, error) {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lockFile(filepath.Join(cache, "python-"+suite+".lock"))
+	unlock, err := lock.Flock(filepath.Join(cache, "python-"+suite+".lock"))
 	if err != nil {
 		return "", err
 	}
@@ -126,18 +127,6 @@ func debianMirror() string {
 		}
 	}
 	return "http://deb.debian.org/debian"
-}
-
-func lockFile(path string) (func(), error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 func tail(b []byte) string {
