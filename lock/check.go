@@ -24,7 +24,9 @@ func (f Freshness) Reason() string {
 	if len(f.Changed) > 0 {
 		parts = append(parts, "mlenv.toml changed ("+joinSections(f.Changed)+")")
 	}
-	parts = append(parts, f.Files...)
+	for _, file := range f.Files {
+		parts = append(parts, file+" ([pip] requirements)")
+	}
 	if len(f.Changed) == 0 {
 		return strings.Join(parts, " and ") + " changed since the lock was written"
 	}

@@ -174,12 +174,12 @@ func TestStaleReasonNamesTheRequirementsFile(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "requirements.txt"), "alpha\nbeta\n")
 	r := mlenv(t, dir, "lock", "--check", "--json")
-	if r.code != 3 || !strings.Contains(r.stderr, "requirements.txt changed since the lock was written") || strings.Contains(r.stderr, "mlenv.toml changed") ||
+	if r.code != 3 || !strings.Contains(r.stderr, "requirements.txt ([pip] requirements) changed since the lock was written") || strings.Contains(r.stderr, "mlenv.toml changed") ||
 		!strings.Contains(r.stdout, `"changed-files": [`) {
 		t.Errorf("requirements edited: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	writeFile(t, filepath.Join(dir, "mlenv.toml"), readFile(t, filepath.Join(dir, "mlenv.toml"))+"extra-index-urls = [\"http://127.0.0.1:9/simple\"]\n")
-	if r := mlenv(t, dir, "lock", "--check"); r.code != 3 || !strings.Contains(r.stderr, "mlenv.toml changed ([pip]) and requirements.txt since the lock was written") {
+	if r := mlenv(t, dir, "lock", "--check"); r.code != 3 || !strings.Contains(r.stderr, "mlenv.toml changed ([pip]) and requirements.txt ([pip] requirements) since the lock was written") {
 		t.Errorf("both edited: exit %d: %s", r.code, r.stderr)
 	}
 }
