@@ -19,12 +19,21 @@ import (
 // exits 1 for it.
 var ErrVerifyFailed = errors.New("the lock does not hold")
 
-// Check is one verification and its outcome: "ok", "warn" or "fail".
+// Check is one verification and its outcome: "ok", "warn" or "fail", with
+// a code for the outcomes tools act on (the Code constants).
 type Check struct {
 	Name   string `json:"name"`
 	Status string `json:"status"`
+	Code   string `json:"code,omitempty"`
 	Detail string `json:"detail,omitempty"`
 }
+
+// What upstream did to a locked image, as verify reports it.
+const (
+	CodeTagMoved   = "tag-moved"   // the tag points at another digest (warn; --strict fails)
+	CodeTagGone    = "tag-gone"    // the tag is deleted; the digest may still be pulled (warn)
+	CodeDigestGone = "digest-gone" // the locked digest is deleted (fail)
+)
 
 // VerifyReport is every check of a verification.
 type VerifyReport struct {
@@ -83,8 +92,10 @@ func Verify(ctx context.Context, p *lock.Project, o VerifyOptions) (*VerifyRepor
 	return rep, nil
 }
 
-func (r *VerifyReport) add(name, status, detail string) {
-	r.Checks = append(r.Checks, Check{name, status, detail})
+func (r *VerifyReport) add(name, status, detail string) { r.addCode(name, status, "", detail) }
+
+func (r *VerifyReport) addCode(name, status, code, detail string) {
+	r.Checks = append(r.Checks, Check{Name: name, Status: status, Code: code, Detail: detail})
 }
 
 func statusOf(ok bool, otherwise string) string {
@@ -109,6 +120,10 @@ func verifyRegistry(ctx context.Context, o VerifyOptions, l *lock.Lock, rep *Ver
 	}
 	for _, d := range digests {
 		_, err := o.Registry.Head(ctx, repo.Digest(d))
+		if isNotFound(err) {
+			rep.addCode("exists "+repo.Digest(d).String(), "fail", CodeDigestGone, "the locked image no longer exists in its registry: restore it from `mlenv vendor`'s archive (`mlenv run --from DIR`), or re-lock with `mlenv lock --upgrade`")
+			continue
+		}
 		rep.add("exists "+repo.Digest(d).String(), statusOf(err == nil, "fail"), reason(err))
 	}
 	if l.Image.Tag == "" {
@@ -121,11 +136,11 @@ func verifyRegistry(ctx context.Context, o VerifyOptions, l *lock.Lock, rep *Ver
 	d, err := o.Registry.Head(ctx, repo.Tag(l.Image.Tag))
 	switch {
 	case isNotFound(err):
-		rep.add("tag "+l.Image.Tag, moved, "the tag no longer exists in the registry (the locked digest may still be pullable)")
+		rep.addCode("tag "+l.Image.Tag, "warn", CodeTagGone, "the tag no longer exists in the registry; the locked digest may still be pulled (see its exists check)")
 	case err != nil:
 		rep.add("tag "+l.Image.Tag, "warn", "could not check the tag: "+reason(err))
 	case d.Digest.String() != l.Image.Digest:
-		rep.add("tag "+l.Image.Tag, moved, fmt.Sprintf("the tag now points at %s; the lock keeps %s (`mlenv lock --upgrade` would move)", d.Digest, l.Image.Digest))
+		rep.addCode("tag "+l.Image.Tag, moved, CodeTagMoved, fmt.Sprintf("the tag now points at %s; the lock keeps %s (`mlenv lock --upgrade` would move)", d.Digest, l.Image.Digest))
 	default:
 		rep.add("tag "+l.Image.Tag, "ok", "still points at the locked digest")
 	}

@@ -145,3 +145,40 @@ func TestVerifyRegistry(t *testing.T) {
 		t.Errorf("no lock: exit %d", r.code)
 	}
 }
+
+// TestVerifyUpstreamDeletions: the registry deletes the locked tag, then
+// the locked digest (as NVIDIA does with end-of-life images); verify tells
+// tag-gone (a warning: the digest still pulls) from digest-gone (a
+// failure, with the fix), in human and JSON output.
+func TestVerifyUpstreamDeletions(t *testing.T) {
+	reg := families(t)
+	reg.Push("mlenv-test/eol", "11.0-base", resolvetest.Image{Env: []string{"CUDA_VERSION=11.0.3"}}.Build(t, "end of life"))
+	dir := newProject(t, reg, "[image]\nref = \"{{registry}}/mlenv-test/eol:11.0-base\"\n")
+	mustLock(t, dir)
+	l := readLock(t, dir)
+	remove := func(ref string) {
+		req, _ := http.NewRequest(http.MethodDelete, "http://"+reg.Host+"/v2/mlenv-test/eol/manifests/"+ref, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode/100 != 2 {
+			t.Fatalf("delete %s: %v %v", ref, resp, err)
+		}
+	}
+	remove("11.0-base")
+	r := mlenv(t, dir, "verify", "--strict")
+	if r.code != 0 || !strings.Contains(r.stderr, "warn tag 11.0-base: the tag no longer exists") || !strings.Contains(r.stderr, "[tag-gone]") {
+		t.Errorf("tag deleted: exit %d\n%s", r.code, r.stderr)
+	}
+	remove(l.Image.Digest)
+	r = mlenv(t, dir, "verify", "--json")
+	var rep resolve.VerifyReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 1 {
+		t.Fatalf("digest deleted: exit %d %v\n%s", r.code, err, r.stdout)
+	}
+	codes := map[string]string{}
+	for _, c := range rep.Checks {
+		codes[c.Code] = c.Status + ": " + c.Detail
+	}
+	if !strings.HasPrefix(codes[resolve.CodeDigestGone], "fail: ") || !strings.Contains(codes[resolve.CodeDigestGone], "mlenv run --from DIR") || !strings.HasPrefix(codes[resolve.CodeTagGone], "warn: ") {
+		t.Errorf("digest deleted: checks %v", codes)
+	}
+}

@@ -91,6 +91,9 @@ func printReport(o verifyOptions, rep *resolve.VerifyReport, stdout, stderr io.W
 		if c.Detail != "" && c.Status != "ok" || c.Name == "fresh" || c.Name == "package sources" {
 			line += ": " + c.Detail
 		}
+		if c.Code != "" {
+			line += " [" + c.Code + "]"
+		}
 		fmt.Fprintln(stderr, line)
 	}
 }
