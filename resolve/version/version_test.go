@@ -33,3 +33,63 @@ func TestCheckDriver(t *testing.T) {
 		}
 	}
 }
+
+func TestRequirementAsTheRuntimeReadsIt(t *testing.T) {
+	amd64 := "cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=tesla,driver>=535,driver<536 brand=geforce,driver>=535,driver<536"
+	arm64 := "cuda>=12.4"
+	tests := []struct {
+		req  string
+		host version.Host
+		ok   bool
+	}{
+		{amd64, version.Host{Driver: "550.54.15", DriverCUDA: "12.4", Brand: "geforce"}, true},  // new enough
+		{amd64, version.Host{Driver: "535.104.05", DriverCUDA: "12.2", Brand: "tesla"}, true},   // forward compatibility on a data-center GPU
+		{amd64, version.Host{Driver: "535.104.05", DriverCUDA: "12.2", Brand: "geforce"}, true}, // listed for geforce too
+		{amd64, version.Host{Driver: "530.30.02", DriverCUDA: "12.1", Brand: "tesla"}, false},   // no range holds
+		{arm64, version.Host{Driver: "535.104.05", DriverCUDA: "12.2", Brand: "tesla"}, false},  // arm64 lists no brand ranges
+		{"", version.Host{}, true},
+	}
+	for _, tc := range tests {
+		r, err := version.ParseRequirement(tc.req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Satisfied(tc.host); got != tc.ok {
+			t.Errorf("%q on %+v: %v, want %v", tc.req, tc.host, got, tc.ok)
+		}
+	}
+	if _, err := version.ParseRequirement("cuda>=12.4 brand"); err == nil {
+		t.Error("a condition without an operator parsed")
+	}
+	for driver, want := range map[string]string{"535.104.05": "12.2", "550.54.15": "12.4", "530.30.02": "12.1", "410.48": "10.0", "390.1": ""} {
+		if got := version.DriverCUDA(driver); got != want {
+			t.Errorf("DriverCUDA(%s) = %q, want %q", driver, got, want)
+		}
+	}
+}
+
+func TestRunsOn(t *testing.T) {
+	archs := []string{"sm_50", "sm_60", "sm_70", "sm_75", "sm_80", "sm_86", "sm_90"}
+	withPTX := append(archs, "compute_90")
+	tests := []struct {
+		archs   []string
+		cc      string
+		ok, jit bool
+	}{
+		{archs, "8.6", true, false},
+		{archs, "8.9", true, false},   // sm_86 cubin runs on 8.9 (same major, newer minor)
+		{archs, "12.0", false, false}, // sm_120: no kernel, no PTX
+		{withPTX, "12.0", true, true}, // JIT from compute_90
+		{[]string{"sm_90a"}, "9.0", true, false},
+		{[]string{"sm_90a"}, "9.1", false, false}, // an "a" cubin runs on its own cc only
+		{[]string{"sm_80"}, "7.5", false, false},
+	}
+	for _, tc := range tests {
+		if ok, jit := version.RunsOn(tc.archs, tc.cc); ok != tc.ok || jit != tc.jit {
+			t.Errorf("%v on %s: ok %v jit %v, want %v %v", tc.archs, tc.cc, ok, jit, tc.ok, tc.jit)
+		}
+	}
+	if got := version.ArchsFromList("5.2 8.0;9.0+PTX"); strings.Join(got, ",") != "sm_52,sm_80,sm_90,compute_90" {
+		t.Errorf("ArchsFromList = %v", got)
+	}
+}
