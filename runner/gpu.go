@@ -3,13 +3,9 @@ package runner
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
-	"strings"
 
 	"github.com/moby/moby/api/types/container"
 
-	"github.com/mlenv/mlenv/resolve/version"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -59,22 +55,4 @@ func DeviceRequests(gpus schema.GPUs) []container.DeviceRequest {
 		req.DeviceIDs = gpus.DeviceIDs()
 	}
 	return []container.DeviceRequest{req}
-}
-
-// HostDriver reads the NVIDIA driver version of this machine, or "" when
-// there is none to read (no driver, or a remote engine).
-func HostDriver() string {
-	if b, err := os.ReadFile("/proc/driver/nvidia/version"); err == nil {
-		// "NVRM version: NVIDIA UNIX x86_64 Kernel Module  535.104.05  Sat Aug 19 ..."
-		for _, f := range strings.Fields(string(b)) {
-			if v, err := version.Parse(f); err == nil && strings.Count(f, ".") >= 1 && v.Sem.Major() > 100 {
-				return f
-			}
-		}
-	}
-	out, err := exec.Command("nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader").Output()
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 }

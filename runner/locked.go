@@ -96,7 +96,7 @@ func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio 
 		return 0, err
 	}
 	if len(spec.GPUs) > 0 {
-		warning, err := version.CheckDriver(HostDriver(), l.Versions.CUDA, l.Versions.MinDriver)
+		warning, err := version.CheckDriver(GPUHost{}.Driver(), l.Versions.CUDA, l.Versions.MinDriver)
 		if err != nil {
 			return 0, err
 		}
