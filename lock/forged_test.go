@@ -55,6 +55,8 @@ func TestForgedLocksAreRefused(t *testing.T) {
 		"image.media-type":               func(l *Lock) { l.Image.MediaType += smuggle },
 		"image.family":                   func(l *Lock) { l.Image.Family += smuggle },
 		"image.platform":                 func(l *Lock) { l.Image.Platforms[0].Platform += smuggle },
+		"require-cuda":                   func(l *Lock) { l.Image.Platforms[0].RequireCUDA = "cuda>=12.4" + smuggle },
+		"cuda-archs":                     func(l *Lock) { l.Versions.CUDAArchs = []string{"sm_90" + smuggle} },
 		"versions.cuda":                  func(l *Lock) { l.Versions.CUDA += smuggle },
 		"versions.sources":               func(l *Lock) { l.Versions.Sources["cuda"] += smuggle },
 		"base.name":                      func(l *Lock) { l.Base[0].Name += smuggle },

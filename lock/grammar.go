@@ -21,7 +21,9 @@ var (
 	versionRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+!_-]*$`)             // PEP 440, local labels too
 	tagRe       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
 	mediaTypeRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+/-]*$`)
-	wordRe      = regexp.MustCompile(`^[A-Za-z0-9._+:~-]*$`) // versions and their sources
+	wordRe      = regexp.MustCompile(`^[A-Za-z0-9._+:~-]*$`)    // versions and their sources
+	requireRe   = regexp.MustCompile(`^[A-Za-z0-9 ,.=<>!_-]*$`) // NVIDIA_REQUIRE_CUDA
+	archRe      = regexp.MustCompile(`^(sm|compute)_[0-9]+a?$`)
 )
 
 func (im Image) check() error {
@@ -53,6 +55,9 @@ func (im Image) check() error {
 		if !digestRe.MatchString(p.Digest) || !digestRe.MatchString(p.Config) {
 			return fmt.Errorf("image.platform %s: digest or config is not a sha256 digest", p.Platform)
 		}
+		if !requireRe.MatchString(p.RequireCUDA) || !wordRe.MatchString(p.RequireSource) {
+			return fmt.Errorf("image.platform %s: require-cuda %q is not an NVIDIA_REQUIRE_CUDA", p.Platform, p.RequireCUDA)
+		}
 	}
 	return nil
 }
@@ -61,6 +66,11 @@ func (v Versions) check() error {
 	for _, f := range []string{v.Framework, v.FrameworkVersion, v.CUDA, v.CuDNN, v.Python, v.MinDriver, v.FrameworkCUDA, v.FrameworkCuDNN} {
 		if !wordRe.MatchString(f) {
 			return fmt.Errorf("[versions]: %q is not a version", f)
+		}
+	}
+	for _, a := range v.CUDAArchs {
+		if !archRe.MatchString(a) {
+			return fmt.Errorf("[versions] cuda-archs: %q is not an arch like sm_90 or compute_90", a)
 		}
 	}
 	for k, s := range v.Sources {

@@ -49,6 +49,12 @@ type Platform struct {
 	Platform string `toml:"platform" json:"platform"`
 	Digest   string `toml:"digest" json:"digest"`
 	Config   string `toml:"config" json:"config"`
+	// RequireCUDA is what the NVIDIA container runtime asks of the host
+	// for this platform's image (NVIDIA_REQUIRE_CUDA, which differs by
+	// platform, or NGC's CUDA_DRIVER_VERSION as driver>=X), and
+	// RequireSource where it was read.
+	RequireCUDA   string `toml:"require-cuda,omitempty" json:"require-cuda,omitempty"`
+	RequireSource string `toml:"require-source,omitempty" json:"require-source,omitempty"`
 }
 
 // Versions are what the image contains, each with where it was read.
@@ -62,9 +68,13 @@ type Versions struct {
 	// FrameworkCUDA and FrameworkCuDNN are what the framework itself
 	// reports inside the image (torch.version.cuda,
 	// torch.backends.cudnn.version()).
-	FrameworkCUDA  string            `toml:"framework-cuda,omitempty" json:"framework-cuda,omitempty"`
-	FrameworkCuDNN string            `toml:"framework-cudnn,omitempty" json:"framework-cudnn,omitempty"`
-	Sources        map[string]string `toml:"sources,omitempty" json:"sources,omitempty"`
+	FrameworkCUDA  string `toml:"framework-cuda,omitempty" json:"framework-cuda,omitempty"`
+	FrameworkCuDNN string `toml:"framework-cudnn,omitempty" json:"framework-cudnn,omitempty"`
+	// CUDAArchs are the GPU architectures the framework has kernels for
+	// (torch.cuda.get_arch_list(), or TORCH_CUDA_ARCH_LIST), its source in
+	// Sources["cuda-archs"].
+	CUDAArchs []string          `toml:"cuda-archs,omitempty" json:"cuda-archs,omitempty"`
+	Sources   map[string]string `toml:"sources,omitempty" json:"sources,omitempty"`
 }
 
 // Dist is a python distribution already installed in the image.

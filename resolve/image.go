@@ -196,14 +196,25 @@ func (r *Resolver) inspect(ctx context.Context, ref name.Reference, im schema.Im
 	if err != nil {
 		return nil, err
 	}
-	for i, p := range platforms {
-		pin.Image.Platforms = append(pin.Image.Platforms, lock.Platform{Platform: p, Digest: imgs[i].digest, Config: imgs[i].config.String()})
+	// Every platform's config: what the runtime requires of the host
+	// differs by platform (amd64 lists brand ranges, arm64 often not).
+	configs := make([]*v1.ConfigFile, len(platforms))
+	g, gctx := errgroup.WithContext(ctx)
+	for i := range platforms {
+		g.Go(func() (err error) {
+			configs[i], err = r.Registry.Config(gctx, repo, imgs[i].config)
+			return err
+		})
 	}
-	primary, err := r.Registry.Config(ctx, repo, imgs[0].config)
-	if err != nil {
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
-	pin.Versions = family.ReadVersions(fam, cand, primary)
+	for i, p := range platforms {
+		pl := lock.Platform{Platform: p, Digest: imgs[i].digest, Config: imgs[i].config.String()}
+		pl.RequireCUDA, pl.RequireSource = family.RequireCUDA(configs[i])
+		pin.Image.Platforms = append(pin.Image.Platforms, pl)
+	}
+	pin.Versions = family.ReadVersions(fam, cand, configs[0])
 	return pin, nil
 }
 

@@ -220,3 +220,37 @@ func isPlatformError(err error) bool {
 	var pe *resolve.PlatformError
 	return errors.As(err, &pe)
 }
+
+// TestWhatTheRuntimeRequires: each platform's NVIDIA_REQUIRE_CUDA is
+// recorded with its source (amd64 lists brand ranges, arm64 does not), and
+// TORCH_CUDA_ARCH_LIST gives cuda-archs where no torch is asked.
+func TestWhatTheRuntimeRequires(t *testing.T) {
+	reg := families(t)
+	amd64 := "cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=tesla,driver>=535,driver<536"
+	reg.PushImages("nvidia/cuda", "12.4.1-runtime-ubuntu22.04",
+		resolvetest.Image{Platform: "linux/amd64", Env: []string{"CUDA_VERSION=12.4.1", "NVIDIA_REQUIRE_CUDA=" + amd64}},
+		resolvetest.Image{Platform: "linux/arm64", Env: []string{"CUDA_VERSION=12.4.1", "NVIDIA_REQUIRE_CUDA=cuda>=12.4", "TORCH_CUDA_ARCH_LIST=8.0 9.0+PTX"}})
+	im := schema.Image{Ref: reg.Host + "/nvidia/cuda:12.4.1-runtime-ubuntu22.04", Platforms: []string{"linux/amd64", "linux/arm64"}}
+	pin, err := newResolver(t).Image(context.Background(), im, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl := pin.Image.Platforms
+	if pl[0].RequireCUDA != amd64 || pl[0].RequireSource != "env:NVIDIA_REQUIRE_CUDA" || pl[1].RequireCUDA != "cuda>=12.4" {
+		t.Errorf("platforms: %+v", pl)
+	}
+	// versions come from the first platform's config: no arch list there
+	if len(pin.Versions.CUDAArchs) != 0 {
+		t.Errorf("cuda-archs from the amd64 config: %v", pin.Versions.CUDAArchs)
+	}
+	reg.PushImages("nvidia/pytorch", "24.09-py3", resolvetest.Image{Platform: "linux/amd64",
+		Env: []string{"PYTORCH_VERSION=2.5.0a0+b465a5843b", "CUDA_VERSION=12.6.1.006", "CUDA_DRIVER_VERSION=560.35.03", "TORCH_CUDA_ARCH_LIST=8.0 8.6 9.0+PTX"}})
+	ngc, err := newResolver(t).Image(context.Background(), schema.Image{Ref: reg.Host + "/nvidia/pytorch:24.09-py3", Platforms: []string{"linux/amd64"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ngc.Versions.CUDAArchs, " "); got != "sm_80 sm_86 sm_90 compute_90" || ngc.Versions.Sources["cuda-archs"] != "env:TORCH_CUDA_ARCH_LIST" ||
+		ngc.Image.Platforms[0].RequireCUDA != "driver>=560.35.03" || ngc.Image.Platforms[0].RequireSource != "env:CUDA_DRIVER_VERSION" {
+		t.Errorf("NGC: archs %q from %q, requires %+v", got, ngc.Versions.Sources["cuda-archs"], ngc.Image.Platforms[0])
+	}
+}

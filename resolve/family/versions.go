@@ -55,7 +55,24 @@ func ReadVersions(fam *Family, cand *Candidate, cfg *v1.ConfigFile) lock.Version
 	if out.MinDriver == "" {
 		delete(out.Sources, "min-driver")
 	}
+	if archs := version.ArchsFromList(env["TORCH_CUDA_ARCH_LIST"]); len(archs) > 0 {
+		out.CUDAArchs, out.Sources["cuda-archs"] = archs, "env:TORCH_CUDA_ARCH_LIST"
+	}
 	return out
+}
+
+// RequireCUDA is what the NVIDIA container runtime will ask of the host
+// for an image: its NVIDIA_REQUIRE_CUDA, else NGC's CUDA_DRIVER_VERSION as
+// driver>=X, with where it was read; "" when the config says neither.
+func RequireCUDA(cfg *v1.ConfigFile) (requirement, source string) {
+	env := configEnv(cfg)
+	if r := strings.Join(strings.Fields(env["NVIDIA_REQUIRE_CUDA"]), " "); r != "" {
+		return r, "env:NVIDIA_REQUIRE_CUDA"
+	}
+	if d, err := version.Parse(env["CUDA_DRIVER_VERSION"]); err == nil {
+		return "driver>=" + d.Raw, "env:CUDA_DRIVER_VERSION"
+	}
+	return "", ""
 }
 
 func sourceKey(f Field) string {

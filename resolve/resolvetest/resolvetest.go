@@ -132,13 +132,23 @@ func (r *Registry) Push(repo, tag string, img v1.Image) v1.Hash {
 // with the same env and labels, to repo:tag.
 func (r *Registry) PushIndex(repo, tag string, base Image, platforms ...string) v1.Hash {
 	r.t.Helper()
+	images := make([]Image, len(platforms))
+	for i, plat := range platforms {
+		images[i] = base
+		images[i].Platform = plat
+	}
+	return r.PushImages(repo, tag, images...)
+}
+
+// PushImages pushes an index of images, each for its own platform and
+// with its own config (NVIDIA's images differ by platform).
+func (r *Registry) PushImages(repo, tag string, images ...Image) v1.Hash {
+	r.t.Helper()
 	var idx v1.ImageIndex = empty.Index
 	idx = mutate.IndexMediaType(idx, types.OCIImageIndex)
-	for _, plat := range platforms {
-		im := base
-		im.Platform = plat
+	for _, im := range images {
 		img := im.Build(r.t, repo+":"+tag)
-		p, _ := v1.ParsePlatform(plat)
+		p, _ := v1.ParsePlatform(im.Platform)
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: p}})
 	}
 	ref, err := name.NewTag(r.Host + "/" + repo + ":" + tag)
