@@ -9,6 +9,7 @@ import (
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/pip"
 	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/resolve/version"
 	"github.com/mlenv/mlenv/runner/indexauth"
 	"github.com/mlenv/mlenv/runner/task"
 	"github.com/mlenv/mlenv/schema"
@@ -172,7 +173,16 @@ func applyProbe(v *lock.Versions, res *pip.Result) {
 		}
 	}
 	if c, ok := res.Framework["cudnn"].(float64); ok && c > 0 {
-		v.FrameworkCuDNN = fmt.Sprintf("%d", int(c))
+		v.FrameworkCuDNN = version.CuDNN(int(c))
+	}
+	if archs, ok := res.Framework["archs"].([]any); ok && len(archs) > 0 {
+		v.CUDAArchs = nil
+		for _, a := range archs {
+			if s, ok := a.(string); ok {
+				v.CUDAArchs = append(v.CUDAArchs, s)
+			}
+		}
+		v.Sources["cuda-archs"] = "probe"
 	}
 }
 

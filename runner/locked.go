@@ -7,7 +7,6 @@ import (
 	"io"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/resolve/version"
 	"github.com/mlenv/mlenv/runner/indexauth"
 )
 
@@ -95,13 +94,13 @@ func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio 
 	if spec.GPUs, err = e.GPURequests(ctx, spec.Settings.GPUs); err != nil {
 		return 0, err
 	}
-	if len(spec.GPUs) > 0 {
-		warning, err := version.CheckDriver(GPUHost{}.Driver(), l.Versions.CUDA, l.Versions.MinDriver)
-		if err != nil {
-			return 0, err
-		}
-		if warning != "" && o.Warn != nil {
-			o.Warn(warning)
+	warnings, err := Preflight(GPUHost{}, l, platform, spec.GPUs)
+	if err != nil {
+		return 0, err
+	}
+	for _, w := range warnings {
+		if o.Warn != nil {
+			o.Warn(w)
 		}
 	}
 	return e.Run(ctx, spec, stdio)

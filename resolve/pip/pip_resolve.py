@@ -58,9 +58,14 @@ def version_tuple(v):
 def probe_framework(dists):
     if "torch" not in dists:
         return {}
+    # The arch list the build was compiled for: _cuda_getArchFlags answers
+    # without a GPU (get_arch_list returns [] where CUDA is not available,
+    # as on the machine that locks).
     code = ("import json, torch\n"
             "c = torch.backends.cudnn.version() if hasattr(torch.backends, 'cudnn') else None\n"
-            "print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda, 'cudnn': c}))")
+            "f = getattr(torch._C, '_cuda_getArchFlags', None)\n"
+            "a = (f() or '').split() if f else torch.cuda.get_arch_list()\n"
+            "print(json.dumps({'torch': torch.__version__, 'cuda': torch.version.cuda, 'cudnn': c, 'archs': a}))")
     try:
         p = subprocess.run([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            universal_newlines=True, timeout=300)

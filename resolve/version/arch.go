@@ -1,6 +1,7 @@
 package version
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 )
@@ -76,4 +77,14 @@ func parseArch(a string) (kind string, major, minor int, exact, ok bool) {
 	major, err1 := strconv.Atoi(code[:len(code)-1])
 	minor, err2 := strconv.Atoi(code[len(code)-1:])
 	return kind, major, minor, exact, err1 == nil && err2 == nil
+}
+
+// CuDNN spells torch.backends.cudnn.version()'s number as a version:
+// 90100 → "9.1.0" (cuDNN 9: major*10000 + minor*100 + patch), 8902 →
+// "8.9.2" (before: major*1000 + minor*100 + patch).
+func CuDNN(n int) string {
+	if n >= 10000 {
+		return fmt.Sprintf("%d.%d.%d", n/10000, n%10000/100, n%100)
+	}
+	return fmt.Sprintf("%d.%d.%d", n/1000, n%1000/100, n%100)
 }

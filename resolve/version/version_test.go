@@ -93,3 +93,11 @@ func TestRunsOn(t *testing.T) {
 		t.Errorf("ArchsFromList = %v", got)
 	}
 }
+
+func TestCuDNN(t *testing.T) {
+	for n, want := range map[int]string{90100: "9.1.0", 8902: "8.9.2", 8700: "8.7.0", 90300: "9.3.0"} {
+		if got := version.CuDNN(n); got != want {
+			t.Errorf("CuDNN(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
