@@ -182,8 +182,10 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 	}
 	defer attach.Close()
 	// The wait outlives Ctrl-C (which cancels ctx): mlenv returns when the
-	// interrupted container has exited, not before, and not later.
-	wait := e.Client.ContainerWait(context.WithoutCancel(ctx), id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	// interrupted container has exited, not before, and not later. Like
+	// docker run --rm, it waits for the engine's removal too, so that the
+	// image is free when mlenv returns.
+	wait := e.Client.ContainerWait(context.WithoutCancel(ctx), id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
 	restore := e.rawTerminal(spec, stdio)
 	defer restore()
 	outputDone := e.stream(spec, stdio, &attach.HijackedResponse)
