@@ -29,6 +29,9 @@ func (l *Lock) Summary() string {
 	fmt.Fprintf(&b, "image       %s\n", l.PinnedReference())
 	for _, p := range l.Image.Platforms {
 		fmt.Fprintf(&b, "            %s %s (config %s)\n", p.Platform, short(p.Digest), short(p.Config))
+		if p.RequireCUDA != "" {
+			fmt.Fprintf(&b, "              requires %s  (%s)\n", p.RequireCUDA, p.RequireSource)
+		}
 	}
 	v := l.Versions
 	row := func(label, val, source string) {
@@ -45,6 +48,7 @@ func (l *Lock) Summary() string {
 	row("cudnn", v.CuDNN, v.Sources["cudnn"])
 	row("python", v.Python, v.Sources["python"])
 	row("min driver", v.MinDriver, v.Sources["min-driver"])
+	row("gpu archs", strings.Join(v.CUDAArchs, " "), v.Sources["cuda-archs"])
 	if len(l.Packages) > 0 {
 		fmt.Fprintf(&b, "packages    %d\n", len(l.Packages))
 		for _, p := range l.Packages {
@@ -60,7 +64,7 @@ func (l *Lock) Markdown() string {
 	b.WriteString("| component | version |\n| --- | --- |\n")
 	fmt.Fprintf(&b, "| image | `%s` |\n", l.PinnedReference())
 	v := l.Versions
-	for _, r := range [][2]string{{v.Framework, v.FrameworkVersion}, {"CUDA", v.CUDA}, {"cuDNN", v.CuDNN}, {"Python", v.Python}, {"minimum NVIDIA driver", v.MinDriver}} {
+	for _, r := range [][2]string{{v.Framework, v.FrameworkVersion}, {"CUDA", v.CUDA}, {"cuDNN", v.CuDNN}, {"Python", v.Python}, {"minimum NVIDIA driver", v.MinDriver}, {"GPU architectures", strings.Join(v.CUDAArchs, " ")}} {
 		if r[0] != "" && r[1] != "" {
 			fmt.Fprintf(&b, "| %s | %s |\n", r[0], r[1])
 		}
