@@ -144,6 +144,11 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 	if len(env.Packages) == 0 {
 		return base, nil
 	}
+	if !o.Rebuild {
+		if _, err := e.Client.ImageInspect(ctx, env.Image()); err == nil {
+			return env.Image(), nil // the warm path takes no lock
+		}
+	}
 	// One build of an environment at a time on this host: a second run
 	// waits, then finds the image the first one made.
 	if unlock, err := buildLock(env.Key()); err == nil {
