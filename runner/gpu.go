@@ -23,8 +23,9 @@ func (e *Engine) HasNVIDIARuntime(ctx context.Context) (bool, error) {
 }
 
 // GPURequests turns [run] gpus into the engine's device requests. With
-// "auto", GPUs are requested only where the engine has an NVIDIA runtime.
-func (e *Engine) GPURequests(ctx context.Context, gpus schema.GPUs) ([]container.DeviceRequest, error) {
+// "auto", GPUs are requested only where the engine has an NVIDIA runtime;
+// "auto" and "all" ask for the GPUs given (see Given), not every GPU.
+func (e *Engine) GPURequests(ctx context.Context, gpus schema.GPUs, given Given) ([]container.DeviceRequest, error) {
 	if gpus.Mode() == "none" {
 		return nil, nil
 	}
@@ -38,7 +39,7 @@ func (e *Engine) GPURequests(ctx context.Context, gpus schema.GPUs) ([]container
 		}
 		return nil, ErrNoGPURuntime
 	}
-	return DeviceRequests(gpus), nil
+	return DeviceRequests(given.Narrow(gpus)), nil
 }
 
 // DeviceRequests is what `docker run --gpus` sends for a gpus setting.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/runner/indexauth"
@@ -42,6 +43,7 @@ type RunOptions struct {
 	// receives warnings (an old driver). Either may be nil.
 	OnInstall func(image string, packages int)
 	Warn      func(string)
+	Info      func(string) // what the run uses and why (its GPUs)
 }
 
 // RunLock is `mlenv run`: it connects to the engine, makes the lock's
@@ -91,8 +93,12 @@ func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio 
 		return 0, err
 	}
 	spec.Image, spec.Platform = image, platform
-	if spec.GPUs, err = e.GPURequests(ctx, spec.Settings.GPUs); err != nil {
+	given := GivenGPUs(os.LookupEnv)
+	if spec.GPUs, err = e.GPURequests(ctx, spec.Settings.GPUs, given); err != nil {
 		return 0, err
+	}
+	if why := given.Why(spec.GPUs); why != "" && o.Info != nil {
+		o.Info("Using " + why)
 	}
 	warnings, err := Preflight(GPUHost{}, l, platform, spec.GPUs)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -39,6 +40,12 @@ func PrintCommand(ctx context.Context, w io.Writer, spec RunSpec, l *lock.Lock) 
 	gpusForAuto, known := autoGPUs(ctx)
 	if r.GPUs.Mode() == "auto" && !known {
 		fmt.Fprintln(w, "# gpus = auto: add --gpus all where the engine has the NVIDIA runtime (this engine did not answer)")
+	}
+	if r.GPUs.Mode() == "all" || r.GPUs.Mode() == "auto" && gpusForAuto {
+		given := GivenGPUs(os.LookupEnv)
+		if r.GPUs = given.Narrow("all"); given.Source != "" {
+			fmt.Fprintf(w, "# the GPUs this job was given (%s), not all of the machine's\n", given.Source)
+		}
 	}
 	args = append(args, export.DockerRunArgs(r, gpusForAuto)...)
 	project, _ := filepath.Abs(spec.ProjectDir)

@@ -116,6 +116,7 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	if !o.quiet {
 		ro.OnInstall = func(image string, n int) { fmt.Fprintf(stderr, "Installing %d locked packages into %s\n", n, image) }
 		ro.Warn = func(w string) { fmt.Fprintln(stderr, "mlenv: warning: "+w) }
+		ro.Info = func(s string) { fmt.Fprintln(stderr, s) }
 	}
 	return runner.RunLock(ctx, l, spec, runner.Stdio{In: stdin, Out: stdout, Err: stderr}, ro)
 }

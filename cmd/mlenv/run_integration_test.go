@@ -243,7 +243,11 @@ func TestGPURequestsReachTheEngine(t *testing.T) {
 	engine := enginetest.Engine(t)
 	img := enginetest.PythonImage(t)
 	ctx := context.Background()
-	for gpus, want := range map[schema.GPUs]string{"all": "-1 []", "2": "2 []", "device=0,1": "0 [0 1]"} {
+	// inside a Slurm step given GPUs 2 and 3, "all" means those two
+	step := runner.GivenGPUs(func(k string) (string, bool) {
+		return map[string]string{"SLURM_STEP_GPUS": "2,3"}[k], k == "SLURM_STEP_GPUS"
+	})
+	for gpus, want := range map[schema.GPUs]string{"all": "-1 []", "2": "2 []", "device=0,1": "0 [0 1]", step.Narrow("all"): "0 [2 3]"} {
 		spec := runner.RunSpec{Image: img, ProjectDir: t.TempDir(), Settings: schema.Run{Workdir: "/src", Network: "bridge", GPUs: gpus}, Argv: []string{"true"}, GPUs: runner.DeviceRequests(gpus)}
 		id, err := engine.Create(ctx, spec)
 		if err != nil {
@@ -295,6 +299,13 @@ func TestPrintAndCache(t *testing.T) {
 			t.Errorf("--print lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// "all" inside a job: the GPUs it was given, not the machine's
+	t.Setenv("CUDA_VISIBLE_DEVICES", "GPU-5a3e8f0c,GPU-7c1d2e3f")
+	r = mlenv(t, dir, "run", "--print", "--gpus", "all")
+	if r.code != 0 || !strings.Contains(r.stdout, `--gpus '"device=GPU-5a3e8f0c,GPU-7c1d2e3f"'`) || !strings.Contains(r.stdout, "CUDA_VISIBLE_DEVICES") {
+		t.Errorf("--print with CUDA_VISIBLE_DEVICES: exit %d\n%s", r.code, r.stdout)
+	}
+	os.Unsetenv("CUDA_VISIBLE_DEVICES")
 	// gpus = "auto" on this engine, which has no NVIDIA runtime: no --gpus,
 	// which would fail here; and how a reader gets the image without mlenv
 	r = mlenv(t, dir, "run", "--print", "--gpus", "auto")
