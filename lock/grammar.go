@@ -16,14 +16,15 @@ import (
 // command line or an image (a forged lock with a recomputed [integrity]
 // included: the integrity digest is unkeyed).
 var (
-	digestRe    = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
-	pkgNameRe   = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`) // PEP 508
-	versionRe   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+!_-]*$`)             // PEP 440, local labels too
-	tagRe       = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
-	mediaTypeRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+/-]*$`)
-	wordRe      = regexp.MustCompile(`^[A-Za-z0-9._+:~-]*$`)    // versions and their sources
-	requireRe   = regexp.MustCompile(`^[A-Za-z0-9 ,.=<>!_-]*$`) // NVIDIA_REQUIRE_CUDA
-	archRe      = regexp.MustCompile(`^(sm|compute)_[0-9]+a?$`)
+	digestRe     = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	pkgNameRe    = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$`) // PEP 508
+	versionRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+!_-]*$`)             // PEP 440, local labels too
+	tagRe        = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
+	mediaTypeRe  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.+/-]*$`)
+	wordRe       = regexp.MustCompile(`^[A-Za-z0-9._+:~-]*$`)    // versions and their sources
+	requireRe    = regexp.MustCompile(`^[A-Za-z0-9 ,.=<>!_-]*$`) // NVIDIA_REQUIRE_CUDA
+	archRe       = regexp.MustCompile(`^(sm|compute)_[0-9]+a?$`)
+	executableRe = regexp.MustCompile(`^(/[A-Za-z0-9._+-]+)+$`)
 )
 
 func (im Image) check() error {
@@ -55,6 +56,9 @@ func (im Image) check() error {
 		if !digestRe.MatchString(p.Digest) || !digestRe.MatchString(p.Config) {
 			return fmt.Errorf("image.platform %s: digest or config is not a sha256 digest", p.Platform)
 		}
+		if (p.Env != "" && !digestRe.MatchString(p.Env)) || (p.EnvConfig != "" && !digestRe.MatchString(p.EnvConfig)) {
+			return fmt.Errorf("image.platform %s: env or env-config is not a sha256 digest", p.Platform)
+		}
 		if !requireRe.MatchString(p.RequireCUDA) || !wordRe.MatchString(p.RequireSource) {
 			return fmt.Errorf("image.platform %s: require-cuda %q is not an NVIDIA_REQUIRE_CUDA", p.Platform, p.RequireCUDA)
 		}
@@ -67,6 +71,9 @@ func (v Versions) check() error {
 		if !wordRe.MatchString(f) {
 			return fmt.Errorf("[versions]: %q is not a version", f)
 		}
+	}
+	if v.PythonExecutable != "" && !executableRe.MatchString(v.PythonExecutable) {
+		return fmt.Errorf("[versions] python-executable: %q is not an absolute path", v.PythonExecutable)
 	}
 	for _, a := range v.CUDAArchs {
 		if !archRe.MatchString(a) {

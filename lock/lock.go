@@ -55,6 +55,12 @@ type Platform struct {
 	// RequireSource where it was read.
 	RequireCUDA   string `toml:"require-cuda,omitempty" json:"require-cuda,omitempty"`
 	RequireSource string `toml:"require-source,omitempty" json:"require-source,omitempty"`
+	// Env is the environment image's manifest digest (the base image with
+	// the locked packages' layer; the base image itself when the lock
+	// installs nothing), and EnvConfig its config digest, which is the
+	// engine's image ID. Every machine builds exactly these.
+	Env       string `toml:"env,omitempty" json:"env,omitempty"`
+	EnvConfig string `toml:"env-config,omitempty" json:"env-config,omitempty"`
 }
 
 // Versions are what the image contains, each with where it was read.
@@ -64,6 +70,9 @@ type Versions struct {
 	CUDA             string `toml:"cuda,omitempty" json:"cuda,omitempty"`
 	CuDNN            string `toml:"cudnn,omitempty" json:"cudnn,omitempty"`
 	Python           string `toml:"python,omitempty" json:"python,omitempty"`
+	// PythonExecutable is the image's interpreter the venv links to
+	// (/usr/local/bin/python3), read by the probe.
+	PythonExecutable string `toml:"python-executable,omitempty" json:"python-executable,omitempty"`
 	MinDriver        string `toml:"min-driver,omitempty" json:"min-driver,omitempty"`
 	// FrameworkCUDA and FrameworkCuDNN are what the framework itself
 	// reports inside the image (torch.version.cuda,

@@ -29,6 +29,10 @@ type Options struct {
 	UpgradePackages []string
 	// Auth has the indexes' credentials (nil: none).
 	Auth *indexauth.Auth
+	// Pip builds environments whose locked files are not wheels (see
+	// envimage.Options.Pip); Info is told what such builds do.
+	Pip  func(ctx context.Context, l *lock.Lock, platform string, pkgs []lock.Package) (io.ReadCloser, error)
+	Info func(string)
 	// Generator is what the lock says wrote it ("mlenv 0.1.0").
 	Generator string
 	// Progress receives pull progress and pip's output (nil: none).
@@ -94,14 +98,16 @@ func Lock(ctx context.Context, spec *schema.Spec, h schema.Hashes, prev *lock.Lo
 		Run:       spec.Run,
 		Inputs:    lock.Inputs{Image: h.Image, Pip: h.Pip, Run: h.Run, PipSection: h.PipSection, Requirements: h.Requirements},
 	}
-	if !spec.HasPip() {
-		return next, nil
-	}
-	if prev != nil && !o.Upgrade && len(o.UpgradePackages) == 0 && prev.Inputs.Pip == h.Pip && prev.Image.Digest == next.Image.Digest {
+	switch {
+	case !spec.HasPip():
+	case prev != nil && !o.Upgrade && len(o.UpgradePackages) == 0 && prev.Inputs.Pip == h.Pip && prev.Image.Digest == next.Image.Digest:
 		next.Versions, next.Base, next.Packages = prev.Versions, prev.Base, prev.Packages
-		return next, nil
+	default:
+		if err := pinPip(ctx, spec, prev, next, o); err != nil {
+			return nil, err
+		}
 	}
-	return next, pinPip(ctx, spec, prev, next, o)
+	return next, pinEnv(ctx, prev, next, o)
 }
 
 func pinImage(ctx context.Context, spec *schema.Spec, h schema.Hashes, prev *lock.Lock, o Options) (*ImagePin, error) {
@@ -165,6 +171,9 @@ func applyProbe(v *lock.Versions, res *pip.Result) {
 	}
 	if res.Python != "" {
 		v.Python, v.Sources["python"] = res.Python, "probe"
+	}
+	if res.Executable != "" {
+		v.PythonExecutable = res.Executable
 	}
 	if c, ok := res.Framework["cuda"].(string); ok && c != "" {
 		v.FrameworkCUDA = c

@@ -2,23 +2,22 @@ package runner
 
 import (
 	"context"
-	"crypto/sha256"
 	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"maps"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/container"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/client"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner/envimage"
 	"github.com/mlenv/mlenv/runner/indexauth"
 	"github.com/mlenv/mlenv/runner/task"
 )
@@ -28,10 +27,10 @@ var installScript []byte
 
 // Labels mlenv puts on what it creates, so `mlenv cache` finds them.
 const (
-	LabelEnv      = "dev.mlenv.env"      // on environment images: the environment key
-	LabelBase     = "dev.mlenv.base"     // on environment images: the base image by digest
-	LabelPlatform = "dev.mlenv.platform" // on environment images
-	LabelRun      = "dev.mlenv.run"      // on run containers
+	LabelEnv      = envimage.LabelEnv      // on environment images: the environment key
+	LabelBase     = envimage.LabelBase     // on environment images: the base image by digest
+	LabelPlatform = envimage.LabelPlatform // on environment images
+	LabelRun      = "dev.mlenv.run"        // on run containers
 	LabelPipCache = "dev.mlenv.pip-cache"
 )
 
@@ -41,6 +40,8 @@ const EnvImagePrefix = "mlenv-env"
 // Env is the environment a run uses: the base image, and the packages to
 // install on top for one platform.
 type Env struct {
+	Lock     *lock.Lock
+	Locked   lock.Platform // the platform's pins, env and env-config included
 	Base     ImageRef
 	Packages []lock.Package
 	PipCache string // the named volume for pip's cache
@@ -60,6 +61,7 @@ func EnvFor(l *lock.Lock, platform, pipCache string) (Env, error) {
 		return Env{}, fmt.Errorf("the lock has no %s image (it has %s): add %q to [image] platforms and run `mlenv lock`", platform, strings.Join(have, ", "), platform)
 	}
 	return Env{
+		Lock: l, Locked: pl,
 		Base:     ImageRef{Repository: l.Image.Repository, Digest: l.Image.Digest, Platform: platform, Config: pl.Config},
 		Packages: l.PackagesFor(platform),
 		PipCache: pipCache,
@@ -77,17 +79,8 @@ func EnvKeys(l *lock.Lock) []string {
 	return keys
 }
 
-// Key identifies the installed environment: the base image's config and
-// the exact files installed, with the index and URL each came from. Run
-// settings do not count, so changing them reuses the environment.
-func (e Env) Key() string {
-	h := sha256.New()
-	fmt.Fprintf(h, "mlenv-env v2\n%s\n%s\n%s\n", e.Base.Config, e.Base.Platform, lock.VenvPath)
-	for _, p := range e.Packages {
-		fmt.Fprintf(h, "%s==%s %s %s %s\n", p.Name, p.Version, strings.Join(p.Hashes, ","), p.Index, p.URL)
-	}
-	return fmt.Sprintf("%x", h.Sum(nil))[:20]
-}
+// Key identifies the environment (envimage.Key).
+func (e Env) Key() string { return envimage.Key(e.Base.Config, e.Base.Platform, e.Packages) }
 
 // Image is the environment image's name.
 func (e Env) Image() string { return EnvImagePrefix + ":" + e.Key() }
@@ -122,20 +115,34 @@ func (e Env) installArgs() []string {
 	return []string{}
 }
 
-// EnvOptions say how EnsureEnv builds.
+// EnvOptions say how EnsureEnv gets the environment image.
 type EnvOptions struct {
-	Rebuild  bool      // install afresh even when the image exists
+	Rebuild  bool      // build afresh even when the engine has the image
 	Progress io.Writer // pull progress and pip's output, or nil
-	// OnInstall, when set, is told before pip runs; Warn, when set, gets
-	// warnings (a bad copy evicted from the pip cache).
+	// Base gives the locked base image (its manifest and config; its
+	// layers only where the engine must be sent them); nil: none, and an
+	// image that must be built cannot be.
+	Base func(ctx context.Context) (v1.Image, error)
+	// Cache is the env-cache repository ([run] env-cache): an environment
+	// the engine lacks is pulled from there by its locked digest before
+	// anything is built.
+	Cache string
+	// Client downloads the locked files (nil: http.DefaultClient).
+	Client *http.Client
+	// OnInstall, when set, is told before a build; Warn and Info, when
+	// set, get warnings and what the build does.
 	OnInstall func(image string, packages int)
 	Warn      func(string)
+	Info      func(string)
 }
 
-// EnsureEnv returns the image a run starts from: the base image itself
-// when the lock installs nothing, else the environment image, built (the
-// locked packages installed with hashes required, pip's cache on the
-// named volume) when it is missing or o.Rebuild is set.
+// EnsureEnv returns the image a run starts from, by ID: the base image
+// itself when the lock installs nothing, else the environment image whose
+// ID is the lock's env-config. The engine's copy is used when it has one
+// with that ID; otherwise it is pulled from the env-cache by digest, or
+// built (envimage) and checked against the lock before it enters the
+// engine. An image that is not the locked one is never returned: a build
+// that does not reproduce the lock's digest is a *NotReproducibleError.
 func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, error) {
 	base, err := e.EnsureImage(ctx, env.Base, o.Progress)
 	if err != nil {
@@ -145,8 +152,8 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 		return base, nil
 	}
 	if !o.Rebuild {
-		if _, err := e.Client.ImageInspect(ctx, env.Image()); err == nil {
-			return env.Image(), nil // the warm path takes no lock
+		if id, ok := e.lockedEnv(ctx, env, o.Warn); ok {
+			return id, nil // the warm path takes no lock
 		}
 	}
 	// One build of an environment at a time on this host: a second run
@@ -154,23 +161,58 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 	if unlock, err := buildLock(env.Key()); err == nil {
 		defer unlock()
 	}
-	old, err := e.Client.ImageInspect(ctx, env.Image())
-	switch {
-	case err == nil && !o.Rebuild:
-		return env.Image(), nil
-	case err != nil && !cerrdefs.IsNotFound(err):
-		return "", err
+	if !o.Rebuild {
+		if id, ok := e.lockedEnv(ctx, env, nil); ok {
+			return id, nil
+		}
+		if id, ok := e.pullEnv(ctx, env, o); ok {
+			return id, nil
+		}
 	}
-	if o.OnInstall != nil {
-		o.OnInstall(env.Image(), len(env.Packages))
+	return e.buildEnv(ctx, env, o)
+}
+
+// lockedEnv finds the locked environment in the engine by its ID (a name
+// can be moved by anyone; an ID is its content's digest) and names it
+// mlenv-env:<key>. A lock without env-config (older mlenv) is found by
+// that name. A name that points elsewhere is said to, and not used.
+func (e *Engine) lockedEnv(ctx context.Context, env Env, warn func(string)) (string, bool) {
+	want := env.Locked.EnvConfig
+	named, nameErr := e.Client.ImageInspect(ctx, env.Image())
+	if want == "" {
+		return env.Image(), nameErr == nil
 	}
-	if err := e.buildEnv(ctx, env, o); err != nil {
-		return "", err
+	if nameErr == nil && named.ID != want && warn != nil {
+		warn(fmt.Sprintf("the engine's %s is image %s, not the locked environment %s (re-tagged or changed since it was built): mlenv does not run it", env.Image(), named.ID, want))
 	}
-	if old.ID != "" {
-		e.removeReplaced(ctx, old.ID)
+	if _, err := e.Client.ImageInspect(ctx, want); err != nil {
+		return "", false
 	}
-	return env.Image(), nil
+	if nameErr != nil || named.ID != want {
+		e.Client.ImageTag(ctx, client.ImageTagOptions{Source: want, Target: env.Image()})
+	}
+	return want, true
+}
+
+// pullEnv pulls the locked environment from the env-cache by its digest;
+// a cache that lacks it (or cannot be reached) is said so, and the caller
+// builds.
+func (e *Engine) pullEnv(ctx context.Context, env Env, o EnvOptions) (string, bool) {
+	if o.Cache == "" || env.Locked.Env == "" || e.Offline {
+		return "", false
+	}
+	ref := ImageRef{Repository: o.Cache, Digest: env.Locked.Env, Platform: env.Base.Platform, Config: env.Locked.EnvConfig}
+	if _, err := e.EnsureImage(ctx, ref, o.Progress); err != nil {
+		if o.Info != nil {
+			o.Info(fmt.Sprintf("env-cache %s: %v; building the environment instead", ref, err))
+		}
+		return "", false
+	}
+	e.Client.ImageTag(ctx, client.ImageTagOptions{Source: env.Locked.EnvConfig, Target: env.Image()})
+	if o.Info != nil {
+		o.Info(fmt.Sprintf("Pulled the environment %s from env-cache %s", env.Locked.EnvConfig, o.Cache))
+	}
+	return env.Locked.EnvConfig, true
 }
 
 // buildLock serializes the builds of one environment among the processes
@@ -185,6 +227,39 @@ func buildLock(key string) (func(), error) {
 	return lock.Flock(filepath.Join(dir, "env-"+key+".lock"))
 }
 
+// buildEnv builds the environment, checks it is the locked one, loads it
+// into the engine as mlenv-env:<key> and returns its ID.
+func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) (string, error) {
+	if o.Base == nil {
+		return "", fmt.Errorf("the engine has no environment image %s and mlenv has no source for the base image's manifest to build one", env.Locked.EnvConfig)
+	}
+	baseImg, err := o.Base(ctx)
+	if err != nil {
+		return "", err
+	}
+	if o.OnInstall != nil {
+		o.OnInstall(env.Image(), len(env.Packages))
+	}
+	built, err := envimage.Build(ctx, env.Lock, env.Base.Platform, baseImg, envimage.Options{
+		Client: env.Auth.Client(o.Client), Wheelhouse: env.Wheelhouse, Info: o.Info, Pip: e.pipVenv(env, o),
+	})
+	if err != nil {
+		return "", err
+	}
+	defer built.Close()
+	if want := env.Locked.EnvConfig; want != "" && built.Config.String() != want {
+		return "", e.notReproducible(ctx, env, built)
+	}
+	old, _ := e.Client.ImageInspect(ctx, env.Image())
+	if err := e.LoadEnv(ctx, built.Image, env.Image()); err != nil {
+		return "", err
+	}
+	if old.ID != "" && old.ID != built.Config.String() {
+		e.removeReplaced(ctx, old.ID)
+	}
+	return built.Config.String(), nil
+}
+
 // removeReplaced removes the image a rebuild replaced, only when the
 // rebuild took its last name: one that someone else also named stays.
 func (e *Engine) removeReplaced(ctx context.Context, id string) {
@@ -195,14 +270,47 @@ func (e *Engine) removeReplaced(ctx context.Context, id string) {
 	e.RemoveEnv(ctx, CachedEnv{ID: id})
 }
 
-func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) error {
+// pipVenv installs locked files that are not wheels with pip in a
+// throwaway container of the base image (lock's install recipe, no
+// bytecode) and returns a tar of its venv (envimage.Options.Pip).
+func (e *Engine) pipVenv(env Env, o EnvOptions) func(context.Context, string, []lock.Package) (io.ReadCloser, error) {
+	return func(ctx context.Context, platform string, pkgs []lock.Package) (io.ReadCloser, error) {
+		env := env
+		env.Packages = pkgs
+		id, err := e.pipInstall(ctx, env, o)
+		if err != nil {
+			return nil, err
+		}
+		res, err := e.Client.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: lock.VenvPath})
+		if err != nil {
+			e.remove(id)
+			return nil, fmt.Errorf("read the venv from the install container: %w", err)
+		}
+		return removeAfter{ReadCloser: res.Content, remove: func() { e.remove(id) }}, nil
+	}
+}
+
+type removeAfter struct {
+	io.ReadCloser
+	remove func()
+}
+
+func (r removeAfter) Close() error {
+	err := r.ReadCloser.Close()
+	r.remove()
+	return err
+}
+
+// pipInstall runs the installer in a container and returns the stopped
+// container, which the caller removes.
+func (e *Engine) pipInstall(ctx context.Context, env Env, o EnvOptions) (string, error) {
 	requirements, err := lock.Requirements(env.Packages)
 	if err != nil {
-		return err
+		return "", err
 	}
 	netrc, remove, err := env.Auth.File(env.urls())
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer remove()
 	pipEnv := lock.PipEnv
@@ -211,10 +319,10 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) error {
 	}
 	request, err := json.Marshal(map[string]any{
 		"env": pipEnv, "venv_args": lock.VenvArgs, "venv_python": lock.VenvPython,
-		"install_argv": lock.InstallArgv("/opt/mlenv/requirements.txt"), "extra_args": env.installArgs(),
+		"install_argv": lock.InstallArgv("/opt/mlenv/requirements.txt"), "extra_args": append(env.installArgs(), "--no-compile"),
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	req := task.Request{
 		Repository: env.Base.Repository, Digest: env.Base.Digest, Platform: env.Base.Platform, Config: env.Base.Config,
@@ -222,8 +330,8 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) error {
 			"/opt/mlenv/requirements.txt": []byte(requirements)},
 		Volumes:  map[string]string{env.PipCache: lock.PipCacheDir},
 		Progress: o.Progress,
+		Binds:    map[string]string{},
 	}
-	req.Binds = map[string]string{}
 	if env.Wheelhouse != "" {
 		req.Binds[env.Wheelhouse] = "/opt/mlenv/wheels"
 	}
@@ -234,117 +342,31 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) error {
 	var res *task.Result
 	err = task.WithPython(func(python string) (err error) {
 		req.Argv = []string{python, "/opt/mlenv/install.py", "/opt/mlenv/request.json"}
+		if id != "" {
+			e.remove(id)
+		}
 		id, res, err = e.runTask(ctx, req, true)
 		return err
 	})
-	if id != "" {
-		defer e.remove(id)
+	if err == nil && res.ExitCode != 0 {
+		err = &InstallError{Output: string(res.Stderr) + string(res.Stdout), PipCache: env.PipCache}
+		if index := env.Auth.Refuser(ctx, env.indexes()); index != "" && env.Wheelhouse == "" {
+			err = &indexauth.RefusedError{Index: index, Err: err}
+		}
 	}
 	if errors.Is(err, task.ErrNoPython) {
-		return fmt.Errorf("image %s has no python3 or python: it cannot install the locked [pip] packages", env.Base)
+		err = fmt.Errorf("image %s has no python3 or python: it cannot install the locked [pip] packages", env.Base)
 	}
 	if err != nil {
-		return err
+		if id != "" {
+			e.remove(id)
+		}
+		return "", err
 	}
-	if evicted := evictedFiles(string(res.Stderr)); res.ExitCode == 0 && len(evicted) > 0 && o.Warn != nil {
+	if evicted := evictedFiles(string(res.Stderr)); len(evicted) > 0 && o.Warn != nil {
 		o.Warn(fmt.Sprintf("the pip cache (volume %s) held a copy of %s that does not match mlenv.lock: mlenv evicted it and fetched the file again from the index", env.PipCache, strings.Join(evicted, ", ")))
 	}
-	if res.ExitCode != 0 {
-		err := &InstallError{Output: string(res.Stderr) + string(res.Stdout), PipCache: env.PipCache}
-		if index := env.Auth.Refuser(ctx, env.indexes()); index != "" && env.Wheelhouse == "" {
-			return &indexauth.RefusedError{Index: index, Err: err}
-		}
-		return err
-	}
-	return e.commitEnv(ctx, id, env, req.Argv[0])
-}
-
-// commitEnv saves the installed container as the environment image, with
-// the venv first on PATH and the base image's entrypoint, command, user
-// and working directory (its command, where it has none, is python).
-func (e *Engine) commitEnv(ctx context.Context, id string, env Env, python string) error {
-	baseName, err := e.localImage(ctx, env.Base)
-	if err != nil {
-		return err
-	}
-	base, err := e.Client.ImageInspect(ctx, baseName)
-	if err != nil {
-		return err
-	}
-	cfg := base.Config
-	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-	var vars []string
-	for _, kv := range cfg.Env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-			continue
-		}
-		vars = append(vars, kv)
-	}
-	cmd := cfg.Cmd
-	if len(cmd) == 0 {
-		cmd = []string{python}
-	}
-	labels := map[string]string{LabelEnv: env.Key(), LabelBase: env.Base.String(), LabelPlatform: env.Base.Platform}
-	for k, v := range cfg.Labels {
-		labels[k] = v
-	}
-	config := &container.Config{
-		Env:        append(vars, lock.VenvEnv(path)...),
-		Entrypoint: cfg.Entrypoint,
-		Cmd:        cmd,
-		User:       orDefault(cfg.User, "0:0"),
-		WorkingDir: orDefault(cfg.WorkingDir, "/"),
-		Labels:     labels,
-	}
-	// The config goes as a config (docker) and as Dockerfile changes
-	// (podman's compat API takes only these): the same values either way.
-	_, err = e.Client.ContainerCommit(ctx, id, client.ContainerCommitOptions{
-		Reference: env.Image(),
-		Comment:   "mlenv environment",
-		Config:    config,
-		Changes:   commitChanges(config),
-	})
-	if err != nil {
-		return fmt.Errorf("save the environment image: %w", err)
-	}
-	return nil
-}
-
-// commitChanges spells config as the Dockerfile instructions a commit
-// applies.
-func commitChanges(c *container.Config) []string {
-	var out []string
-	for _, kv := range c.Env {
-		k, v, _ := strings.Cut(kv, "=")
-		out = append(out, "ENV "+k+"="+dockerfileQuote(v))
-	}
-	if len(c.Entrypoint) > 0 {
-		out = append(out, "ENTRYPOINT "+jsonArgv(c.Entrypoint))
-	}
-	out = append(out, "CMD "+jsonArgv(c.Cmd), "USER "+c.User, "WORKDIR "+c.WorkingDir)
-	for _, k := range slices.Sorted(maps.Keys(c.Labels)) {
-		out = append(out, "LABEL "+dockerfileQuote(k)+"="+dockerfileQuote(c.Labels[k]))
-	}
-	return out
-}
-
-// dockerfileQuote double-quotes s for a Dockerfile instruction, escaping
-// what the Dockerfile parser would read otherwise ($ included).
-func dockerfileQuote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, `$`, `\$`).Replace(s) + `"`
-}
-
-func jsonArgv(argv []string) string {
-	b, _ := json.Marshal(argv)
-	return string(b)
-}
-
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
+	return id, nil
 }
 
 // InstallError is a failed install of the locked packages, with pip's

@@ -3,9 +3,11 @@ package runner
 import (
 	"context"
 	"io"
+	"net/http"
 	"sync"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner/envimage"
 	"github.com/mlenv/mlenv/runner/indexauth"
 	"github.com/mlenv/mlenv/runner/task"
 )
@@ -15,8 +17,12 @@ import (
 type Lazy struct {
 	// Progress receives pull progress and pip's output (nil: none).
 	Progress io.Writer
-	// Auth has the indexes' credentials, for VerifyEnv (nil: none).
-	Auth *indexauth.Auth
+	// Auth has the indexes' credentials (nil: none), Client downloads
+	// the locked files and Base gives base images, for VerifyEnv and
+	// PipVenv.
+	Auth   *indexauth.Auth
+	Client *http.Client
+	Base   BaseSource
 
 	once   sync.Once
 	engine *Engine
@@ -53,7 +59,22 @@ func (z *Lazy) VerifyEnv(ctx context.Context, l *lock.Lock) error {
 	if err != nil {
 		return err
 	}
-	return e.VerifyEnv(ctx, l, z.Progress, z.Auth)
+	return e.VerifyEnv(ctx, l, VerifyOptions{Base: z.Base, Auth: z.Auth, Client: z.Client})
+}
+
+// PipVenv installs locked files that are not wheels with pip in a
+// container and returns a tar of the venv (resolve.Options.Pip).
+func (z *Lazy) PipVenv(ctx context.Context, l *lock.Lock, platform string, pkgs []lock.Package) (io.ReadCloser, error) {
+	e, err := z.Engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	env, err := EnvFor(l, platform, l.Run.PipCache)
+	if err != nil {
+		return nil, err
+	}
+	env.Auth = z.Auth
+	return e.pipVenv(env, EnvOptions{Progress: z.Progress})(ctx, platform, pkgs)
 }
 
 // Close closes the connection, if one was made.
@@ -62,4 +83,29 @@ func (z *Lazy) Close() error {
 		return z.engine.Close()
 	}
 	return nil
+}
+
+// LoadNative loads a built environment into the engine when platform is
+// the engine's own (and the base image, which it needs); it says whether
+// it did.
+func (z *Lazy) LoadNative(ctx context.Context, l *lock.Lock, platform string, b *envimage.Built) (bool, error) {
+	e, err := z.Engine(ctx)
+	if err != nil {
+		return false, err
+	}
+	native, err := e.NativePlatform(ctx)
+	if err != nil || native != platform {
+		return false, err
+	}
+	env, err := EnvFor(l, platform, l.Run.PipCache)
+	if err != nil {
+		return false, err
+	}
+	if _, err := e.EnsureImage(ctx, env.Base, z.Progress); err != nil {
+		return false, err
+	}
+	if len(env.Packages) == 0 {
+		return true, nil
+	}
+	return true, e.LoadEnv(ctx, b.Image, env.Image())
 }

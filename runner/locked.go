@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/runner/indexauth"
 )
@@ -31,6 +33,14 @@ func (e *ExitError) Error() string { return fmt.Sprintf("the container exited wi
 // returns a host directory of the locked wheels.
 type Restorer interface {
 	Restore(ctx context.Context, e *Engine, l *lock.Lock, platform string) (wheelhouse string, err error)
+	BaseSource
+}
+
+// BaseSource gives the locked base image of a platform (a registry, or a
+// vendor archive): its manifest and config go into the environment
+// image's, its layers only where an engine must be sent them.
+type BaseSource interface {
+	BaseImage(ctx context.Context, l *lock.Lock, platform string) (v1.Image, error)
 }
 
 // RunOptions say how RunLock prepares the environment.
@@ -38,6 +48,9 @@ type RunOptions struct {
 	Rebuild  bool            // install afresh even when the environment image exists
 	Auth     *indexauth.Auth // the indexes' credentials (nil: none)
 	From     Restorer        // restore offline instead of pulling and downloading
+	Base     BaseSource      // the base image, for building the environment
+	EnvCache string          // pull the environment from here by digest before building ([run] env-cache)
+	Client   *http.Client    // downloads the locked files (nil: http.DefaultClient)
 	Progress io.Writer       // pull progress and pip's output, or nil
 	// OnInstall is told before the locked packages are installed; Warn
 	// receives warnings (an old driver). Either may be nil.
@@ -88,7 +101,12 @@ func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio 
 			return 0, err
 		}
 	}
-	image, err := e.EnsureEnv(ctx, env, EnvOptions{Rebuild: o.Rebuild, Progress: o.Progress, OnInstall: o.OnInstall, Warn: o.Warn})
+	base := o.Base
+	if o.From != nil {
+		base = o.From
+	}
+	image, err := e.EnsureEnv(ctx, env, EnvOptions{Rebuild: o.Rebuild, Progress: o.Progress, OnInstall: o.OnInstall, Warn: o.Warn, Info: o.Info,
+		Base: baseFunc(base, l, platform), Cache: o.EnvCache, Client: o.Client})
 	if err != nil {
 		return 0, err
 	}
@@ -110,4 +128,12 @@ func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio 
 		}
 	}
 	return e.Run(ctx, spec, stdio)
+}
+
+// baseFunc is s as EnvOptions.Base (nil when s is).
+func baseFunc(s BaseSource, l *lock.Lock, platform string) func(context.Context) (v1.Image, error) {
+	if s == nil {
+		return nil
+	}
+	return func(ctx context.Context) (v1.Image, error) { return s.BaseImage(ctx, l, platform) }
 }

@@ -4,16 +4,29 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner/envimage"
 	"github.com/mlenv/mlenv/runner/indexauth"
+	"github.com/mlenv/mlenv/runner/task"
 )
 
-// VerifyEnv installs l's environment afresh for this engine's platform and
-// checks that its venv holds exactly the locked packages.
-func (e *Engine) VerifyEnv(ctx context.Context, l *lock.Lock, progress io.Writer, auth *indexauth.Auth) error {
+// VerifyOptions say where VerifyEnv's build gets its inputs.
+type VerifyOptions struct {
+	Base   BaseSource
+	Auth   *indexauth.Auth
+	Client *http.Client
+}
+
+// VerifyEnv builds l's environment for this engine's platform from
+// scratch and checks it is the locked one: its digests are the lock's
+// env and env-config, the engine's image of that environment (if any) is
+// that build, and the venv holds exactly the locked packages. Every
+// difference is named (files, with the engine's copy).
+func (e *Engine) VerifyEnv(ctx context.Context, l *lock.Lock, o VerifyOptions) error {
 	platform, err := e.NativePlatform(ctx)
 	if err != nil {
 		return err
@@ -22,15 +35,42 @@ func (e *Engine) VerifyEnv(ctx context.Context, l *lock.Lock, progress io.Writer
 	if err != nil {
 		return err
 	}
-	env.Auth = auth
-	image, err := e.EnsureEnv(ctx, env, EnvOptions{Rebuild: true, Progress: progress})
+	env.Auth = o.Auth
+	if len(env.Packages) == 0 {
+		_, err := e.EnsureImage(ctx, env.Base, nil)
+		return err
+	}
+	if o.Base == nil {
+		return errors.New("no source for the base image to build the environment from")
+	}
+	if _, err := e.EnsureImage(ctx, env.Base, nil); err != nil {
+		return err
+	}
+	baseImg, err := o.Base.BaseImage(ctx, l, platform)
 	if err != nil {
 		return err
 	}
-	if len(env.Packages) == 0 {
-		return nil
+	built, err := envimage.Build(ctx, l, platform, baseImg, envimage.Options{
+		Client: env.Auth.Client(o.Client), Pip: e.pipVenv(env, EnvOptions{}),
+	})
+	if err != nil {
+		return err
 	}
-	installed, err := e.Installed(ctx, env, image)
+	defer built.Close()
+	if want := env.Locked.EnvConfig; want != "" && (built.Config.String() != want || built.Digest.String() != env.Locked.Env) {
+		return e.notReproducible(ctx, env, built)
+	}
+	if named, err := e.Client.ImageInspect(ctx, env.Image()); err == nil && named.ID != built.Config.String() {
+		msg := fmt.Sprintf("the engine's %s is image %s, not the environment built from the lock (%s): it was changed or re-tagged; mlenv run will not use it (remove it with `docker rmi %s`)", env.Image(), named.ID, built.Config, env.Image())
+		if files, derr := e.diffWithEngine(ctx, env.Image(), built); derr == nil && len(files) > 0 {
+			msg += "; how its files differ from the build:\n" + task.Indent(strings.Join(files, "\n"))
+		}
+		return errors.New(msg)
+	}
+	if err := e.LoadEnv(ctx, built.Image, env.Image()); err != nil {
+		return err
+	}
+	installed, err := e.Installed(ctx, env, built.Config.String())
 	if err != nil {
 		return err
 	}

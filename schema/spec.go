@@ -62,6 +62,10 @@ type Run struct {
 	Command  []string `toml:"command,omitempty" json:"command,omitempty" example:"python"`
 	PipCache string   `toml:"pip-cache,omitempty" json:"pip-cache" example:"mlenv-pip-cache"`
 	User     string   `toml:"user,omitempty" json:"user,omitempty" example:"host"`
+	// EnvCache is a repository the environment images are pushed to
+	// (`mlenv push`); a run on a machine without the environment pulls it
+	// from there by its locked digest instead of building it.
+	EnvCache string `toml:"env-cache,omitempty" json:"env-cache,omitempty" example:"registry.example.com/team/envs"`
 }
 
 // Defaults applied where mlenv.toml is silent.

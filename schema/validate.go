@@ -17,7 +17,9 @@ var (
 	platformRe = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(/[a-z0-9]+)?$`)
 	envNameRe  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	volumeRe   = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
-	userRe     = regexp.MustCompile(`^(host|[0-9]+(:[0-9]+)?|[a-z_][a-z0-9_-]*(:[a-z0-9_-]+)?)$`)
+	// repositoryRe is a registry repository: [host[:port]/]path, lower case.
+	repositoryRe = regexp.MustCompile(`^[a-z0-9]([a-z0-9._-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)+$|^[a-z0-9]+([._-]+[a-z0-9]+)*$`)
+	userRe       = regexp.MustCompile(`^(host|[0-9]+(:[0-9]+)?|[a-z_][a-z0-9_-]*(:[a-z0-9_-]+)?)$`)
 )
 
 // ValidPlatform reports whether p is spelt os/arch[/variant], the rule
@@ -167,6 +169,9 @@ func (s *Spec) validateRun(add func(*Error)) {
 		if err := checkMount(m); err != nil {
 			add(s.Errorf("run.mounts", `write "host-path:/container/path" with an optional ":ro"`, "%v", err))
 		}
+	}
+	if r.EnvCache != "" && !repositoryRe.MatchString(r.EnvCache) {
+		add(s.Errorf("run.env-cache", `name a repository such as "registry.example.com/team/envs" (no tag, no digest)`, "%q is not a repository", r.EnvCache))
 	}
 	if r.PipCache != "" && !volumeRe.MatchString(r.PipCache) {
 		add(s.Errorf("run.pip-cache", "a volume name is letters, digits, '_', '.' and '-'", "invalid volume name %q", r.PipCache))

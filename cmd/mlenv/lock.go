@@ -74,11 +74,11 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	engine := &runner.Lazy{}
+	engine := &runner.Lazy{Auth: auth, Progress: progressOut(o.globalOptions, stderr)}
 	defer engine.Close()
 	rep, err := resolve.LockProject(ctx, p, resolve.Options{
-		Registry: reg, Exec: engine, Auth: auth, Upgrade: o.upgrade, UpgradePackages: o.upgradePackages,
-		Generator: "mlenv " + version, Progress: progressOut(o.globalOptions, stderr),
+		Registry: reg, Exec: engine, Pip: engine.PipVenv, Auth: auth, Upgrade: o.upgrade, UpgradePackages: o.upgradePackages,
+		Generator: "mlenv " + version, Progress: progressOut(o.globalOptions, stderr), Info: info(o.globalOptions, stderr),
 	})
 	if err != nil {
 		return err

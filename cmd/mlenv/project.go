@@ -79,3 +79,11 @@ func emit(enabled bool, w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// info is a line printer for what long work does, on stderr unless --quiet.
+func info(g *globalOptions, w io.Writer) func(string) {
+	if g.quiet {
+		return nil
+	}
+	return func(s string) { fmt.Fprintln(w, s) }
+}

@@ -63,7 +63,7 @@ otherwise mlenv run returns the container's exit code.`,
 		return nil
 	}
 	root.AddCommand(newInitCmd(&g), newLockCmd(&g), newRunCmd(&g, stdin), newVerifyCmd(&g), newShowCmd(&g),
-		newDiffCmd(&g), newExportCmd(&g), newVendorCmd(&g), newCacheCmd(&g))
+		newDiffCmd(&g), newExportCmd(&g), newVendorCmd(&g), newCacheCmd(&g), newBuildCmd(&g), newPushCmd(&g))
 	return root
 }
 

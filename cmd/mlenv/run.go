@@ -12,6 +12,7 @@ import (
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 
+	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/runner/vendor"
 	"github.com/mlenv/mlenv/schema"
@@ -32,6 +33,7 @@ type runOptions struct {
 	network      string
 	user         string
 	pipCache     string
+	envCache     string
 	from         string
 	interactive  bool
 }
@@ -72,6 +74,7 @@ code returned.`,
 	f.StringVar(&o.network, "network", "", "network (overrides [run] network)")
 	f.StringVar(&o.user, "user", "", `user: "host", uid[:gid] or a name (overrides [run] user)`)
 	f.StringVar(&o.pipCache, "pip-cache", "", "named volume for pip's cache (overrides [run] pip-cache)")
+	f.StringVar(&o.envCache, "env-cache", "", "pull the environment from this repository by its locked digest before building it (overrides [run] env-cache)")
 	f.StringVar(&o.from, "from", "", "run offline from a `mlenv vendor` archive: load its image, install from its wheels")
 	return cmd
 }
@@ -109,7 +112,12 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	if err != nil {
 		return err
 	}
-	ro := runner.RunOptions{Rebuild: o.rebuild, Auth: auth, Progress: progressOut(o.globalOptions, stderr)}
+	reg, err := newRegistry(o.globalOptions, stderr)
+	if err != nil {
+		return err
+	}
+	ro := runner.RunOptions{Rebuild: o.rebuild, Auth: auth, Progress: progressOut(o.globalOptions, stderr),
+		Base: resolve.RegistryBase{Registry: reg}, Client: reg.HTTPClient(), EnvCache: settings.EnvCache}
 	if o.from != "" {
 		ro.From = vendor.Archive(o.from)
 	}
@@ -134,6 +142,7 @@ func (o runOptions) settings(r schema.Run) (schema.Run, error) {
 	set(&r.Network, o.network)
 	set(&r.User, o.user)
 	set(&r.PipCache, o.pipCache)
+	set(&r.EnvCache, o.envCache)
 	if o.gpus != "" {
 		r.GPUs = schema.GPUs(o.gpus)
 		if strings.Contains(o.gpus, ",") {

@@ -63,7 +63,7 @@ func runVerify(ctx context.Context, o verifyOptions, stdout, stderr io.Writer) e
 		if err != nil {
 			return err
 		}
-		engine := &runner.Lazy{Progress: progressOut(o.globalOptions, stderr), Auth: auth}
+		engine := &runner.Lazy{Progress: progressOut(o.globalOptions, stderr), Auth: auth, Base: resolve.RegistryBase{Registry: reg}, Client: reg.HTTPClient()}
 		defer engine.Close()
 		vo.Deep = engine.VerifyEnv
 	}

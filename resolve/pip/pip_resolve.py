@@ -212,6 +212,7 @@ def main():
     dists = distributions()
     result = {
         "python": platform.python_version(),
+        "executable": getattr(sys, "_base_executable", None) or sys.executable,
         "implementation": sys.implementation.name,
         "pip": pip_version(),
         "externally_managed": os.path.exists(os.path.join(sysconfig.get_paths()["stdlib"], "EXTERNALLY-MANAGED")),

@@ -44,15 +44,18 @@ type Input struct {
 
 // Result is what the lock records of the python side.
 type Result struct {
-	Python    string
-	Base      []lock.Dist
-	Packages  []lock.Package
-	Framework map[string]any // torch's own report: torch, cuda, cudnn
+	Python string
+	// Executable is the interpreter a venv links to (sys._base_executable).
+	Executable string
+	Base       []lock.Dist
+	Packages   []lock.Package
+	Framework  map[string]any // torch's own report: torch, cuda, cudnn
 }
 
 // scriptResult is pip_resolve.py's output.
 type scriptResult struct {
 	Python            string         `json:"python"`
+	Executable        string         `json:"executable"`
 	Implementation    string         `json:"implementation"`
 	Pip               *string        `json:"pip"`
 	ExternallyManaged bool           `json:"externally_managed"`
@@ -111,10 +114,11 @@ func (p *Resolver) Resolve(ctx context.Context, in Input) (*Result, error) {
 		perPlatform[pl.Platform] = r.Packages
 	}
 	return &Result{
-		Python:    first.Python,
-		Base:      first.Base,
-		Packages:  mergePlatforms(perPlatform, in.Spec, first.Base),
-		Framework: first.Framework,
+		Python:     first.Python,
+		Executable: first.Executable,
+		Base:       first.Base,
+		Packages:   mergePlatforms(perPlatform, in.Spec, first.Base),
+		Framework:  first.Framework,
 	}, nil
 }
 

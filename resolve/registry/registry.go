@@ -288,3 +288,18 @@ func bodyFault(err error) bool {
 		strings.Contains(msg, "does not match") || strings.Contains(msg, "error verifying") ||
 		errors.Is(err, syscall.ECONNRESET)
 }
+
+// Image is the image with the given manifest digest in repo; its layers
+// are fetched only when read.
+func (r *Registry) Image(ctx context.Context, repo name.Repository, digest string) (v1.Image, error) {
+	ref := repo.Digest(digest)
+	d, err := r.Get(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	img, err := d.Image()
+	if err != nil {
+		return nil, Classify(err, ref.String())
+	}
+	return img, nil
+}

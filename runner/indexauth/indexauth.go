@@ -249,3 +249,16 @@ func (e *RefusedError) Unwrap() error { return e.Err }
 const Hint = "the package index asked for authentication (HTTP 401/403): put the credentials in ~/.netrc " +
 	"(machine HOST login USER password TOKEN; or point NETRC at such a file), or in the index URL from environment variables, " +
 	`index-url = "https://${INDEX_USER}:${INDEX_TOKEN}@HOST/simple"; mlenv never writes them into the lock or an image`
+
+// Client is c (nil: a new client) sending the credentials Transport sends.
+func (a *Auth) Client(c *http.Client) *http.Client {
+	out := &http.Client{}
+	if c != nil {
+		*out = *c
+	}
+	if out.Transport == nil {
+		out.Transport = http.DefaultTransport
+	}
+	out.Transport = a.Transport(out.Transport)
+	return out
+}

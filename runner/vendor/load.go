@@ -27,6 +27,9 @@ func Load(ctx context.Context, e *runner.Engine, dir string, l *lock.Lock, platf
 	if err := loadImage(ctx, e, dir, l, platform); err != nil {
 		return "", err
 	}
+	if err := loadEnv(ctx, e, dir, l, platform); err != nil {
+		return "", err
+	}
 	return filepath.Join(dir, WheelsDir), nil
 }
 

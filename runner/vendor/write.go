@@ -6,17 +6,9 @@ package vendor
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"os"
-	"path"
 	"path/filepath"
-	"regexp"
-	"slices"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -25,6 +17,7 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/runner/envimage"
 	"github.com/mlenv/mlenv/runner/indexauth"
 	"github.com/mlenv/mlenv/schema"
 )
@@ -53,6 +46,11 @@ func Write(ctx context.Context, reg *registry.Registry, auth *indexauth.Auth, p 
 	}
 	if err := writeWheels(ctx, reg, auth, l, filepath.Join(dir, WheelsDir)); err != nil {
 		return err
+	}
+	if len(envimage.NonWheels(l.Packages)) == 0 {
+		if err := writeEnvs(ctx, l, dir); err != nil {
+			return err
+		}
 	}
 	files := map[string]string{p.Spec.Path: schema.FileName, p.LockPath: lock.FileName}
 	if req := p.Spec.Pip.Requirements; req != "" {
@@ -118,105 +116,9 @@ func writeWheels(ctx context.Context, reg *registry.Registry, auth *indexauth.Au
 	client := reg.HTTPClient()
 	client.Transport = auth.Transport(client.Transport)
 	for _, p := range l.Packages {
-		fileURL := p.URL
-		if fileURL == "" {
-			var err error
-			if fileURL, err = findFile(ctx, client, p); err != nil {
-				return err
-			}
-		}
-		if err := download(ctx, client, fileURL, dir, p.Hashes); err != nil {
-			return fmt.Errorf("%s %s: %w", p.Name, p.Version, err)
+		if _, err := envimage.Fetch(ctx, client, p, dir); err != nil {
+			return err
 		}
 	}
 	return nil
-}
-
-func download(ctx context.Context, client *http.Client, fileURL, dir string, hashes []string) error {
-	u, err := url.Parse(fileURL)
-	if err != nil {
-		return err
-	}
-	dest := filepath.Join(dir, path.Base(u.Path))
-	if ok, _ := hashMatches(dest, hashes); ok {
-		return nil
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fileURL, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("download %s: %w", schema.RedactURL(fileURL), err)
-	}
-	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return fmt.Errorf("download %s: %s: %s", schema.RedactURL(fileURL), resp.Status, indexauth.Hint)
-	case resp.StatusCode != http.StatusOK:
-		return fmt.Errorf("download %s: %s", schema.RedactURL(fileURL), resp.Status)
-	}
-	tmp, err := os.CreateTemp(dir, ".download-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), resp.Body); err != nil {
-		tmp.Close()
-		return fmt.Errorf("download %s: %w", schema.RedactURL(fileURL), err)
-	}
-	tmp.Close()
-	got := fmt.Sprintf("sha256:%x", h.Sum(nil))
-	if !slices.Contains(hashes, got) {
-		return fmt.Errorf("%s has %s, which is not a locked hash (%s): the index serves another file than was locked", schema.RedactURL(fileURL), got, strings.Join(hashes, ", "))
-	}
-	return os.Rename(tmp.Name(), dest)
-}
-
-func hashMatches(path string, hashes []string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return false, err
-	}
-	return slices.Contains(hashes, fmt.Sprintf("sha256:%x", h.Sum(nil))), nil
-}
-
-var linkRe = regexp.MustCompile(`href="([^"]+)"`)
-
-// findFile looks up a locked package's file on its index's simple page
-// (locks written with pip older than 22.2 have no URL): the link whose
-// hash fragment is a locked hash.
-func findFile(ctx context.Context, client *http.Client, p lock.Package) (string, error) {
-	page := strings.TrimSuffix(p.Index, "/") + "/" + lock.NormalizeName(p.Name) + "/"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, page, nil)
-	if err != nil {
-		return "", err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", schema.RedactURL(page), err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return "", err
-	}
-	base, _ := url.Parse(page)
-	for _, m := range linkRe.FindAllStringSubmatch(string(body), -1) {
-		href, err := url.Parse(strings.ReplaceAll(m[1], "&amp;", "&"))
-		if err != nil {
-			continue
-		}
-		if frag := href.Fragment; strings.HasPrefix(frag, "sha256=") && slices.Contains(p.Hashes, "sha256:"+strings.TrimPrefix(frag, "sha256=")) {
-			href.Fragment = ""
-			return base.ResolveReference(href).String(), nil
-		}
-	}
-	return "", fmt.Errorf("%s %s: no file with a locked hash on %s", p.Name, p.Version, schema.RedactURL(page))
 }

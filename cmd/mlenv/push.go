@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/runner"
+)
+
+type pushOptions struct {
+	*globalOptions
+	frozen bool
+	tag    string
+	json   bool
+}
+
+// pushResult is what `mlenv push --json` prints.
+type pushResult struct {
+	Repository string     `json:"repository"`
+	Index      string     `json:"index"`
+	Tag        string     `json:"tag,omitempty"`
+	Envs       []builtEnv `json:"environments"`
+}
+
+func newPushCmd(g *globalOptions) *cobra.Command {
+	o := pushOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "push [REPOSITORY]",
+		Short: "Push the locked environment images to a registry (an env-cache)",
+		Long: `Build the environment image of every locked platform (as mlenv build),
+check each against the lock, and push them to REPOSITORY (default: [run]
+env-cache) as one index over the platforms, addressed by digest; a tag only
+with --tag. Credentials are docker's (docker login). Other machines with
+env-cache set pull the environment by its locked digest instead of
+installing it.
+
+Exit codes: 0 pushed, 1 a build or the push failed, 2 bad input, 3 stale lock.`,
+		Example: `  mlenv push registry.example.com/team/envs
+  mlenv push --tag paper-v1`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runPush(cmd.Context(), o, args, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().BoolVar(&o.frozen, "frozen", false, "use the lock as it is, even when mlenv.toml changed since")
+	cmd.Flags().StringVar(&o.tag, "tag", "", "also tag the index")
+	cmd.Flags().BoolVar(&o.json, "json", false, "print what was pushed as JSON")
+	return cmd
+}
+
+func runPush(ctx context.Context, o pushOptions, args []string, stdout, stderr io.Writer) error {
+	p, l, err := lockedProject(o.globalOptions, o.frozen)
+	if err != nil {
+		return err
+	}
+	repo := l.Run.EnvCache
+	if len(args) == 1 {
+		repo = args[0]
+	}
+	if repo == "" {
+		return usageError{errors.New("push where? name a repository (`mlenv push registry.example.com/team/envs`) or set [run] env-cache in mlenv.toml")}
+	}
+	reg, err := newRegistry(o.globalOptions, stderr)
+	if err != nil {
+		return err
+	}
+	auth, err := indexAuth(p)
+	if err != nil {
+		return err
+	}
+	engine := &runner.Lazy{Auth: auth, Progress: progressOut(o.globalOptions, stderr)}
+	defer engine.Close()
+	built, err := resolve.BuildEnvs(ctx, l, resolve.Options{Registry: reg, Auth: auth, Pip: engine.PipVenv, Info: info(o.globalOptions, stderr)})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, b := range built {
+			b.Close()
+		}
+	}()
+	index, err := resolve.PushEnvs(ctx, reg, l, built, repo, o.tag)
+	if err != nil {
+		return err
+	}
+	res := pushResult{Repository: repo, Index: index, Tag: o.tag}
+	for i, b := range built {
+		pl := l.Image.Platforms[i]
+		res.Envs = append(res.Envs, builtEnv{Platform: pl.Platform, Env: b.Digest.String(), Config: b.Config.String(), Packages: b.Packages, Ref: repo + "@" + b.Digest.String()})
+		say(o.globalOptions, stderr, "Pushed %s %s@%s\n", pl.Platform, repo, b.Digest)
+	}
+	say(o.globalOptions, stderr, "Index %s@%s\n", repo, index)
+	return emit(o.json, stdout, res)
+}

@@ -1,0 +1,151 @@
+package resolve
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/runner/envimage"
+	"github.com/mlenv/mlenv/schema"
+)
+
+// pinEnv records every locked platform's environment image digests in
+// next (lock's env and env-config): kept from prev when nothing that goes
+// into them changed (offline), the base image's own when the lock installs
+// nothing, else built with envimage (which fetches the locked files).
+func pinEnv(ctx context.Context, prev, next *lock.Lock, o Options) error {
+	if prev != nil && sameEnvInputs(prev, next) {
+		for i := range next.Image.Platforms {
+			old, _ := prev.Image.Platform(next.Image.Platforms[i].Platform)
+			next.Image.Platforms[i].Env, next.Image.Platforms[i].EnvConfig = old.Env, old.EnvConfig
+		}
+		return nil
+	}
+	for i := range next.Image.Platforms {
+		pl := &next.Image.Platforms[i]
+		if len(next.PackagesFor(pl.Platform)) == 0 {
+			pl.Env, pl.EnvConfig = pl.Digest, pl.Config
+			continue
+		}
+		b, err := BuildEnv(ctx, next, pl.Platform, o)
+		if err != nil {
+			return fmt.Errorf("build the %s environment to record its digest: %w", pl.Platform, err)
+		}
+		pl.Env, pl.EnvConfig = b.Digest.String(), b.Config.String()
+		b.Close()
+	}
+	return nil
+}
+
+// BuildEnv builds l's environment image for platform from the registry's
+// base image and the locked files (see envimage.Build).
+func BuildEnv(ctx context.Context, l *lock.Lock, platform string, o Options) (*envimage.Built, error) {
+	pl, ok := l.Image.Platform(platform)
+	if !ok {
+		return nil, fmt.Errorf("the lock has no %s image", platform)
+	}
+	if o.Registry == nil {
+		return nil, fmt.Errorf("no registry to read the base image from")
+	}
+	base, err := RegistryBase{o.Registry}.BaseImage(ctx, l, pl.Platform)
+	if err != nil {
+		return nil, err
+	}
+	eo := envimage.Options{Client: o.Auth.Client(o.Registry.HTTPClient()), Info: o.Info}
+	if o.Pip != nil {
+		eo.Pip = func(ctx context.Context, platform string, pkgs []lock.Package) (io.ReadCloser, error) {
+			return o.Pip(ctx, l, platform, pkgs)
+		}
+	}
+	return envimage.Build(ctx, l, platform, base, eo)
+}
+
+// RegistryBase gives a lock's base images from their registry (a
+// runner.BaseSource).
+type RegistryBase struct{ *registry.Registry }
+
+// BaseImage is l's base image for platform, by its manifest digest.
+func (r RegistryBase) BaseImage(ctx context.Context, l *lock.Lock, platform string) (v1.Image, error) {
+	pl, ok := l.Image.Platform(platform)
+	if !ok {
+		return nil, fmt.Errorf("the lock has no %s image", platform)
+	}
+	repo, err := name.NewRepository(l.Image.Repository)
+	if err != nil {
+		return nil, err
+	}
+	return r.Image(ctx, repo, pl.Digest)
+}
+
+// sameEnvInputs says whether a and b build the same environments: the
+// same base images, python and packages, and every platform recorded.
+func sameEnvInputs(a, b *lock.Lock) bool {
+	for _, p := range a.Image.Platforms {
+		if p.Env == "" || p.EnvConfig == "" {
+			return false
+		}
+	}
+	type inputs struct{ Repo, Digest, Python, Exe, Platforms, Packages any }
+	in := func(l *lock.Lock) string {
+		var pls []string
+		for _, p := range l.Image.Platforms {
+			pls = append(pls, p.Platform, p.Digest, p.Config)
+		}
+		return schema.DigestJSON(inputs{l.Image.Repository, l.Image.Digest, l.Versions.Python, l.Versions.PythonExecutable, pls, l.Packages})
+	}
+	return in(a) == in(b)
+}
+
+// EnvMismatchError is an environment built here whose digest is not the
+// lock's.
+type EnvMismatchError struct {
+	Platform, Built, Locked string
+}
+
+func (e *EnvMismatchError) Error() string {
+	return fmt.Sprintf("the %s environment built here is %s, but mlenv.lock records %s: the build is not reproducible (`mlenv verify --deep` names the files that differ)", e.Platform, e.Built, e.Locked)
+}
+
+// BuildEnvs builds every locked platform's environment (BuildEnv) and
+// checks each against the lock's env digest; the caller closes them.
+func BuildEnvs(ctx context.Context, l *lock.Lock, o Options) ([]*envimage.Built, error) {
+	var out []*envimage.Built
+	for _, pl := range l.Image.Platforms {
+		b, err := BuildEnv(ctx, l, pl.Platform, o)
+		if err == nil && pl.Env != "" && b.Digest.String() != pl.Env {
+			b.Close()
+			err = &EnvMismatchError{Platform: pl.Platform, Built: b.Digest.String(), Locked: pl.Env}
+		}
+		if err != nil {
+			for _, b := range out {
+				b.Close()
+			}
+			return nil, fmt.Errorf("%s: %w", pl.Platform, err)
+		}
+		out = append(out, b)
+	}
+	return out, nil
+}
+
+// PushEnvs pushes built environments to repo as one index over their
+// platforms, by digest (and tag, when set); it returns the index digest.
+func PushEnvs(ctx context.Context, reg *registry.Registry, l *lock.Lock, built []*envimage.Built, repo, tag string) (string, error) {
+	r, err := name.NewRepository(repo)
+	if err != nil {
+		return "", schema.BadInput(fmt.Errorf("%q is not a repository: %w", repo, err))
+	}
+	var images []registry.PlatformImage
+	for i, b := range built {
+		images = append(images, registry.PlatformImage{Platform: l.Image.Platforms[i].Platform, Image: b.Image})
+	}
+	d, err := reg.PushIndex(ctx, r, images, tag)
+	if err != nil {
+		return "", err
+	}
+	return d.String(), nil
+}

@@ -1,0 +1,296 @@
+// Package envimage builds a lock's environment image as a pure function of
+// the lock: the locked base image with one more layer, a normalized tar of
+// the virtual environment holding the locked packages, and a config whose
+// every field comes from the lock. Any machine that builds it gets the
+// same digests, which the lock records (`env`, `env-config`).
+//
+// Wheels are installed by mlenv itself (the wheel format: purelib and
+// platlib, .data directories, entry points, RECORD), so no container runs
+// and any platform builds on any machine. Locked files that are not wheels
+// go through pip in a container of the image (Options.Pip), whose venv is
+// read back and normalized the same way.
+//
+// The layer is stored uncompressed, so the manifest's digest depends on
+// no compressor: a future mlenv must keep writing the same tar for the
+// same lock (the golden test in this package guards it).
+package envimage
+
+import (
+	"archive/zip"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"os"
+	"path"
+	"slices"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/mlenv/mlenv/lock"
+)
+
+// Labels on environment images, so `mlenv cache` finds them.
+const (
+	LabelEnv      = "dev.mlenv.env"      // the environment key
+	LabelBase     = "dev.mlenv.base"     // the base image by digest
+	LabelPlatform = "dev.mlenv.platform" // the platform
+)
+
+// Options say where the locked files come from.
+type Options struct {
+	// Client downloads locked files (with the indexes' credentials).
+	Client *http.Client
+	// Cache is the directory of downloaded files ("": DefaultCache()).
+	Cache string
+	// Wheelhouse, when set, holds the locked files (a vendor archive's
+	// wheels) and nothing is downloaded.
+	Wheelhouse string
+	// Pip installs locked files that are not wheels: it runs pip in a
+	// container of the image for platform and returns a tar of the venv
+	// (entries under "venv/"). Nil: such locks cannot be built.
+	Pip func(ctx context.Context, platform string, pkgs []lock.Package) (io.ReadCloser, error)
+	// Info, when set, is told what the build does.
+	Info func(string)
+}
+
+// DefaultCache is where downloaded locked files are kept:
+// $XDG_CACHE_HOME/mlenv/files (or the OS's equivalent).
+func DefaultCache() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		dir = os.TempDir()
+	}
+	return path.Join(dir, "mlenv", "files")
+}
+
+// Built is an environment image. Close removes its layer file.
+type Built struct {
+	v1.Image
+	Key      string
+	Digest   v1.Hash // the manifest's digest: the lock's env
+	Config   v1.Hash // the config's digest: the lock's env-config, the engine's image ID
+	Packages int     // how many locked files it installs (0: the base image itself)
+	layer    *fileLayer
+}
+
+// Close removes the layer's file.
+func (b *Built) Close() error {
+	if b.layer == nil {
+		return nil
+	}
+	return os.Remove(b.layer.path)
+}
+
+// Layer is the packages' layer (nil when the lock installs nothing).
+func (b *Built) Layer() v1.Layer {
+	if b.layer == nil {
+		return nil
+	}
+	return b.layer
+}
+
+// Key identifies an environment: the base image's config and the exact
+// files installed, with the index and URL each came from. Run settings do
+// not count, so changing them reuses the environment.
+func Key(baseConfig, platform string, pkgs []lock.Package) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "mlenv-env v2\n%s\n%s\n%s\n", baseConfig, platform, lock.VenvPath)
+	for _, p := range pkgs {
+		fmt.Fprintf(h, "%s==%s %s %s %s\n", p.Name, p.Version, strings.Join(p.Hashes, ","), p.Index, p.URL)
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))[:20]
+}
+
+// Build builds l's environment image for platform on base, the locked
+// image for that platform (its layers are read only when the result is
+// written out). The result is not checked against the lock: see Check.
+func Build(ctx context.Context, l *lock.Lock, platform string, base v1.Image, o Options) (*Built, error) {
+	pl, ok := l.Image.Platform(platform)
+	if !ok {
+		return nil, fmt.Errorf("the lock has no %s image", platform)
+	}
+	pkgs := l.PackagesFor(platform)
+	if len(pkgs) == 0 {
+		return described(&Built{Image: base, Key: Key(pl.Config, platform, nil)})
+	}
+	mt, err := layerMediaType(base)
+	if err != nil {
+		return nil, err
+	}
+	t := tree{}
+	cleanup, err := fill(ctx, t, l, platform, pkgs, o)
+	defer cleanup()
+	if err != nil {
+		return nil, err
+	}
+	layer, err := writeLayer(t, "", mt)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := envConfig(base, l, platform, pkgs)
+	if err != nil {
+		os.Remove(layer.path)
+		return nil, err
+	}
+	img, err := mutate.ConfigFile(base, cfg)
+	if err == nil {
+		img, err = mutate.Append(img, mutate.Addendum{Layer: layer, MediaType: mt, History: v1.History{
+			Created:   cfg.Created,
+			CreatedBy: fmt.Sprintf("mlenv: %d locked files in %s", len(pkgs), lock.VenvPath),
+			Comment:   "mlenv environment",
+		}})
+	}
+	if err != nil {
+		os.Remove(layer.path)
+		return nil, err
+	}
+	return described(&Built{Image: img, Key: Key(pl.Config, platform, pkgs), Packages: len(pkgs), layer: layer})
+}
+
+func described(b *Built) (*Built, error) {
+	var err error
+	if b.Digest, err = b.Image.Digest(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if b.Config, err = b.Image.ConfigName(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// layerMediaType is the uncompressed layer type of the base manifest's
+// kind (Docker or OCI), so the manifest stays one kind.
+func layerMediaType(base v1.Image) (types.MediaType, error) {
+	mt, err := base.MediaType()
+	if err != nil {
+		return "", err
+	}
+	if mt == types.DockerManifestSchema2 {
+		return types.DockerUncompressedLayer, nil
+	}
+	return types.OCIUncompressedLayer, nil
+}
+
+// fill adds the venv with the locked packages to t: by mlenv's wheel
+// installer when every file is a wheel, else by pip.
+func fill(ctx context.Context, t tree, l *lock.Lock, platform string, pkgs []lock.Package, o Options) (func(), error) {
+	var closers []io.Closer
+	cleanup := func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}
+	if notWheels := NonWheels(pkgs); len(notWheels) > 0 {
+		if o.Pip == nil {
+			return cleanup, fmt.Errorf("%s are not wheels: building their environment needs pip in a container of the image", strings.Join(notWheels, ", "))
+		}
+		if o.Info != nil {
+			o.Info(fmt.Sprintf("%s are not wheels: pip installs the environment in a container", strings.Join(notWheels, ", ")))
+		}
+		spill, err := os.CreateTemp("", "mlenv-venv-*")
+		if err != nil {
+			return cleanup, err
+		}
+		closers = append(closers, removeOnClose{spill})
+		r, err := o.Pip(ctx, platform, pkgs)
+		if err != nil {
+			return cleanup, err
+		}
+		defer r.Close()
+		return cleanup, readVenvTar(t, r, spill)
+	}
+	py := Python{Executable: l.Versions.PythonExecutable, Version: l.Versions.Python}
+	if py.Executable == "" {
+		return cleanup, fmt.Errorf("the lock does not say where the image's python is ([versions] python-executable): run `mlenv lock --upgrade` with this mlenv")
+	}
+	mm, err := py.majorMinor()
+	if err != nil {
+		return cleanup, err
+	}
+	lay := newLayout(lock.VenvPath, mm)
+	addVenv(t, lay, py, mm)
+	files := Files{Client: o.Client, Cache: o.Cache, Wheelhouse: o.Wheelhouse}
+	for _, p := range pkgs {
+		file, err := files.Path(ctx, p)
+		if err != nil {
+			return cleanup, err
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			return cleanup, err
+		}
+		closers = append(closers, f)
+		st, err := f.Stat()
+		if err != nil {
+			return cleanup, err
+		}
+		zr, err := zip.NewReader(f, st.Size())
+		if err != nil {
+			return cleanup, fmt.Errorf("%s: %w", path.Base(file), err)
+		}
+		if err := installWheel(t, lay, zr, path.Base(file)); err != nil {
+			return cleanup, err
+		}
+	}
+	return cleanup, nil
+}
+
+type removeOnClose struct{ f *os.File }
+
+func (r removeOnClose) Close() error { r.f.Close(); return os.Remove(r.f.Name()) }
+
+// NonWheels names the locked files that are not wheels.
+func NonWheels(pkgs []lock.Package) []string {
+	var out []string
+	for _, p := range pkgs {
+		if p.URL != "" && !strings.HasSuffix(strings.ToLower(path.Base(p.URL)), ".whl") {
+			out = append(out, path.Base(p.URL))
+		}
+	}
+	return out
+}
+
+// envConfig is the environment image's config: the base image's, with
+// the venv first on PATH, VIRTUAL_ENV, mlenv's labels and, where the base
+// image has no command, the venv's python. Its times are the base image's.
+func envConfig(base v1.Image, l *lock.Lock, platform string, pkgs []lock.Package) (*v1.ConfigFile, error) {
+	bc, err := base.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read the base image's config: %w", err)
+	}
+	cfg := bc.DeepCopy()
+	pl, _ := l.Image.Platform(platform)
+	c := &cfg.Config
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	var vars []string
+	for _, kv := range c.Env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+			continue
+		}
+		if !strings.HasPrefix(kv, "VIRTUAL_ENV=") {
+			vars = append(vars, kv)
+		}
+	}
+	c.Env = append(vars, lock.VenvEnv(path)...)
+	if len(c.Cmd) == 0 && len(c.Entrypoint) == 0 {
+		c.Cmd = []string{lock.VenvPython}
+	}
+	labels := map[string]string{}
+	maps.Copy(labels, c.Labels)
+	labels[LabelEnv] = Key(pl.Config, platform, pkgs)
+	labels[LabelBase] = l.Image.Repository + "@" + l.Image.Digest
+	labels[LabelPlatform] = platform
+	c.Labels = labels
+	return cfg, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -1,0 +1,104 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/mlenv/mlenv/runner/envimage"
+	"github.com/mlenv/mlenv/runner/task"
+)
+
+// NotReproducibleError is an environment build whose digest is not the
+// lock's: mlenv never runs it. Files lists how its packages' layer differs
+// from another build at hand (the engine's image of that name), if any.
+type NotReproducibleError struct {
+	Platform           string
+	Built, BuiltConfig string
+	Env, EnvConfig     string // the lock's
+	Against            string // what Files compares with
+	Files              []string
+}
+
+func (e *NotReproducibleError) Error() string {
+	msg := fmt.Sprintf("the %s environment built here is not the locked one: the build is not reproducible (built %s with config %s; mlenv.lock records %s with config %s). mlenv did not run it",
+		e.Platform, e.Built, e.BuiltConfig, e.Env, e.EnvConfig)
+	switch {
+	case len(e.Files) > 0:
+		msg += fmt.Sprintf("; the files that differ from %s:\n%s", e.Against, task.Indent(strings.Join(e.Files, "\n")))
+	case e.Against != "":
+		msg += fmt.Sprintf("; its files are the same as %s's, so the config differs", e.Against)
+	default:
+		msg += "; no other build of it is at hand to compare files with: pull it from the env-cache it was pushed to ([run] env-cache), or re-lock with this mlenv (`mlenv lock --upgrade`)"
+	}
+	return msg
+}
+
+// notReproducible describes a build that is not the locked one, comparing
+// its files with the engine's image of the environment's name when there
+// is one (a build that matched, or a changed copy).
+func (e *Engine) notReproducible(ctx context.Context, env Env, b *envimage.Built) error {
+	err := &NotReproducibleError{Platform: env.Base.Platform, Built: b.Digest.String(), BuiltConfig: b.Config.String(),
+		Env: env.Locked.Env, EnvConfig: env.Locked.EnvConfig}
+	ref := env.Image()
+	if _, inspectErr := e.Client.ImageInspect(ctx, ref); inspectErr != nil {
+		return err
+	}
+	files, diffErr := e.diffWithEngine(ctx, ref, b)
+	if diffErr == nil {
+		err.Against, err.Files = "the engine's "+ref, files
+	}
+	return err
+}
+
+// diffWithEngine compares b's packages layer with the top layer of the
+// engine's image ref.
+func (e *Engine) diffWithEngine(ctx context.Context, ref string, b *envimage.Built) ([]string, error) {
+	top, closeTop, err := e.topLayer(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	defer closeTop()
+	mine, err := b.Layer().Uncompressed()
+	if err != nil {
+		return nil, err
+	}
+	defer mine.Close()
+	return envimage.DiffLayers(top, mine, 40)
+}
+
+// topLayer reads the engine's image's last layer (docker save).
+func (e *Engine) topLayer(ctx context.Context, ref string) (io.Reader, func(), error) {
+	spool, err := spoolSave(ctx, e, ref)
+	if err != nil {
+		return nil, nil, err
+	}
+	img, err := tarball.ImageFromPath(spool, nil)
+	if err != nil {
+		removeFile(spool)
+		return nil, nil, err
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) == 0 {
+		removeFile(spool)
+		return nil, nil, fmt.Errorf("no layers in %s: %v", ref, err)
+	}
+	r, err := layers[len(layers)-1].Uncompressed()
+	if err != nil {
+		removeFile(spool)
+		return nil, nil, err
+	}
+	return r, func() { r.Close(); removeFile(spool) }, nil
+}
+
+func spoolSave(ctx context.Context, e *Engine, ref string) (string, error) {
+	res, err := e.Client.ImageSave(ctx, []string{ref})
+	if err != nil {
+		return "", err
+	}
+	defer res.Close()
+	return spoolToTemp(res)
+}

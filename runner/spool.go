@@ -1,0 +1,25 @@
+package runner
+
+import (
+	"io"
+	"os"
+)
+
+// spoolToTemp writes r to a new temporary file and returns its path.
+func spoolToTemp(r io.Reader) (string, error) {
+	f, err := os.CreateTemp("", "mlenv-save-*.tar")
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+func removeFile(path string) { os.Remove(path) }

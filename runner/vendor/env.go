@@ -1,0 +1,100 @@
+package vendor
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner"
+	"github.com/mlenv/mlenv/runner/envimage"
+)
+
+// AnnotationKind marks an environment image in the layout ("env"); the
+// base images have none.
+const AnnotationKind = "dev.mlenv.kind"
+
+// writeEnvs builds every locked platform's environment image from the
+// archive's own base image and wheels, checks it against the lock, and
+// adds it to the layout, so that `run --from` installs nothing. A lock
+// with files that are not wheels keeps only the wheels: its environment is
+// built from them with pip when it runs.
+func writeEnvs(ctx context.Context, l *lock.Lock, dir string) error {
+	p, err := layout.FromPath(filepath.Join(dir, ImageDir))
+	if err != nil {
+		return err
+	}
+	for _, pl := range l.Image.Platforms {
+		if len(l.PackagesFor(pl.Platform)) == 0 {
+			continue
+		}
+		base, err := layoutImage(p, pl.Digest)
+		if err != nil {
+			return err
+		}
+		b, err := envimage.Build(ctx, l, pl.Platform, base, envimage.Options{Wheelhouse: filepath.Join(dir, WheelsDir)})
+		if err != nil {
+			return fmt.Errorf("build the %s environment for the archive: %w", pl.Platform, err)
+		}
+		if pl.Env != "" && b.Digest.String() != pl.Env {
+			b.Close()
+			return fmt.Errorf("the %s environment built for the archive is %s, but mlenv.lock records %s: the build is not reproducible (run `mlenv verify --deep`)", pl.Platform, b.Digest, pl.Env)
+		}
+		plat, err := v1.ParsePlatform(pl.Platform)
+		if err == nil {
+			err = p.AppendImage(b.Image, layout.WithPlatform(*plat), layout.WithAnnotations(map[string]string{
+				AnnotationPlatform: pl.Platform, AnnotationKind: "env",
+			}))
+		}
+		b.Close()
+		if err != nil {
+			return fmt.Errorf("save the %s environment: %w", pl.Platform, err)
+		}
+	}
+	return nil
+}
+
+func layoutImage(p layout.Path, digest string) (v1.Image, error) {
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		return nil, err
+	}
+	return p.Image(h)
+}
+
+// loadEnv loads the archive's environment image for platform, if it has
+// one, under the environment's name; the run then finds it by its ID.
+func loadEnv(ctx context.Context, e *runner.Engine, dir string, l *lock.Lock, platform string) error {
+	env, err := runner.EnvFor(l, platform, l.Run.PipCache)
+	if err != nil || env.Locked.Env == "" || len(env.Packages) == 0 {
+		return err
+	}
+	if _, err := e.Client.ImageInspect(ctx, env.Locked.EnvConfig); err == nil {
+		return nil
+	}
+	p, err := layout.FromPath(filepath.Join(dir, ImageDir))
+	if err != nil {
+		return err
+	}
+	img, err := layoutImage(p, env.Locked.Env)
+	if err != nil {
+		return nil // an archive without it: the run builds from its wheels
+	}
+	return e.LoadEnv(ctx, img, env.Image())
+}
+
+// BaseImage is the archive's base image for platform (a runner.BaseSource).
+func (a Archive) BaseImage(_ context.Context, l *lock.Lock, platform string) (v1.Image, error) {
+	pl, ok := l.Image.Platform(platform)
+	if !ok {
+		return nil, fmt.Errorf("the lock has no %s image", platform)
+	}
+	p, err := layout.FromPath(filepath.Join(string(a), ImageDir))
+	if err != nil {
+		return nil, err
+	}
+	return layoutImage(p, pl.Digest)
+}
