@@ -32,6 +32,12 @@ func (l *Lock) Summary() string {
 		if p.RequireCUDA != "" {
 			fmt.Fprintf(&b, "              requires %s  (%s)\n", p.RequireCUDA, p.RequireSource)
 		}
+		if p.Env != "" && p.Env != p.Digest {
+			fmt.Fprintf(&b, "              environment %s (config %s)\n", p.Env, p.EnvConfig)
+			if ref := l.EnvReference(p.Platform); ref != "" {
+				fmt.Fprintf(&b, "              env-cache %s\n", ref)
+			}
+		}
 	}
 	v := l.Versions
 	row := func(label, val, source string) {
@@ -103,4 +109,15 @@ func (v Versions) Describe() string {
 		return "no versions found in the image's tag or config"
 	}
 	return s
+}
+
+// EnvReference is the environment image of platform in the env-cache,
+// by digest (cache@sha256:…), when [run] env-cache is set and the lock
+// records the environment; else "".
+func (l *Lock) EnvReference(platform string) string {
+	pl, ok := l.Image.Platform(platform)
+	if !ok || l.Run.EnvCache == "" || pl.Env == "" {
+		return ""
+	}
+	return l.Run.EnvCache + "@" + pl.Env
 }

@@ -54,44 +54,61 @@ func (e *Engine) notReproducible(ctx context.Context, env Env, b *envimage.Built
 	return err
 }
 
-// diffWithEngine compares b's packages layer with the top layer of the
-// engine's image ref.
+// diffWithEngine compares b's packages layer with what the engine's image
+// ref has above the base image's layers.
 func (e *Engine) diffWithEngine(ctx context.Context, ref string, b *envimage.Built) ([]string, error) {
-	top, closeTop, err := e.topLayer(ctx, ref)
+	mine, err := b.Layers()
 	if err != nil {
 		return nil, err
 	}
-	defer closeTop()
-	mine, err := b.Layer().Uncompressed()
+	theirs, done, err := e.layersAbove(ctx, ref, len(mine)-1)
 	if err != nil {
 		return nil, err
 	}
-	defer mine.Close()
-	return envimage.DiffLayers(top, mine, 40)
+	defer done()
+	top, err := b.Layer().Uncompressed()
+	if err != nil {
+		return nil, err
+	}
+	defer top.Close()
+	return envimage.DiffLayers(theirs, []io.Reader{top}, 40)
 }
 
-// topLayer reads the engine's image's last layer (docker save).
-func (e *Engine) topLayer(ctx context.Context, ref string) (io.Reader, func(), error) {
+// layersAbove reads the engine's image's layers after the first n
+// (docker save, spooled to a temporary file).
+func (e *Engine) layersAbove(ctx context.Context, ref string, n int) ([]io.Reader, func(), error) {
 	spool, err := spoolSave(ctx, e, ref)
 	if err != nil {
 		return nil, nil, err
 	}
+	var closers []io.Closer
+	done := func() {
+		for _, c := range closers {
+			c.Close()
+		}
+		removeFile(spool)
+	}
 	img, err := tarball.ImageFromPath(spool, nil)
 	if err != nil {
-		removeFile(spool)
+		done()
 		return nil, nil, err
 	}
 	layers, err := img.Layers()
-	if err != nil || len(layers) == 0 {
-		removeFile(spool)
-		return nil, nil, fmt.Errorf("no layers in %s: %v", ref, err)
+	if err != nil || len(layers) <= n {
+		done()
+		return nil, nil, fmt.Errorf("%s has %d layers, not more than the base image's %d: %v", ref, len(layers), n, err)
 	}
-	r, err := layers[len(layers)-1].Uncompressed()
-	if err != nil {
-		removeFile(spool)
-		return nil, nil, err
+	var out []io.Reader
+	for _, l := range layers[n:] {
+		r, err := l.Uncompressed()
+		if err != nil {
+			done()
+			return nil, nil, err
+		}
+		closers = append(closers, r)
+		out = append(out, r)
 	}
-	return r, func() { r.Close(); removeFile(spool) }, nil
+	return out, done, nil
 }
 
 func spoolSave(ctx context.Context, e *Engine, ref string) (string, error) {

@@ -87,8 +87,10 @@ func TestPrivateIndexFromEnvironment(t *testing.T) {
 	if !strings.Contains(readFile(t, filepath.Join(dir, "mlenv.lock")), `index = "`+idx.URL+`"`) {
 		t.Error("the lock does not record the index without credentials")
 	}
-	// Without the variables a cold build says which one to export.
+	// Without the variables a cold build (on a machine without the files)
+	// says which one to export.
 	os.Unsetenv("MLENV_TEST_INDEX_TOKEN")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	r := mlenv(t, dir, "run", "--rebuild", "--", "true")
 	if r.code != 125 || !strings.Contains(r.stderr, "${MLENV_TEST_INDEX_TOKEN}, which is not set") {
 		t.Errorf("cold run without the token: exit %d: %s", r.code, r.stderr)
@@ -116,6 +118,7 @@ func TestPrivateIndexFromNetrc(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "asked for authentication") || !strings.Contains(r.stderr, "~/.netrc") {
 		t.Errorf("no credentials: exit %d: %s", r.code, r.stderr)
 	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // a machine without the files
 	if r := mlenv(t, dir, "run", "--rebuild", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "asked for authentication") {
 		t.Errorf("install without credentials: exit %d: %s", r.code, r.stderr)
 	}

@@ -395,11 +395,15 @@ func taskContainers(t *testing.T, owner string) string {
 
 // TestKilledMlenvLeavesNothing: an mlenv killed with SIGKILL while its
 // task container runs leaves nothing behind: a resolver task goes with its
-// process (auto-remove), and the install task it was to commit is removed
-// by the next mlenv, which finds its owner dead.
+// process (auto-remove), and the pip install task whose venv it was to
+// read (a lock with an sdist) is removed by the next mlenv, which finds
+// its owner dead.
 func TestKilledMlenvLeavesNothing(t *testing.T) {
 	idx := pypitest.New(t, testWheels...)
-	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\"]\nindex-url = %q\n[run]\ngpus = \"none\"\n", idx.URL))
+	idx.AddDebianWheels(t)
+	sigma := pypitest.Sdist{Name: "sigma", Version: "1.0"}
+	idx.Add(sigma.Filename(), sigma.Build())
+	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\", \"sigma\"]\nindex-url = %q\n[run]\ngpus = \"none\"\n", idx.URL))
 	bin := mlenvBinary(t)
 	for _, args := range [][]string{{"lock"}, {"run", "--", "true"}} {
 		cmd := exec.Command(bin, append([]string{"--file", filepath.Join(dir, "mlenv.toml")}, args...)...)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -60,6 +61,7 @@ func TestHashMismatchStopsRun(t *testing.T) {
 	dir := lockedRunProject(t, idx, fmt.Sprintf("[run]\npip-cache = %q\n", "mlenv-test-tamper-cache"))
 	evil := pypitest.Wheel{Name: "alpha", Version: "1.0", Requires: []string{"delta"}}
 	idx.Add(evil.Filename(), evil.Build())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // a machine without the files
 	r := mlenv(t, dir, "run", "--rebuild", "--pip-cache", "mlenv-test-tamper-cache-2", "--", "python3", "-c", "print('ran')")
 	if r.code != 125 || !strings.Contains(r.stderr, "does not match the hash in mlenv.lock") || strings.Contains(r.stdout, "ran") {
 		t.Errorf("tampered wheel: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
@@ -111,29 +113,37 @@ func TestConcurrentLocks(t *testing.T) {
 	readLock(t, dir) // whole and valid
 }
 
-// TestPoisonedPipCache: a bad copy of a locked file in the shared pip
-// cache (cached while the index served other bytes, since mended) is
-// evicted and fetched again from the index; the run goes on and says so.
-// A second mismatch after the eviction is the index's.
-func TestPoisonedPipCache(t *testing.T) {
+// TestPoisonedDownloadCache: a bad copy of a locked file in mlenv's
+// download cache (the disk changed it, or someone with access) is removed
+// and fetched again from the index; the run goes on and says so. A
+// mismatch of the fetched file is the index's, and the error says the
+// cache was ruled out.
+func TestPoisonedDownloadCache(t *testing.T) {
 	idx := pypitest.New(t, testWheels...)
-	cache := fmt.Sprintf("mlenv-test-poison-%d", time.Now().UnixNano())
-	t.Cleanup(func() { exec.Command("docker", "volume", "rm", "-f", cache).Run() })
-	// the lock's resolution fills another cache; the runs start from an empty one
 	dir := lockedRunProject(t, idx, "[run]\ngpus = \"none\"\n")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	good := pypitest.Wheel{Name: "alpha", Version: "1.0"}
 	evil := pypitest.Wheel{Name: "alpha", Version: "1.0", Requires: []string{"delta"}}
+	if r := mlenv(t, dir, "build"); r.code != 0 {
+		t.Fatalf("build: %s", r.stderr)
+	}
+	cached, err := filepath.Glob(filepath.Join(os.Getenv("XDG_CACHE_HOME"), "mlenv", "files", "sha256", "*", good.Filename()))
+	if err != nil || len(cached) != 1 {
+		t.Fatalf("the download cache has %v (%v)", cached, err)
+	}
+	writeFile(t, cached[0], string(evil.Build()))
 	idx.Add(evil.Filename(), evil.Build())
-	r := mlenv(t, dir, "run", "--pip-cache", cache, "--", "true")
-	if r.code != 125 || !strings.Contains(r.stderr, "the index serves another file") || !strings.Contains(r.stderr, "it is not the pip cache's doing") {
+	r := mlenv(t, dir, "run", "--rebuild", "--", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "the index serves another file") || !strings.Contains(r.stderr, "it is not the download cache's doing") {
 		t.Fatalf("the index serving other bytes: exit %d: %s", r.code, r.stderr)
 	}
-	idx.Add(good.Filename(), good.Build()) // the index is mended; the cache may not be
-	r = mlenv(t, dir, "run", "--pip-cache", cache, "--", "python3", "-c", "import alpha; print('ran')")
+	idx.Add(good.Filename(), good.Build()) // the index is mended
+	writeFile(t, cached[0], string(evil.Build()))
+	r = mlenv(t, dir, "run", "--rebuild", "--", "python3", "-c", "import alpha; print('ran')")
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "ran" {
 		t.Fatalf("after the index was mended: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stderr, "the pip cache (volume "+cache+") held a copy of") || !strings.Contains(r.stderr, "fetched the file again from the index") {
-		t.Errorf("the run did not say it evicted a bad cached copy: %s", r.stderr)
+	if !strings.Contains(r.stderr, "download cache") || !strings.Contains(r.stderr, "held a copy of "+good.Filename()) {
+		t.Errorf("the run did not say it removed a bad cached copy: %s", r.stderr)
 	}
 }

@@ -15,11 +15,11 @@ import (
 func Compose(l *lock.Lock, o Options) string {
 	r := l.Run
 	svc := map[string]any{}
-	if len(l.PackagesFor(o.Platform)) > 0 {
+	if installs(l, o.Platform) {
 		svc["build"] = map[string]any{"context": ".", "dockerfile": "Dockerfile"}
 		svc["image"] = o.Name + ":mlenv"
 	} else {
-		svc["image"] = l.Image.ByDigest()
+		svc["image"] = image(l, o.Platform)
 	}
 	if len(r.Command) > 0 {
 		svc["command"] = r.Command

@@ -31,12 +31,12 @@ func Devcontainer(l *lock.Lock, o Options) string {
 	r := l.Run
 	d := devcontainer{
 		Name:            o.Name,
-		Image:           l.Image.ByDigest(),
+		Image:           image(l, o.Platform),
 		WorkspaceFolder: r.Workdir,
 		WorkspaceMount:  fmt.Sprintf("source=${localWorkspaceFolder},target=%s,type=bind", r.Workdir),
 		ContainerEnv:    r.Env,
 	}
-	if len(l.PackagesFor(o.Platform)) > 0 {
+	if installs(l, o.Platform) {
 		d.OnCreateCommand = venvArgv
 		out := o.OutDir
 		if out == "" {

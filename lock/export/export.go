@@ -76,7 +76,7 @@ func Render(format string, l *lock.Lock, o Options) (*Files, error) {
 		return nil, fmt.Errorf("unknown export format %q: use one of %s", format, strings.Join(Formats, ", "))
 	}
 	f.add(main(l, o))
-	if format == "compose" && len(l.PackagesFor(o.Platform)) > 0 {
+	if format == "compose" && installs(l, o.Platform) {
 		f.add("Dockerfile", Dockerfile(l, o))
 	}
 	if needsRequirements(format, l, o.Platform) {
@@ -86,7 +86,23 @@ func Render(format string, l *lock.Lock, o Options) (*Files, error) {
 }
 
 func needsRequirements(format string, l *lock.Lock, platform string) bool {
-	return format != "requirements" && format != "k8s" && len(l.PackagesFor(platform)) > 0
+	return format != "requirements" && format != "k8s" && installs(l, platform)
+}
+
+// installs says whether an export installs the locked files itself: there
+// are some, and no env-cache holds the built environment (with one, the
+// export runs lock.EnvReference and installs nothing).
+func installs(l *lock.Lock, platform string) bool {
+	return len(l.PackagesFor(platform)) > 0 && l.EnvReference(platform) == ""
+}
+
+// image is what an export runs: the environment in the env-cache by
+// digest, or else the base image by digest.
+func image(l *lock.Lock, platform string) string {
+	if ref := l.EnvReference(platform); ref != "" {
+		return ref
+	}
+	return l.Image.ByDigest()
 }
 
 // Requirements is a requirements file pinning every package to its

@@ -82,3 +82,37 @@ func TestExportPathsFollowTheOutputDirectory(t *testing.T) {
 		t.Errorf("devcontainer install path:\n%s", d.Content["devcontainer.json"])
 	}
 }
+
+// TestEnvCacheExportsInstallNothing: with [run] env-cache, every export
+// runs the pushed environment by digest and has no install step; without
+// it, the install variant stays.
+func TestEnvCacheExportsInstallNothing(t *testing.T) {
+	h := "sha256:" + strings.Repeat("a", 64)
+	env := "sha256:" + strings.Repeat("e", 64)
+	l := &lock.Lock{
+		Image: lock.Image{Repository: "registry.example/base", Digest: h, Platforms: []lock.Platform{{Platform: "linux/amd64", Digest: h, Config: h, Env: env, EnvConfig: h}}},
+		Packages: []lock.Package{{Name: "any", Version: "1", Index: "https://pypi.org/simple", Hashes: []string{h}}},
+		Run:      lock.Run{Workdir: "/src", GPUs: "1", PipCache: "mlenv-pip-cache", Command: []string{"python", "train.py"}},
+	}
+	ref := "registry.example/team/envs@" + env
+	for _, cached := range []bool{true, false} {
+		l.Run.EnvCache = ""
+		if cached {
+			l.Run.EnvCache = "registry.example/team/envs"
+		}
+		for _, format := range []string{"k8s", "compose", "devcontainer", "apptainer"} {
+			f, err := Render(format, l, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			main := f.Content[f.Order[0]]
+			install := strings.Contains(main, "pip") || strings.Contains(main, "initContainers") || strings.Contains(main, "build:") || len(f.Order) > 1
+			if cached && (!strings.Contains(main, ref) || install) {
+				t.Errorf("%s with env-cache: want %s and no install step:\n%s (files %v)", format, ref, main, f.Order)
+			}
+			if !cached && (strings.Contains(main, ref) || !install) {
+				t.Errorf("%s without env-cache: want the install variant:\n%s", format, main)
+			}
+		}
+	}
+}

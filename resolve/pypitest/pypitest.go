@@ -4,8 +4,10 @@
 package pypitest
 
 import (
+	"archive/tar"
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
@@ -31,6 +33,17 @@ type Wheel struct {
 	Requires []string // Requires-Dist lines
 	// Tag is the wheel's compatibility tag; default py3-none-any.
 	Tag string
+	// Files are more files in the wheel (paths as in the zip: a module's
+	// files, NAME-VERSION.data/scripts/…, .data/data/…), stored as they
+	// are; Scripts are console_scripts entry points (name → module:func).
+	Files   []File
+	Scripts map[string]string
+}
+
+// File is one more file of a wheel.
+type File struct {
+	Name string
+	Data []byte
 }
 
 // Filename is the wheel's file name.
@@ -55,24 +68,39 @@ func (w Wheel) Build() []byte {
 	for _, r := range w.Requires {
 		meta += "Requires-Dist: " + r + "\n"
 	}
-	files := [][2]string{
-		{mod + "/__init__.py", fmt.Sprintf("__version__ = %q\n", w.Version)},
-		{distInfo + "/METADATA", meta},
-		{distInfo + "/WHEEL", "Wheel-Version: 1.0\nGenerator: mlenv-pypitest\nRoot-Is-Purelib: true\nTag: " + tag + "\n"},
+	files := []File{
+		{mod + "/__init__.py", fmt.Appendf(nil, "__version__ = %q\n", w.Version)},
+		{distInfo + "/METADATA", []byte(meta)},
+		{distInfo + "/WHEEL", []byte("Wheel-Version: 1.0\nGenerator: mlenv-pypitest\nRoot-Is-Purelib: true\nTag: " + tag + "\n")},
+	}
+	files = append(files, w.Files...)
+	if len(w.Scripts) > 0 {
+		ep := "[console_scripts]\n"
+		for _, n := range slices.Sorted(maps.Keys(w.Scripts)) {
+			ep += n + " = " + w.Scripts[n] + "\n"
+		}
+		files = append(files, File{distInfo + "/entry_points.txt", []byte(ep)})
 	}
 	var record strings.Builder
 	for _, f := range files {
-		sum := sha256.Sum256([]byte(f[1]))
-		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f[0], base64.RawURLEncoding.EncodeToString(sum[:]), len(f[1]))
+		sum := sha256.Sum256(f.Data)
+		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f.Name, base64.RawURLEncoding.EncodeToString(sum[:]), len(f.Data))
 	}
 	record.WriteString(distInfo + "/RECORD,,\n")
-	files = append(files, [2]string{distInfo + "/RECORD", record.String()})
+	files = append(files, File{distInfo + "/RECORD", []byte(record.String())})
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	for _, f := range files {
-		h := &zip.FileHeader{Name: f[0], Method: zip.Deflate, Modified: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+		method := zip.Deflate
+		if len(f.Data) > 1<<20 {
+			method = zip.Store // large binary-like files, as native libraries are in real wheels
+		}
+		h := &zip.FileHeader{Name: f.Name, Method: method, Modified: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)}
+		if strings.Contains(f.Name, ".data/scripts/") {
+			h.SetMode(0o755)
+		}
 		fw, _ := zw.CreateHeader(h)
-		fw.Write([]byte(f[1]))
+		fw.Write(f.Data)
 	}
 	zw.Close()
 	return buf.Bytes()
@@ -226,4 +254,35 @@ func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// Sdist describes a source distribution (setuptools, one module) that
+// pip must build: pip fetches setuptools and wheel for its build from the
+// index (AddDebianWheels).
+type Sdist struct {
+	Name, Version string
+}
+
+// Filename is the sdist's file name.
+func (s Sdist) Filename() string { return fmt.Sprintf("%s-%s.tar.gz", s.Name, s.Version) }
+
+// Build returns the sdist's bytes, the same every time.
+func (s Sdist) Build() []byte {
+	root := fmt.Sprintf("%s-%s/", s.Name, s.Version)
+	mod := strings.ReplaceAll(strings.ToLower(s.Name), "-", "_")
+	files := []File{
+		{root + "PKG-INFO", fmt.Appendf(nil, "Metadata-Version: 2.1\nName: %s\nVersion: %s\n", s.Name, s.Version)},
+		{root + "setup.py", fmt.Appendf(nil, "from setuptools import setup\nsetup(name=%q, version=%q, py_modules=[%q])\n", s.Name, s.Version, mod)},
+		{root + mod + ".py", fmt.Appendf(nil, "__version__ = %q\n", s.Version)},
+	}
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	tw := tar.NewWriter(zw)
+	for _, f := range files {
+		tw.WriteHeader(&tar.Header{Name: f.Name, Mode: 0o644, Size: int64(len(f.Data)), ModTime: time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)})
+		tw.Write(f.Data)
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
 }

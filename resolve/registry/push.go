@@ -3,6 +3,7 @@ package registry
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -43,9 +44,7 @@ func (r *Registry) PushIndex(ctx context.Context, repo name.Repository, images [
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(r.opts.Keychain),
-		remote.WithTransport(&retryTransport{next: r.opts.Transport, policy: r.opts.Retry, onRetry: r.opts.OnRetry}),
-		remote.WithJobs(r.opts.Jobs)}
+	opts := append(slices.Clone(r.ropts), remote.WithContext(ctx))
 	ref := repo.Digest(digest.String())
 	if err := remote.WriteIndex(ref, idx, opts...); err != nil {
 		return v1.Hash{}, Classify(fmt.Errorf("push: %w", err), ref.String())

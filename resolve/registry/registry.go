@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -50,6 +51,7 @@ type Options struct {
 // content addressed by digest is fetched once per Registry.
 type Registry struct {
 	opts   Options
+	ropts  []remote.Option
 	puller *remote.Puller
 	sem    chan struct{}
 	flight singleflight.Group
@@ -97,7 +99,7 @@ func New(o Options) (*Registry, error) {
 		return nil, err
 	}
 	return &Registry{
-		opts: o, puller: p, sem: make(chan struct{}, o.Jobs),
+		opts: o, ropts: ropts, puller: p, sem: make(chan struct{}, o.Jobs),
 		descs: map[string]*remote.Descriptor{}, cfgs: map[string]*v1.ConfigFile{},
 	}, nil
 }
@@ -289,15 +291,16 @@ func bodyFault(err error) bool {
 		errors.Is(err, syscall.ECONNRESET)
 }
 
-// Image is the image with the given manifest digest in repo; its layers
-// are fetched only when read.
+// Image is the image with the given manifest digest in repo, read with
+// ctx (its config and layers are fetched only when read, so ctx must
+// outlive the image's use).
 func (r *Registry) Image(ctx context.Context, repo name.Repository, digest string) (v1.Image, error) {
 	ref := repo.Digest(digest)
-	d, err := r.Get(ctx, ref)
-	if err != nil {
-		return nil, err
-	}
-	img, err := d.Image()
+	var img v1.Image
+	err := r.again(ctx, func() (err error) {
+		img, err = remote.Image(ref, append(slices.Clone(r.ropts), remote.WithContext(ctx))...)
+		return err
+	})
 	if err != nil {
 		return nil, Classify(err, ref.String())
 	}

@@ -21,12 +21,42 @@ import (
 type PrivateEngine struct {
 	Host string // DOCKER_HOST value: unix:///…/docker.sock
 	dir  string
+	args []string
 	t    testing.TB
+}
+
+// NewOtherMachine is a private engine standing for another machine: its
+// own data root with the vfs storage driver (no layer shared with the
+// shared engine's overlay2), its own socket, and its own bridge, made with
+// ip link and removed after.
+func NewOtherMachine(t testing.TB) *PrivateEngine {
+	t.Helper()
+	Engine(t)
+	if os.Geteuid() != 0 {
+		Missing(t, "root, to start a second dockerd")
+	}
+	bridge := fmt.Sprintf("mlenvbr%d", os.Getpid()%1000)
+	for _, args := range [][]string{
+		{"link", "add", bridge, "type", "bridge"},
+		{"addr", "add", fmt.Sprintf("10.231.%d.1/24", os.Getpid()%250), "dev", bridge},
+		{"link", "set", bridge, "up"},
+	} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			Missing(t, fmt.Sprintf("ip %s (%v: %s)", strings.Join(args, " "), err, out))
+		}
+	}
+	t.Cleanup(func() { exec.Command("ip", "link", "delete", bridge).Run() })
+	return newPrivateEngine(t, "--storage-driver", "vfs", "--bridge", bridge)
 }
 
 // NewPrivateEngine starts one; it is stopped and removed when the test
 // ends. Needs root.
 func NewPrivateEngine(t testing.TB) *PrivateEngine {
+	t.Helper()
+	return newPrivateEngine(t)
+}
+
+func newPrivateEngine(t testing.TB, args ...string) *PrivateEngine {
 	t.Helper()
 	Engine(t)
 	if os.Geteuid() != 0 {
@@ -36,7 +66,7 @@ func NewPrivateEngine(t testing.TB) *PrivateEngine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &PrivateEngine{Host: "unix://" + filepath.Join(dir, "docker.sock"), dir: dir, t: t}
+	e := &PrivateEngine{Host: "unix://" + filepath.Join(dir, "docker.sock"), dir: dir, args: args, t: t}
 	e.Start()
 	t.Cleanup(func() {
 		e.Stop()
@@ -55,6 +85,7 @@ func (e *PrivateEngine) Start() {
 	}
 	cmd := exec.Command("dockerd", "--data-root", filepath.Join(e.dir, "root"), "--exec-root", filepath.Join(e.dir, "exec"),
 		"-H", e.Host, "--pidfile", filepath.Join(e.dir, "docker.pid"), "--iptables=false", "--ip6tables=false", "--ip-masq=false")
+	cmd.Args = append(cmd.Args, e.args...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -55,8 +55,9 @@ type Options struct {
 	// container of the image for platform and returns a tar of the venv
 	// (entries under "venv/"). Nil: such locks cannot be built.
 	Pip func(ctx context.Context, platform string, pkgs []lock.Package) (io.ReadCloser, error)
-	// Info, when set, is told what the build does.
-	Info func(string)
+	// Info, when set, is told what the build does; Warn of a bad copy in
+	// the download cache.
+	Info, Warn func(string)
 }
 
 // DefaultCache is where downloaded locked files are kept:
@@ -217,7 +218,7 @@ func fill(ctx context.Context, t tree, l *lock.Lock, platform string, pkgs []loc
 	}
 	lay := newLayout(lock.VenvPath, mm)
 	addVenv(t, lay, py, mm)
-	files := Files{Client: o.Client, Cache: o.Cache, Wheelhouse: o.Wheelhouse}
+	files := Files{Client: o.Client, Cache: o.Cache, Wheelhouse: o.Wheelhouse, Warn: o.Warn}
 	for _, p := range pkgs {
 		file, err := files.Path(ctx, p)
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"slices"
 	"strings"
 )
@@ -19,15 +20,16 @@ type fileSum struct {
 	attr string // owner, time, names: what normalization fixes
 }
 
-// DiffLayers lists how two layers differ, path by path: files only in
-// one, other content, mode, type, link target, or owner, names and times
-// (which a normalized layer has fixed). At most limit lines (0: all).
-func DiffLayers(a, b io.Reader, limit int) ([]string, error) {
-	as, err := sums(a)
+// DiffLayers lists how two stacks of layers (each applied in order, with
+// whiteouts) differ, path by path: files only in one, other content, mode,
+// type, link target, or owner, names and times (which a normalized layer
+// has fixed). At most limit lines (0: all).
+func DiffLayers(a, b []io.Reader, limit int) ([]string, error) {
+	as, err := stackSums(a)
 	if err != nil {
 		return nil, err
 	}
-	bs, err := sums(b)
+	bs, err := stackSums(b)
 	if err != nil {
 		return nil, err
 	}
@@ -72,16 +74,37 @@ func mapKeys(ms ...map[string]fileSum) func(func(string) bool) {
 	}
 }
 
-func sums(r io.Reader) (map[string]fileSum, error) {
+func stackSums(layers []io.Reader) (map[string]fileSum, error) {
 	out := map[string]fileSum{}
+	for _, r := range layers {
+		if err := sums(r, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// sums applies one layer to out: its entries, and its whiteouts (.wh.NAME
+// removes NAME, .wh..wh..opq empties the directory).
+func sums(r io.Reader, out map[string]fileSum) error {
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			return out, nil
+			return nil
 		}
 		if err != nil {
-			return nil, err
+			return err
+		}
+		name := "/" + strings.Trim(h.Name, "/")
+		dir, base := path.Split(name)
+		if base == ".wh..wh..opq" {
+			removeUnder(out, strings.TrimSuffix(dir, "/"), false)
+			continue
+		}
+		if gone, ok := strings.CutPrefix(base, ".wh."); ok {
+			removeUnder(out, dir+gone, true)
+			continue
 		}
 		s := fileSum{mode: h.Mode & 0o7777, size: h.Size, sum: h.Linkname,
 			attr: fmt.Sprintf("owner %d:%d %s:%s, modified %s", h.Uid, h.Gid, h.Uname, h.Gname, h.ModTime.UTC().Format("2006-01-02T15:04:05"))}
@@ -90,7 +113,7 @@ func sums(r io.Reader) (map[string]fileSum, error) {
 			s.kind = "file"
 			hs := sha256.New()
 			if _, err := io.Copy(hs, tr); err != nil {
-				return nil, err
+				return err
 			}
 			s.sum = fmt.Sprintf("%x", hs.Sum(nil))
 		case tar.TypeDir:
@@ -102,6 +125,15 @@ func sums(r io.Reader) (map[string]fileSum, error) {
 		default:
 			s.kind = fmt.Sprintf("type %q", h.Typeflag)
 		}
-		out["/"+strings.Trim(h.Name, "/")] = s
+		out[name] = s
+	}
+}
+
+// removeUnder removes what is under dir (and dir itself, with self).
+func removeUnder(m map[string]fileSum, dir string, self bool) {
+	for p := range m {
+		if strings.HasPrefix(p, dir+"/") || (self && p == dir) {
+			delete(m, p)
+		}
 	}
 }

@@ -77,7 +77,7 @@ func download(ctx context.Context, client *http.Client, fileURL, dir string, has
 	tmp.Close()
 	got := fmt.Sprintf("sha256:%x", h.Sum(nil))
 	if !slices.Contains(hashes, got) {
-		return "", fmt.Errorf("%s has %s, which is not a locked hash (%s): the index serves another file than was locked", schema.RedactURL(fileURL), got, strings.Join(hashes, ", "))
+		return "", &HashError{URL: schema.RedactURL(fileURL), Got: got, Want: hashes}
 	}
 	return dest, os.Rename(tmp.Name(), dest)
 }
@@ -147,4 +147,20 @@ func inDir(p lock.Package, dir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s %s: %s has no file with a locked hash (%s)", p.Name, p.Version, dir, strings.Join(p.Hashes, ", "))
+}
+
+// HashError is a downloaded file that is not the locked one.
+type HashError struct {
+	URL, Got string
+	Want     []string
+	Evicted  bool // a cached copy was bad too, and was removed first
+}
+
+func (e *HashError) Error() string {
+	msg := fmt.Sprintf("a downloaded package does not match the hash in mlenv.lock: %s has %s, the lock says %s: the index serves another file than was locked (never run it); check the index, or re-lock with `mlenv lock --upgrade`",
+		e.URL, e.Got, strings.Join(e.Want, ", "))
+	if e.Evicted {
+		msg += " (it is not the download cache's doing: mlenv removed its bad copy and fetched the file again)"
+	}
+	return msg
 }

@@ -2,8 +2,12 @@ package envimage
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -16,6 +20,9 @@ type Files struct {
 	Client     *http.Client
 	Cache      string
 	Wheelhouse string
+	// Warn, when set, is told of a cached copy that did not match its
+	// locked hash (removed, and fetched again).
+	Warn func(string)
 }
 
 // Path is the local path of p's locked file.
@@ -36,7 +43,33 @@ func (f Files) Path(ctx context.Context, p lock.Package) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	return Fetch(ctx, f.client(), p, dir)
+	evicted := f.evictBad(p, dir)
+	file, err := Fetch(ctx, f.client(), p, dir)
+	if he := (*HashError)(nil); evicted && errors.As(err, &he) {
+		again := *he
+		again.Evicted = true
+		return "", fmt.Errorf("%s %s: %w", p.Name, p.Version, &again)
+	}
+	if err == nil && evicted && f.Warn != nil {
+		f.Warn(fmt.Sprintf("mlenv's download cache (%s) held a copy of %s that does not match mlenv.lock: mlenv removed it and fetched the file again", cache, path.Base(p.URL)))
+	}
+	return file, err
+}
+
+// evictBad removes a cached copy of p's file that fails its locked hash.
+func (f Files) evictBad(p lock.Package, dir string) bool {
+	if p.URL == "" {
+		return false
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil {
+		return false
+	}
+	file := filepath.Join(dir, path.Base(u.Path))
+	if ok, err := hashMatches(file, p.Hashes); err != nil || ok {
+		return false
+	}
+	return os.Remove(file) == nil
 }
 
 func (f Files) client() *http.Client {

@@ -179,7 +179,7 @@ func (a *Auth) File(urls []string) (path string, remove func(), err error) {
 // Transport sends basic authentication to the hosts that have
 // credentials, for mlenv's own downloads (mlenv vendor).
 func (a *Auth) Transport(next http.RoundTripper) http.RoundTripper {
-	if a == nil || len(a.byHost) == 0 {
+	if a == nil || len(a.byHost)+len(a.missing) == 0 {
 		return next
 	}
 	return authTransport{a, next}
@@ -191,6 +191,9 @@ type authTransport struct {
 }
 
 func (t authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if err := t.auth.missing[req.URL.Hostname()]; err != nil {
+		return nil, err
+	}
 	if c, ok := t.auth.byHost[req.URL.Hostname()]; ok && req.Header.Get("Authorization") == "" {
 		req = req.Clone(req.Context())
 		req.SetBasicAuth(c.login, c.password)

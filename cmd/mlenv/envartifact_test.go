@@ -1,0 +1,147 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mlenv/mlenv/resolve/pypitest"
+	"github.com/mlenv/mlenv/runner"
+	"github.com/mlenv/mlenv/runner/enginetest"
+)
+
+const importBoth = "import alpha, beta, sys; print(alpha.__version__, beta.__version__, sys.prefix)"
+
+// TestEnvironmentIsTheLockedArtifact is one lock on two machines: the
+// shared engine (overlay2, warm caches) and another engine (vfs, its own
+// bridge and socket, an empty download cache), at different times. Both
+// build exactly the locked digests; a re-tagged environment image is not
+// run; verify --deep passes, then names the files of a changed copy; the
+// environment pushed once is pulled by the other machine by digest, and
+// the index serves no wheel to it.
+func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
+	zeta := pypitest.Wheel{Name: "zeta", Version: "1.0", Scripts: map[string]string{"zeta-hello": "zeta.cli:main"},
+		Files: []pypitest.File{
+			{Name: "zeta/cli.py", Data: []byte("def main():\n    print('zeta cli')\n")},
+			{Name: "zeta-1.0.data/scripts/zeta-raw", Data: []byte("#!python\nimport sys\nprint('zeta raw', sys.prefix)\n")},
+			{Name: "zeta-1.0.data/data/share/zeta/notes.txt", Data: []byte("notes\n")},
+		}}
+	idx := pypitest.New(t, append(slices.Clone(testWheels), zeta)...)
+	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\", \"zeta\"]\nindex-url = %q\n[run]\npip-cache = \"mlenv-test-pip-cache\"\n", idx.URL))
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatalf("mlenv lock: exit %d\n%s", r.code, r.stderr)
+	}
+	l := readLock(t, dir)
+	pl := l.Image.Platforms[0]
+	if pl.Env == "" || pl.EnvConfig == "" || pl.Env == pl.Digest {
+		t.Fatalf("the lock records no environment: %+v", pl)
+	}
+	env, err := runner.EnvFor(l, pl.Platform, l.Run.PipCache)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// This machine: the run uses exactly the locked image.
+	if r := mlenv(t, dir, "run", "--", "python3", "-c", importBoth); r.code != 0 || !strings.HasPrefix(r.stdout, "1.0 1.0 /opt/mlenv/venv") {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// What mlenv's installer wrote works as pip's would: console scripts,
+	// .data scripts with #!python rewritten, data files, pip's own view.
+	tools := "zeta-hello && zeta-raw && cat /opt/mlenv/venv/share/zeta/notes.txt && python3 -m pip list --path /opt/mlenv/venv/lib/python3.11/site-packages 2>/dev/null | grep -c -E '^(alpha|beta|zeta) '"
+	if r := mlenv(t, dir, "run", "--", "sh", "-c", tools); r.code != 0 || r.stdout != "zeta cli\nzeta raw /opt/mlenv/venv\nnotes\n3\n" {
+		t.Fatalf("the installed tools: exit %d\n%q\n%s", r.code, r.stdout, r.stderr)
+	}
+	if id := enginetest.Docker(t, nil, "image", "inspect", "-f", "{{.Id}}", env.Image()); id != pl.EnvConfig {
+		t.Fatalf("the engine's %s is %s, the lock says %s", env.Image(), id, pl.EnvConfig)
+	}
+	if r := mlenv(t, dir, "verify", "--deep"); r.code != 0 {
+		t.Fatalf("verify --deep: exit %d\n%s", r.code, r.stderr)
+	}
+
+	// Another machine, an empty download cache, later: the same digests.
+	other := enginetest.NewOtherMachine(t)
+	t.Setenv("DOCKER_HOST", other.Host)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	b := mlenv(t, dir, "build", "--json")
+	if b.code != 0 || !strings.Contains(b.stdout, pl.Env) || !strings.Contains(b.stdout, `"loaded": true`) {
+		t.Fatalf("build on the other machine: exit %d\n%s\n%s", b.code, b.stdout, b.stderr)
+	}
+	if id := other.Docker(nil, "image", "inspect", "-f", "{{.Id}}", env.Image()); id != pl.EnvConfig {
+		t.Fatalf("the other machine built %s, the lock says %s", id, pl.EnvConfig)
+	}
+	if driver := other.Docker(nil, "info", "-f", "{{.Driver}}"); driver != "vfs" {
+		t.Fatalf("the other machine's storage driver is %s", driver)
+	}
+
+	// Push once (from this machine), pull everywhere: the other machine,
+	// cleared, runs the environment from the env-cache; the index serves
+	// it nothing.
+	cache := enginetest.Registry(t) + "/mlenv-test/envs"
+	t.Setenv("DOCKER_HOST", "")
+	if r := mlenv(t, dir, "push", cache); r.code != 0 || !strings.Contains(r.stderr, cache+"@"+pl.Env) {
+		t.Fatalf("push: exit %d\n%s", r.code, r.stderr)
+	}
+	t.Setenv("DOCKER_HOST", other.Host)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	other.Docker(nil, "rmi", env.Image())
+	before := maps.Clone(idx.Downloads())
+	r := mlenv(t, dir, "run", "--env-cache", cache, "--", "python3", "-c", importBoth)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "1.0 1.0 /opt/mlenv/venv") || strings.Contains(r.stderr, "Installing") {
+		t.Fatalf("run from the env-cache: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if after := idx.Downloads(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("the index served files to a machine with the env-cache: %v, then %v", before, after)
+	}
+	t.Setenv("DOCKER_HOST", "")
+
+	// Someone re-tags the environment's name on the shared engine to a
+	// changed copy: run does not use it, verify --deep names the file.
+	forged := enginetest.Derive(t, env.Image(), "mlenv-test-forged:env", nil, "sh", "-c",
+		"echo '__version__ = \"6.6.6\"' > /opt/mlenv/venv/lib/python3.11/site-packages/alpha/__init__.py")
+	enginetest.Docker(t, nil, "tag", forged, env.Image())
+	t.Cleanup(func() { exec.Command("docker", "rmi", "mlenv-test-forged:env").Run() })
+	r = mlenv(t, dir, "run", "--", "python3", "-c", importBoth)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "1.0 1.0") || !strings.Contains(r.stderr, "not the locked environment") {
+		t.Fatalf("run with a re-tagged environment: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	enginetest.Docker(t, nil, "tag", forged, env.Image())
+	v := mlenv(t, dir, "verify", "--deep")
+	if v.code != 1 || !strings.Contains(v.stderr, "site-packages/alpha/__init__.py: other content") {
+		t.Fatalf("verify --deep with a changed environment image: exit %d\n%s", v.code, v.stderr)
+	}
+	enginetest.Docker(t, nil, "rmi", env.Image())
+}
+
+// TestSdistFallsBackToPip: a locked file that is not a wheel is installed
+// by pip in a container of the image (and said so); the venv read back is
+// normalized like any other, so the run reproduces the digest the lock
+// recorded, and the environment works.
+func TestSdistFallsBackToPip(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	idx.AddDebianWheels(t)
+	sigma := pypitest.Sdist{Name: "sigma", Version: "1.0"}
+	idx.Add(sigma.Filename(), sigma.Build())
+	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\", \"sigma\"]\nindex-url = %q\n[run]\ngpus = \"none\"\n", idx.URL))
+	r := mlenv(t, dir, "lock")
+	if r.code != 0 || !strings.Contains(r.stderr, sigma.Filename()+" are not wheels: pip installs the environment in a container") {
+		t.Fatalf("lock: exit %d\n%s", r.code, r.stderr)
+	}
+	l := readLock(t, dir)
+	if pk := packagesOf(l)["sigma"]; !strings.HasSuffix(pk.URL, ".tar.gz") {
+		t.Fatalf("sigma is locked as %+v", pk)
+	}
+	r = mlenv(t, dir, "run", "--", "python3", "-c", "import alpha, beta, sigma; print(sigma.__version__)")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "1.0" {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	env, _ := runner.EnvFor(l, l.Image.Platforms[0].Platform, l.Run.PipCache)
+	if id := enginetest.Docker(t, nil, "image", "inspect", "-f", "{{.Id}}", env.Image()); id != l.Image.Platforms[0].EnvConfig {
+		t.Fatalf("the run's environment is %s, the lock says %s", id, l.Image.Platforms[0].EnvConfig)
+	}
+	if out := enginetest.Docker(t, nil, "run", "--rm", env.Image(), "sh", "-c", "find /opt/mlenv/venv -name '*.pyc' | wc -l"); out != "0" {
+		t.Errorf("the environment holds %s .pyc files", out)
+	}
+}
