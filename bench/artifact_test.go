@@ -140,7 +140,7 @@ func BenchmarkColdBuild1GB(b *testing.B) {
 	f := setup(b)
 	g := setupBig(b)
 	mustRun(b, f.bin, "--file", g.file(), "run", "--", "true") // warm the downloads
-	mustRun(b, g.old, "--file", g.file(), "run", "--", "true")  // warm the old path's pip cache
+	mustRun(b, g.old, "--file", g.file(), "run", "--", "true") // warm the old path's pip cache
 	for i := 0; i < b.N; i++ {
 		var mine, old, build []time.Duration
 		for j := 0; j < runs(3); j++ {
@@ -216,4 +216,3 @@ func BenchmarkWarmStart1GB(b *testing.B) {
 		row(b, "warm start, 1 GiB environment", "mlenv run -- true", m, "docker run --rm ENV true", d, goal)
 	}
 }
-
