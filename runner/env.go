@@ -361,7 +361,7 @@ func (e *Engine) pipInstall(ctx context.Context, env Env, o EnvOptions) (string,
 		if id != "" {
 			e.remove(id)
 		}
-		return "", err
+		return "", e.emulationHint(ctx, env.Base.Platform, err)
 	}
 	if evicted := evictedFiles(string(res.Stderr)); len(evicted) > 0 && o.Warn != nil {
 		o.Warn(fmt.Sprintf("the pip cache (volume %s) held a copy of %s that does not match mlenv.lock: mlenv evicted it and fetched the file again from the index", env.PipCache, strings.Join(evicted, ", ")))
@@ -403,4 +403,15 @@ func (e *InstallError) Error() string {
 		}
 	}
 	return msg + ":\n" + task.Indent(task.LastLines(e.Output, 15))
+}
+
+// emulationHint explains a failed container of another platform than the
+// engine's: it ran (or could not) without emulation.
+func (e *Engine) emulationHint(ctx context.Context, platform string, err error) error {
+	native, nerr := e.NativePlatform(ctx)
+	if nerr != nil || native == platform {
+		return err
+	}
+	return fmt.Errorf("the %s environment has files that are not wheels, which pip must install in a %s container, and this %s engine runs one only under emulation: install Debian's qemu-user-static and binfmt-support (which register the %s interpreter with the kernel), or build on a %s machine: %w",
+		platform, platform, native, platform, platform, err)
 }

@@ -18,6 +18,15 @@ type exportOptions struct {
 	output   string
 	platform string
 	name     string
+	// slurm
+	runtime string
+	sbatch  []string
+	gres    bool
+	from    string
+	// k8s
+	namespace    string
+	nodeSelector []string
+	tolerations  []string
 }
 
 func newExportCmd(g *globalOptions) *cobra.Command {
@@ -36,6 +45,11 @@ into the same virtual environment mlenv run uses.
   k8s           a ConfigMap and a Job: pinned image, nvidia.com/gpu limits, the
                 install as an init container, pip's cache as a volume
   compose       a Compose service built from the exported Dockerfile
+  slurm         an sbatch script running [run] command on the allocated node
+                (--runtime docker, pyxis or apptainer), on the job's GPUs
+
+With [run] env-cache (and mlenv push), k8s, compose, devcontainer, apptainer
+and slurm run the environment image by digest and install nothing.
 
 With --output DIR the export and the files it needs (requirements.lock.txt,
 the Dockerfile for compose) are written there; otherwise the main file goes to
@@ -43,7 +57,9 @@ stdout.`,
 		Example: `  mlenv export requirements > requirements.lock.txt
   mlenv export dockerfile -o build/ && docker build build/
   mlenv export devcontainer -o .devcontainer/
-  mlenv export k8s --name train | kubectl apply -f -`,
+  mlenv export k8s --name train | kubectl apply -f -
+  mlenv export k8s --namespace ml --node-selector nvidia.com/gpu.present=true --toleration nvidia.com/gpu:NoSchedule
+  mlenv export slurm --runtime pyxis --sbatch=--partition=gpu --sbatch=--time=2:00:00 -o .`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runExport(o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -52,6 +68,14 @@ stdout.`,
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write the export and its companion files into this directory")
 	cmd.Flags().StringVar(&o.platform, "platform", "", "the platform whose packages to export (default: the lock's first)")
 	cmd.Flags().StringVar(&o.name, "name", "", "name of the job, service or container (default: [project] name)")
+	f := cmd.Flags()
+	f.StringVar(&o.runtime, "runtime", "docker", "slurm: how the job runs the environment: "+strings.Join(export.Runtimes, ", "))
+	f.StringArrayVar(&o.sbatch, "sbatch", nil, "slurm: one more sbatch option, e.g. --sbatch=--partition=gpu (repeatable; replaces mlenv's of the same name)")
+	f.BoolVar(&o.gres, "gres", false, "slurm: ask for GPUs as --gres=gpu:N instead of --gpus=N")
+	f.StringVar(&o.from, "from", "", "slurm --runtime apptainer: run the environment from this vendor archive directory on the cluster")
+	f.StringVar(&o.namespace, "namespace", "", "k8s: the namespace of the Job")
+	f.StringArrayVar(&o.nodeSelector, "node-selector", nil, "k8s: a node label KEY=VALUE the Job's node must have (repeatable)")
+	f.StringArrayVar(&o.tolerations, "toleration", nil, "k8s: tolerate a node taint KEY[=VALUE][:EFFECT], e.g. nvidia.com/gpu:NoSchedule (repeatable)")
 	return cmd
 }
 
@@ -71,7 +95,11 @@ func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
 	if name == "" {
 		name = p.Spec.Project.Name
 	}
-	eo := export.Options{Platform: o.platform, Name: dnsName(name)}
+	eo := export.Options{Platform: o.platform, Name: dnsName(name),
+		Slurm: export.SlurmOptions{Runtime: o.runtime, Sbatch: o.sbatch, GRES: o.gres, From: o.from}}
+	if eo.K8s, err = o.k8sOptions(); err != nil {
+		return err
+	}
 	if o.output != "" {
 		if eo.OutDir, eo.ProjectDir, err = exportPaths(p.Spec.Dir, o.output); err != nil {
 			return err
@@ -138,4 +166,30 @@ func exportPaths(project, output string) (outDir, projectDir string, err error) 
 		return "", "", err
 	}
 	return filepath.ToSlash(outDir), filepath.ToSlash(projectDir), nil
+}
+
+// k8sOptions reads the Kubernetes flags.
+func (o exportOptions) k8sOptions() (export.K8sOptions, error) {
+	k := export.K8sOptions{Namespace: o.namespace}
+	if o.namespace != "" && dnsName(o.namespace) != o.namespace {
+		return k, usageError{fmt.Errorf("--namespace %q: a namespace is lower-case letters, digits and '-'", o.namespace)}
+	}
+	for _, kv := range o.nodeSelector {
+		key, value, ok := strings.Cut(kv, "=")
+		if !ok || key == "" {
+			return k, usageError{fmt.Errorf("--node-selector %q: write KEY=VALUE, e.g. nvidia.com/gpu.present=true", kv)}
+		}
+		if k.NodeSelector == nil {
+			k.NodeSelector = map[string]string{}
+		}
+		k.NodeSelector[key] = value
+	}
+	for _, s := range o.tolerations {
+		t, err := export.ParseToleration(s)
+		if err != nil {
+			return k, usageError{err}
+		}
+		k.Tolerations = append(k.Tolerations, t)
+	}
+	return k, nil
 }

@@ -5,6 +5,7 @@
 package export
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,7 +14,7 @@ import (
 )
 
 // Formats lists the export formats, for help and errors.
-var Formats = []string{"requirements", "dockerfile", "devcontainer", "apptainer", "k8s", "compose"}
+var Formats = []string{"requirements", "dockerfile", "devcontainer", "apptainer", "k8s", "compose", "slurm"}
 
 // RequirementsFile is the name the other exports give the hash-pinned
 // requirements file they install.
@@ -28,6 +29,10 @@ type Options struct {
 	// relative to it; empty: the usual places (.devcontainer/ for a
 	// devcontainer, the project directory for the others).
 	OutDir, ProjectDir string
+	// Slurm says how the slurm export runs the environment; K8s adds to
+	// the Kubernetes Job.
+	Slurm SlurmOptions
+	K8s   K8sOptions
 
 	requirements string // the rendered requirements file, set by Render
 }
@@ -64,6 +69,17 @@ func Render(format string, l *lock.Lock, o Options) (*Files, error) {
 	}
 	o.requirements = reqs
 	var f Files
+	if format == "slurm" {
+		script, err := Slurm(l, o)
+		if err != nil {
+			return nil, err
+		}
+		f.add(o.Name+".sbatch", script)
+		return &f, nil
+	}
+	if format == "k8s" && l.Run.GPUs.Mode() == "all" {
+		return nil, errors.New(`[run] gpus = "all": a Kubernetes Job asks for nvidia.com/gpu by count: set [run] gpus = N (the GPUs a node gives the pod)`)
+	}
 	main := map[string]func(*lock.Lock, Options) (string, string){
 		"requirements": func(l *lock.Lock, o Options) (string, string) { return RequirementsFile, o.requirements },
 		"dockerfile":   func(l *lock.Lock, o Options) (string, string) { return "Dockerfile", Dockerfile(l, o) },

@@ -25,8 +25,40 @@ var installScript = fmt.Sprintf("import subprocess, sys\nsubprocess.run([sys.exe
 	jsonArray(lock.VenvArgs), jsonArray(lock.InstallArgv("/opt/mlenv/requirements/requirements.txt")))
 
 type k8sMeta struct {
-	Name   string            `yaml:"name"`
-	Labels map[string]string `yaml:"labels,omitempty"`
+	Name      string            `yaml:"name"`
+	Namespace string            `yaml:"namespace,omitempty"`
+	Labels    map[string]string `yaml:"labels,omitempty"`
+}
+
+// K8sOptions place the Job: its namespace, and the GPU nodes it may run
+// on (node selector, tolerations of their taints).
+type K8sOptions struct {
+	Namespace    string
+	NodeSelector map[string]string
+	Tolerations  []Toleration
+}
+
+// Toleration is a pod's toleration of a node taint.
+type Toleration struct {
+	Key      string `yaml:"key"`
+	Operator string `yaml:"operator"`
+	Value    string `yaml:"value,omitempty"`
+	Effect   string `yaml:"effect,omitempty"`
+}
+
+// ParseToleration reads KEY[=VALUE][:EFFECT] (nvidia.com/gpu:NoSchedule):
+// without a value the key need only exist.
+func ParseToleration(s string) (Toleration, error) {
+	rest, effect, _ := strings.Cut(s, ":")
+	key, value, hasValue := strings.Cut(rest, "=")
+	t := Toleration{Key: key, Operator: "Exists", Effect: effect}
+	if hasValue {
+		t.Operator, t.Value = "Equal", value
+	}
+	if key == "" || (effect != "" && effect != "NoSchedule" && effect != "PreferNoSchedule" && effect != "NoExecute") {
+		return Toleration{}, fmt.Errorf("toleration %q: write KEY[=VALUE][:EFFECT], EFFECT one of NoSchedule, PreferNoSchedule, NoExecute (e.g. nvidia.com/gpu:NoSchedule)", s)
+	}
+	return t, nil
 }
 
 type k8sEnv struct {
@@ -99,9 +131,15 @@ func K8sJob(l *lock.Lock, o Options) string {
 	if r.Network == "host" {
 		podSpec["hostNetwork"] = true
 	}
+	if len(o.K8s.NodeSelector) > 0 {
+		podSpec["nodeSelector"] = o.K8s.NodeSelector
+	}
+	if len(o.K8s.Tolerations) > 0 {
+		podSpec["tolerations"] = o.K8s.Tolerations
+	}
 	job := map[string]any{
 		"apiVersion": "batch/v1", "kind": "Job",
-		"metadata": k8sMeta{Name: o.Name, Labels: map[string]string{"app.kubernetes.io/managed-by": "mlenv"}},
+		"metadata": k8sMeta{Name: o.Name, Namespace: o.K8s.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "mlenv"}},
 		"spec":     map[string]any{"backoffLimit": 0, "template": map[string]any{"spec": podSpec}},
 	}
 	var b strings.Builder
@@ -109,7 +147,7 @@ func K8sJob(l *lock.Lock, o Options) string {
 	if installs(l, o.Platform) {
 		cm := map[string]any{
 			"apiVersion": "v1", "kind": "ConfigMap",
-			"metadata": k8sMeta{Name: o.Name + "-requirements"},
+			"metadata": k8sMeta{Name: o.Name + "-requirements", Namespace: o.K8s.Namespace},
 			"data":     map[string]string{"requirements.txt": o.requirements},
 		}
 		b.WriteString(yamlDoc(cm) + "---\n")

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/lock/export"
 	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/runner/envimage"
 )
@@ -47,6 +48,7 @@ func writeEnvs(ctx context.Context, l *lock.Lock, dir string) error {
 		if err == nil {
 			err = p.AppendImage(b.Image, layout.WithPlatform(*plat), layout.WithAnnotations(map[string]string{
 				AnnotationPlatform: pl.Platform, AnnotationKind: "env",
+				"org.opencontainers.image.ref.name": export.EnvRefName(b.Digest.String()),
 			}))
 		}
 		b.Close()
