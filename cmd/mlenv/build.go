@@ -6,8 +6,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
+	"github.com/mlenv/mlenv/resolve/registry"
 	"github.com/mlenv/mlenv/runner"
+	"github.com/mlenv/mlenv/runner/envimage"
 )
 
 type buildOptions struct {
@@ -51,40 +54,61 @@ Exit codes: 0 built as locked, 1 a build failed or differs, 2 bad input, 3 stale
 }
 
 func runBuild(ctx context.Context, o buildOptions, stdout, stderr io.Writer) error {
-	p, l, err := lockedProject(o.globalOptions, o.frozen)
+	s, err := buildEnvs(ctx, o.globalOptions, o.frozen, stderr)
 	if err != nil {
 		return err
 	}
-	reg, err := newRegistry(o.globalOptions, stderr)
-	if err != nil {
-		return err
-	}
-	auth, err := indexAuth(p)
-	if err != nil {
-		return err
-	}
-	engine := &runner.Lazy{Auth: auth, Progress: progressOut(o.globalOptions, stderr)}
-	defer engine.Close()
-	built, err := resolve.BuildEnvs(ctx, l, resolve.Options{Registry: reg, Auth: auth, Pip: engine.PipVenv, Info: info(o.globalOptions, stderr)})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		for _, b := range built {
-			b.Close()
-		}
-	}()
+	defer s.close()
 	var out []builtEnv
-	for i, b := range built {
-		pl := l.Image.Platforms[i]
+	for i, b := range s.built {
+		pl := s.lock.Image.Platforms[i]
 		be := builtEnv{Platform: pl.Platform, Env: b.Digest.String(), Config: b.Config.String(), Packages: b.Packages}
-		if loaded, err := engine.LoadNative(ctx, l, pl.Platform, b); err != nil {
+		loaded, err := s.engine.LoadNative(ctx, s.lock, pl.Platform, b)
+		if err != nil {
 			return err
-		} else {
-			be.Loaded = loaded
 		}
+		be.Loaded = loaded
 		say(o.globalOptions, stderr, "Built %s %s (config %s, %d locked files)%s\n", pl.Platform, be.Env, be.Config, be.Packages, map[bool]string{true: ", loaded into the engine"}[be.Loaded])
 		out = append(out, be)
 	}
 	return emit(o.json, stdout, out)
+}
+
+// builds is every locked platform's environment, built and checked
+// against the lock, with what built them.
+type builds struct {
+	lock   *lock.Lock
+	reg    *registry.Registry
+	engine *runner.Lazy
+	built  []*envimage.Built
+}
+
+func (s *builds) close() {
+	for _, b := range s.built {
+		b.Close()
+	}
+	s.engine.Close()
+}
+
+// buildEnvs builds the project's locked environments (resolve.BuildEnvs).
+func buildEnvs(ctx context.Context, g *globalOptions, frozen bool, stderr io.Writer) (*builds, error) {
+	p, l, err := lockedProject(g, frozen)
+	if err != nil {
+		return nil, err
+	}
+	reg, err := newRegistry(g, stderr)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := indexAuth(p)
+	if err != nil {
+		return nil, err
+	}
+	engine := &runner.Lazy{Auth: auth, Progress: progressOut(g, stderr)}
+	built, err := resolve.BuildEnvs(ctx, l, resolve.Options{Registry: reg, Auth: auth, Pip: engine.PipVenv, Info: info(g, stderr)})
+	if err != nil {
+		engine.Close()
+		return nil, err
+	}
+	return &builds{lock: l, reg: reg, engine: engine, built: built}, nil
 }

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"maps"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/pypitest"
 	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/runner/enginetest"
@@ -61,9 +63,40 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 		t.Fatalf("verify --deep: exit %d\n%s", r.code, r.stderr)
 	}
 
+	// A build that does not reproduce the lock never runs: a lock whose
+	// env-config says otherwise (its integrity recomputed) exits 125,
+	// comparing with the engine's build.
+	forgedLock := *l
+	forgedLock.Image.Platforms = slices.Clone(l.Image.Platforms)
+	forgedLock.Image.Platforms[0].EnvConfig = "sha256:" + strings.Repeat("f", 64)
+	lockPath := filepath.Join(dir, "mlenv.lock")
+	goodLock := readFile(t, lockPath)
+	if err := lock.WriteFile(lockPath, &forgedLock); err != nil {
+		t.Fatal(err)
+	}
+	r := mlenv(t, dir, "run", "--", "python3", "-c", "print('ran')")
+	if r.code != 125 || strings.Contains(r.stdout, "ran") || !strings.Contains(r.stderr, "the build is not reproducible") || !strings.Contains(r.stderr, "so the config differs") {
+		t.Fatalf("run of a lock its build does not reproduce: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	writeFile(t, lockPath, goodLock)
+
+	// A [run]-only change keeps the digests and fetches nothing.
+	writeFile(t, filepath.Join(dir, "mlenv.toml"), readFile(t, filepath.Join(dir, "mlenv.toml"))+"shm-size = \"1g\"\n")
+	fetched := maps.Clone(idx.Downloads())
+	if r := mlenv(t, dir, "lock"); r.code != 0 || readLock(t, dir).Image.Platforms[0] != pl || fmt.Sprint(idx.Downloads()) != fmt.Sprint(fetched) {
+		t.Fatalf("a [run]-only change: exit %d, platform %+v, was %+v, downloads %v then %v\n%s", r.code, readLock(t, dir).Image.Platforms[0], pl, fetched, idx.Downloads(), r.stderr)
+	}
+
 	// Another machine, an empty download cache, later: the same digests.
+	// An env-cache without the environment: it builds, and says so.
 	other := enginetest.NewOtherMachine(t)
 	t.Setenv("DOCKER_HOST", other.Host)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	empty := enginetest.Registry(t) + "/mlenv-test/no-envs"
+	if r := mlenv(t, dir, "run", "--env-cache", empty, "--", "true"); r.code != 0 || !strings.Contains(r.stderr, "building the environment instead") {
+		t.Fatalf("run with an env-cache that lacks the environment: exit %d\n%s", r.code, r.stderr)
+	}
+	other.Docker(nil, "rmi", env.Image())
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	b := mlenv(t, dir, "build", "--json")
 	if b.code != 0 || !strings.Contains(b.stdout, pl.Env) || !strings.Contains(b.stdout, `"loaded": true`) {
@@ -88,7 +121,7 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	other.Docker(nil, "rmi", env.Image())
 	before := maps.Clone(idx.Downloads())
-	r := mlenv(t, dir, "run", "--env-cache", cache, "--", "python3", "-c", importBoth)
+	r = mlenv(t, dir, "run", "--env-cache", cache, "--", "python3", "-c", importBoth)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "1.0 1.0 /opt/mlenv/venv") || strings.Contains(r.stderr, "Installing") {
 		t.Fatalf("run from the env-cache: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/lock/export"
+	"github.com/mlenv/mlenv/runner/vendor"
 )
 
 type exportOptions struct {
@@ -96,7 +98,10 @@ func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
 		name = p.Spec.Project.Name
 	}
 	eo := export.Options{Platform: o.platform, Name: dnsName(name),
-		Slurm: export.SlurmOptions{Runtime: o.runtime, Sbatch: o.sbatch, GRES: o.gres, From: o.from}}
+		Slurm: export.SlurmOptions{Runtime: o.runtime, Sbatch: o.sbatch, GRES: o.gres}}
+	if o.from != "" {
+		eo.Slurm.From = path.Join(o.from, vendor.ImageDir) // the archive's OCI layout, on the cluster
+	}
 	if eo.K8s, err = o.k8sOptions(); err != nil {
 		return err
 	}

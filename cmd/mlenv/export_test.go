@@ -181,6 +181,39 @@ func TestExportK8sStrict(t *testing.T) {
 	if main.Command[len(main.Command)-3] != "python3" {
 		t.Errorf("command %v does not end with the [run] command", main.Command)
 	}
+
+	// On GPU nodes of a namespace; with an env-cache, nothing installs.
+	writeFile(t, spec, readFile(t, spec)+"env-cache = \"registry.example/team/envs\"\n")
+	mustLock(t, dir)
+	r := mlenv(t, dir, "export", "k8s", "--namespace", "ml", "--node-selector", "nvidia.com/gpu.present=true",
+		"--toleration", "nvidia.com/gpu:NoSchedule", "--toleration", "dedicated=ml:NoExecute")
+	if r.code != 0 {
+		t.Fatalf("export k8s with placement: exit %d: %s", r.code, r.stderr)
+	}
+	job = batchv1.Job{}
+	if err := yaml.UnmarshalStrict([]byte(r.stdout), &job); err != nil {
+		t.Fatalf("Job with placement: %v\n%s", err, r.stdout)
+	}
+	pod = job.Spec.Template.Spec
+	l = readLock(t, dir)
+	if job.Namespace != "ml" || pod.NodeSelector["nvidia.com/gpu.present"] != "true" || len(pod.Tolerations) != 2 ||
+		pod.Tolerations[0].Key != "nvidia.com/gpu" || pod.Tolerations[0].Operator != corev1.TolerationOpExists || pod.Tolerations[0].Effect != corev1.TaintEffectNoSchedule ||
+		pod.Tolerations[1].Value != "ml" || pod.Tolerations[1].Operator != corev1.TolerationOpEqual {
+		t.Errorf("placement: namespace %q, selector %v, tolerations %+v", job.Namespace, pod.NodeSelector, pod.Tolerations)
+	}
+	if len(pod.InitContainers) != 0 || len(pod.Volumes) != 1 || pod.Containers[0].Image != "registry.example/team/envs@"+l.Image.Platforms[0].Env {
+		t.Errorf("with env-cache: init %d, volumes %+v, image %s", len(pod.InitContainers), pod.Volumes, pod.Containers[0].Image)
+	}
+	for _, bad := range [][]string{{"--toleration", "x:Sometimes"}, {"--node-selector", "novalue"}, {"--namespace", "Bad_NS"}} {
+		if r := mlenv(t, dir, append([]string{"export", "k8s"}, bad...)...); r.code != 2 {
+			t.Errorf("export k8s %v: exit %d, want 2: %s", bad, r.code, r.stderr)
+		}
+	}
+	writeFile(t, spec, strings.Replace(readFile(t, spec), "gpus = 2", `gpus = "all"`, 1))
+	mustLock(t, dir)
+	if r := mlenv(t, dir, "export", "k8s"); r.code != 2 || !strings.Contains(r.stderr, "set [run] gpus = N") {
+		t.Errorf("export k8s with gpus all: exit %d: %s", r.code, r.stderr)
+	}
 }
 
 // TestExportApptainer checks the definition file's shape and that the

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlenv/mlenv/resolve"
-	"github.com/mlenv/mlenv/runner"
 )
 
 type pushOptions struct {
@@ -53,7 +52,7 @@ Exit codes: 0 pushed, 1 a build or the push failed, 2 bad input, 3 stale lock.`,
 }
 
 func runPush(ctx context.Context, o pushOptions, args []string, stdout, stderr io.Writer) error {
-	p, l, err := lockedProject(o.globalOptions, o.frozen)
+	_, l, err := lockedProject(o.globalOptions, o.frozen)
 	if err != nil {
 		return err
 	}
@@ -64,32 +63,18 @@ func runPush(ctx context.Context, o pushOptions, args []string, stdout, stderr i
 	if repo == "" {
 		return usageError{errors.New("push where? name a repository (`mlenv push registry.example.com/team/envs`) or set [run] env-cache in mlenv.toml")}
 	}
-	reg, err := newRegistry(o.globalOptions, stderr)
+	s, err := buildEnvs(ctx, o.globalOptions, o.frozen, stderr)
 	if err != nil {
 		return err
 	}
-	auth, err := indexAuth(p)
-	if err != nil {
-		return err
-	}
-	engine := &runner.Lazy{Auth: auth, Progress: progressOut(o.globalOptions, stderr)}
-	defer engine.Close()
-	built, err := resolve.BuildEnvs(ctx, l, resolve.Options{Registry: reg, Auth: auth, Pip: engine.PipVenv, Info: info(o.globalOptions, stderr)})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		for _, b := range built {
-			b.Close()
-		}
-	}()
-	index, err := resolve.PushEnvs(ctx, reg, l, built, repo, o.tag)
+	defer s.close()
+	index, err := resolve.PushEnvs(ctx, s.reg, s.lock, s.built, repo, o.tag)
 	if err != nil {
 		return err
 	}
 	res := pushResult{Repository: repo, Index: index, Tag: o.tag}
-	for i, b := range built {
-		pl := l.Image.Platforms[i]
+	for i, b := range s.built {
+		pl := s.lock.Image.Platforms[i]
 		res.Envs = append(res.Envs, builtEnv{Platform: pl.Platform, Env: b.Digest.String(), Config: b.Config.String(), Packages: b.Packages, Ref: repo + "@" + b.Digest.String()})
 		say(o.globalOptions, stderr, "Pushed %s %s@%s\n", pl.Platform, repo, b.Digest)
 	}

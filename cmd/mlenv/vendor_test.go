@@ -61,9 +61,16 @@ func TestVendorRunsOffline(t *testing.T) {
 			t.Errorf("verify prints the reference twice: %s", line)
 		}
 	}
+	exec.Command("docker", "rmi", "-f", l.Image.Platforms[0].EnvConfig).Run()
 	r = mlenv(t, dir, "run", "--from", archive)
 	if r.code != 0 || strings.TrimSpace(r.stdout) != "offline 1.0" {
 		t.Errorf("run --from: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stderr, "Installing") {
+		t.Errorf("run --from installed instead of loading the archived environment: %s", r.stderr)
+	}
+	if id := enginetest.Docker(t, nil, "image", "inspect", "-f", "{{.Id}}", l.Image.Platforms[0].EnvConfig); id != l.Image.Platforms[0].EnvConfig {
+		t.Errorf("the archived environment is not in the engine: %s", id)
 	}
 	// The archive alone: from an empty directory, nothing else there.
 	empty := t.TempDir()

@@ -28,7 +28,7 @@ type SlurmOptions struct {
 	Sbatch []string
 	// GRES asks for GPUs as --gres=gpu:N instead of --gpus=N.
 	GRES bool
-	// From is a vendor archive directory on the cluster: apptainer runs
+	// From is a vendor archive's OCI layout on the cluster: apptainer runs
 	// its environment image (oci:DIR:REF) instead of pulling.
 	From string
 }
