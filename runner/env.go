@@ -405,11 +405,12 @@ func (e *InstallError) Error() string {
 	return msg + ":\n" + task.Indent(task.LastLines(e.Output, 15))
 }
 
-// emulationHint explains a failed container of another platform than the
-// engine's: it ran (or could not) without emulation.
+// emulationHint explains a container of another platform than the
+// engine's that could not run its program (exec format error): the engine
+// has no emulation for it.
 func (e *Engine) emulationHint(ctx context.Context, platform string, err error) error {
 	native, nerr := e.NativePlatform(ctx)
-	if nerr != nil || native == platform {
+	if nerr != nil || native == platform || !strings.Contains(err.Error(), "exec format error") {
 		return err
 	}
 	return fmt.Errorf("the %s environment has files that are not wheels, which pip must install in a %s container, and this %s engine runs one only under emulation: install Debian's qemu-user-static and binfmt-support (which register the %s interpreter with the kernel), or build on a %s machine: %w",

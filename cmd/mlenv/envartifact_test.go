@@ -1,6 +1,8 @@
 package main
 
 import (
+	"archive/tar"
+	"bytes"
 	"fmt"
 	"maps"
 	"os/exec"
@@ -9,6 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	v1tarball "github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/pypitest"
 	"github.com/mlenv/mlenv/runner"
@@ -177,4 +184,71 @@ func TestSdistFallsBackToPip(t *testing.T) {
 	if out := enginetest.Docker(t, nil, "run", "--rm", env.Image(), "sh", "-c", "find /opt/mlenv/venv -name '*.pyc' | wc -l"); out != "0" {
 		t.Errorf("the environment holds %s .pyc files", out)
 	}
+}
+
+// TestOtherPlatformNeedsEmulation: files that are not wheels go through
+// pip in a container of the platform's image; for another platform than
+// the engine's that needs emulation, and where the engine has none the
+// error names both fixes. The arm64 image's python is an arm64 ELF header:
+// the kernel refuses it as it would the real one (exec format error).
+func TestOtherPlatformNeedsEmulation(t *testing.T) {
+	if out, _ := exec.Command("sh", "-c", "ls /proc/sys/fs/binfmt_misc/ 2>/dev/null | grep -i aarch64").Output(); len(out) > 0 {
+		t.Skip("this machine runs arm64 programs under emulation (binfmt_misc has " + strings.TrimSpace(string(out)) + ")")
+	}
+	idx := pypitest.New(t, testWheels...)
+	idx.AddDebianWheels(t)
+	sigma := pypitest.Sdist{Name: "sigma", Version: "1.0"}
+	idx.Add(sigma.Filename(), sigma.Build())
+	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"sigma\"]\nindex-url = %q\n", idx.URL))
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatalf("lock: %s", r.stderr)
+	}
+	// The same lock, as if written on an arm64 machine.
+	elf := make([]byte, 64)
+	copy(elf, "\x7fELF\x02\x01\x01")
+	elf[16], elf[18] = 2, 183 // ET_EXEC, EM_AARCH64
+	var tarball bytes.Buffer
+	tw := tar.NewWriter(&tarball)
+	tw.WriteHeader(&tar.Header{Name: "usr/bin/python3", Mode: 0o755, Size: int64(len(elf))})
+	tw.Write(elf)
+	tw.Close()
+	layer, err := v1tarball.LayerFromReader(&tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err == nil {
+		img, err = mutate.ConfigFile(img, &v1.ConfigFile{OS: "linux", Architecture: "arm64", RootFS: v1.RootFS{Type: "layers", DiffIDs: mustDiffIDs(t, img)},
+			Config: v1.Config{Env: []string{"PATH=/usr/local/bin:/usr/bin:/bin"}}})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := mustParse(t, enginetest.Registry(t)+"/mlenv-test/arm64-python:1")
+	if err := remote.Write(ref, img); err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := img.Digest()
+	cfg, _ := img.ConfigName()
+	l := readLock(t, dir)
+	l.Image.Repository, l.Image.Digest = ref.Context().Name(), digest.String()
+	l.Image.Platforms = []lock.Platform{{Platform: "linux/arm64", Digest: digest.String(), Config: cfg.String()}}
+	for i := range l.Packages {
+		l.Packages[i].Platforms = nil
+	}
+	if err := lock.WriteFile(filepath.Join(dir, "mlenv.lock"), l); err != nil {
+		t.Fatal(err)
+	}
+	r := mlenv(t, dir, "build", "--frozen")
+	if r.code != 1 || !strings.Contains(r.stderr, "qemu-user-static") || !strings.Contains(r.stderr, "binfmt-support") || !strings.Contains(r.stderr, "exec format error") {
+		t.Errorf("build of another platform's pip environment: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+func mustDiffIDs(t *testing.T, img v1.Image) []v1.Hash {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cf.RootFS.DiffIDs
 }
