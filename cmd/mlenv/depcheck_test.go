@@ -17,7 +17,9 @@ const (
 // TestLayering guards the house's layering, as go-containerregistry's
 // depcheck does: the formats and leaf packages reach neither the engine
 // nor the registry client, the resolver never the engine client, the
-// runner not the resolver, and nothing imports the CLI.
+// runner not the resolver, the environment image builder neither client
+// (it is a function of the lock and its inputs), and nothing imports the
+// CLI.
 func TestLayering(t *testing.T) {
 	forbidden := map[string][]string{
 		"schema":          {engineClient, registryClient, module + "lock", module + "resolve", module + "runner"},
@@ -27,6 +29,7 @@ func TestLayering(t *testing.T) {
 		"resolve/family":  {engineClient, registryClient},
 		"resolve/pip":     {engineClient, registryClient},
 		"runner/task":     {engineClient, registryClient, module + "resolve"},
+		"runner/envimage": {engineClient, registryClient, module + "resolve", module + "runner/vendor"},
 		"resolve":         {engineClient},
 		"runner": {registryClient, module + "resolve", module + "resolve/pip", module + "resolve/family",
 			module + "resolve/registry"},
