@@ -58,20 +58,33 @@ func (e *Engine) Cache(ctx context.Context) ([]CachedEnv, []CachedVolume, error)
 }
 
 // RemoveEnv removes what mlenv named of an environment image: its
-// mlenv-env tags, or, for an image left without any name (the one a
-// rebuild replaced), the image itself. It never forces: a name someone
-// else gave the image (docker tag … keep:paper) keeps it, and an image a
-// container uses stays.
+// mlenv-env tags, then, for an image left without any tag (the one a
+// rebuild replaced, or one pulled by digest from an env-cache), its digest
+// references and so the image. It never forces: a name someone else gave
+// the image (docker tag … keep:paper) keeps it, and an image a container
+// uses stays.
 func (e *Engine) RemoveEnv(ctx context.Context, env CachedEnv) error {
-	if len(env.Tags) == 0 {
-		_, err := e.Client.ImageRemove(ctx, env.ID, client.ImageRemoveOptions{PruneChildren: true})
-		return err
-	}
 	for _, tag := range env.Tags {
 		if !strings.HasPrefix(tag, EnvImagePrefix+":") {
 			continue
 		}
 		if _, err := e.Client.ImageRemove(ctx, tag, client.ImageRemoveOptions{PruneChildren: true}); err != nil {
+			return err
+		}
+	}
+	img, err := e.Client.ImageInspect(ctx, env.ID)
+	if cerrdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil || len(names(img.RepoTags)) > 0 {
+		return err
+	}
+	if len(img.RepoDigests) == 0 {
+		_, err := e.Client.ImageRemove(ctx, env.ID, client.ImageRemoveOptions{PruneChildren: true})
+		return err
+	}
+	for _, ref := range img.RepoDigests {
+		if _, err := e.Client.ImageRemove(ctx, ref, client.ImageRemoveOptions{PruneChildren: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return err
 		}
 	}

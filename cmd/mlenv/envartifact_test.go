@@ -135,6 +135,13 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 	if after := idx.Downloads(); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("the index served files to a machine with the env-cache: %v, then %v", before, after)
 	}
+	// What mlenv pulled by digest goes with its name when pruned.
+	if r := mlenv(t, dir, "cache", "prune", "--all"); r.code != 0 {
+		t.Fatalf("cache prune: %s", r.stderr)
+	}
+	if left := other.Docker(nil, "images", "-q", "--filter", "label="+runner.LabelEnv); left != "" {
+		t.Errorf("environment images left after prune on the other machine: %s", left)
+	}
 	t.Setenv("DOCKER_HOST", "")
 
 	// Someone re-tags the environment's name on the shared engine to a
