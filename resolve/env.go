@@ -32,7 +32,7 @@ func pinEnv(ctx context.Context, prev, next *lock.Lock, o Options) error {
 			pl.Env, pl.EnvConfig = pl.Digest, pl.Config
 			continue
 		}
-		b, err := BuildEnv(ctx, next, pl.Platform, o)
+		b, err := buildEnv(ctx, next, pl.Platform, o, true)
 		if err != nil {
 			return fmt.Errorf("build the %s environment to record its digest: %w", pl.Platform, err)
 		}
@@ -45,6 +45,10 @@ func pinEnv(ctx context.Context, prev, next *lock.Lock, o Options) error {
 // BuildEnv builds l's environment image for platform from the registry's
 // base image and the locked files (see envimage.Build).
 func BuildEnv(ctx context.Context, l *lock.Lock, platform string, o Options) (*envimage.Built, error) {
+	return buildEnv(ctx, l, platform, o, false)
+}
+
+func buildEnv(ctx context.Context, l *lock.Lock, platform string, o Options, digestOnly bool) (*envimage.Built, error) {
 	pl, ok := l.Image.Platform(platform)
 	if !ok {
 		return nil, fmt.Errorf("the lock has no %s image", platform)
@@ -56,7 +60,7 @@ func BuildEnv(ctx context.Context, l *lock.Lock, platform string, o Options) (*e
 	if err != nil {
 		return nil, err
 	}
-	eo := envimage.Options{Client: o.Auth.Client(o.Registry.HTTPClient()), Info: o.Info}
+	eo := envimage.Options{Client: o.Auth.Client(o.Registry.HTTPClient()), Info: o.Info, DigestOnly: digestOnly}
 	if o.Pip != nil {
 		eo.Pip = func(ctx context.Context, platform string, pkgs []lock.Package) (io.ReadCloser, error) {
 			return o.Pip(ctx, l, platform, pkgs)

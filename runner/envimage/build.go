@@ -58,6 +58,9 @@ type Options struct {
 	// Info, when set, is told what the build does; Warn of a bad copy in
 	// the download cache.
 	Info, Warn func(string)
+	// DigestOnly computes the digests without keeping the layer (what a
+	// lock records): the result can be neither loaded nor pushed.
+	DigestOnly bool
 }
 
 // DefaultCache is where downloaded locked files are kept:
@@ -82,7 +85,7 @@ type Built struct {
 
 // Close removes the layer's file.
 func (b *Built) Close() error {
-	if b.layer == nil {
+	if b.layer == nil || b.layer.path == "" {
 		return nil
 	}
 	return os.Remove(b.layer.path)
@@ -130,7 +133,7 @@ func Build(ctx context.Context, l *lock.Lock, platform string, base v1.Image, o 
 	if err != nil {
 		return nil, err
 	}
-	layer, err := writeLayer(t, "", mt)
+	layer, err := writeLayer(t, mt, o.DigestOnly)
 	if err != nil {
 		return nil, err
 	}

@@ -229,3 +229,21 @@ func TestRefusesUnsafeWheel(t *testing.T) {
 		t.Fatalf("err = %v, want unsafe path", err)
 	}
 }
+
+// TestDigestOnly: what mlenv lock records without writing the layer is
+// what a build writes.
+func TestDigestOnly(t *testing.T) {
+	dir := t.TempDir()
+	l, base := tinyLock(t, tinyWheel(t), dir)
+	full := build(t, l, base, dir)
+	d, err := Build(context.Background(), l, "linux/amd64", base, Options{Wheelhouse: dir, DigestOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Digest != full.Digest || d.Config != full.Config {
+		t.Errorf("digest only %s/%s, built %s/%s", d.Digest, d.Config, full.Digest, full.Config)
+	}
+	if _, err := d.Layer().Uncompressed(); err == nil {
+		t.Error("a digest-only layer can be read")
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"cmp"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -120,13 +121,21 @@ type fileLayer struct {
 	mediaType types.MediaType
 }
 
-// writeLayer writes t to a new file in dir and returns it as a layer.
-func writeLayer(t tree, dir string, mt types.MediaType) (*fileLayer, error) {
-	f, err := os.CreateTemp(dir, "mlenv-layer-*.tar")
+// writeLayer writes t to a new temporary file and returns it as a layer;
+// with digestOnly it only digests t (the layer cannot be read back).
+func writeLayer(t tree, mt types.MediaType, digestOnly bool) (*fileLayer, error) {
+	h := sha256.New()
+	if digestOnly {
+		cw := &countWriter{w: h}
+		if err := t.write(cw); err != nil {
+			return nil, fmt.Errorf("digest the environment layer: %w", err)
+		}
+		return &fileLayer{size: cw.n, mediaType: mt, digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}}, nil
+	}
+	f, err := os.CreateTemp("", "mlenv-layer-*.tar")
 	if err != nil {
 		return nil, err
 	}
-	h := sha256.New()
 	cw := &countWriter{w: io.MultiWriter(f, h)}
 	err = t.write(cw)
 	if cerr := f.Close(); err == nil {
@@ -151,9 +160,14 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func (l *fileLayer) Digest() (v1.Hash, error)             { return l.digest, nil }
-func (l *fileLayer) DiffID() (v1.Hash, error)             { return l.digest, nil }
-func (l *fileLayer) Size() (int64, error)                 { return l.size, nil }
-func (l *fileLayer) MediaType() (types.MediaType, error)  { return l.mediaType, nil }
-func (l *fileLayer) Compressed() (io.ReadCloser, error)   { return os.Open(l.path) }
-func (l *fileLayer) Uncompressed() (io.ReadCloser, error) { return os.Open(l.path) }
+func (l *fileLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *fileLayer) DiffID() (v1.Hash, error)            { return l.digest, nil }
+func (l *fileLayer) Size() (int64, error)                { return l.size, nil }
+func (l *fileLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
+func (l *fileLayer) Compressed() (io.ReadCloser, error)  { return l.Uncompressed() }
+func (l *fileLayer) Uncompressed() (io.ReadCloser, error) {
+	if l.path == "" {
+		return nil, errors.New("the environment layer was only digested (Options.DigestOnly): build it to read it")
+	}
+	return os.Open(l.path)
+}
