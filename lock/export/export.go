@@ -105,17 +105,27 @@ func needsRequirements(format string, l *lock.Lock, platform string) bool {
 	return format != "requirements" && format != "k8s" && installs(l, platform)
 }
 
-// installs says whether an export installs the locked files itself: there
-// are some, and no env-cache holds the built environment (with one, the
-// export runs lock.EnvReference and installs nothing).
-func installs(l *lock.Lock, platform string) bool {
-	return len(l.PackagesFor(platform)) > 0 && l.EnvReference(platform) == ""
+// installs says whether an export installs the locked files itself: no
+// image at hand has them (see runnable).
+func installs(l *lock.Lock, platform string) bool { return runnable(l, platform) == "" }
+
+// runnable is the image that runs platform's environment with nothing to
+// install, by digest: the environment in the env-cache, or the base image
+// when the lock installs nothing; "" when neither.
+func runnable(l *lock.Lock, platform string) string {
+	if ref := l.EnvReference(platform); ref != "" {
+		return ref
+	}
+	if len(l.PackagesFor(platform)) == 0 {
+		return l.Image.ByDigest()
+	}
+	return ""
 }
 
-// image is what an export runs: the environment in the env-cache by
-// digest, or else the base image by digest.
+// image is what an export runs: runnable, or else the base image by
+// digest, on which it installs.
 func image(l *lock.Lock, platform string) string {
-	if ref := l.EnvReference(platform); ref != "" {
+	if ref := runnable(l, platform); ref != "" {
 		return ref
 	}
 	return l.Image.ByDigest()

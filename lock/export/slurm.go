@@ -142,10 +142,7 @@ func slurmDocker(l *lock.Lock, platform string) string {
 	b.WriteString("if command -v mlenv >/dev/null 2>&1; then\n")
 	fmt.Fprintf(&b, "    exec mlenv run --frozen --gpus %s -- %s\n", shellQuote(slurmGPUMode(r.GPUs)), command(r))
 	b.WriteString("fi\n")
-	ref := l.EnvReference(platform)
-	if ref == "" && len(l.PackagesFor(platform)) == 0 {
-		ref = l.Image.ByDigest()
-	}
+	ref := runnable(l, platform)
 	if ref == "" {
 		b.WriteString("echo \"mlenv is not on this node's PATH, and mlenv.lock names no env-cache to pull the environment from: install mlenv on the nodes, or set [run] env-cache, run mlenv push and export again\" >&2\nexit 1\n")
 		return b.String()
@@ -185,7 +182,7 @@ func slurmGPUMode(g schema.GPUs) string {
 	return "auto"
 }
 
-// enrootImage is the env-cache image for pyxis's --container-image, in the
+// enroot is the env-cache image for pyxis's --container-image, in the
 // syntax of the node's enroot: REGISTRY#IMAGE@DIGEST from enroot 4.0;
 // before it, no '@' parses, and REGISTRY#IMAGE:DIGEST asks the registry
 // for the manifest by digest all the same.
@@ -203,11 +200,8 @@ func enroot(ref string) (v4, v3 string, _ error) {
 }
 
 func needCache(l *lock.Lock, platform, runtime string) (string, error) {
-	if ref := l.EnvReference(platform); ref != "" {
+	if ref := runnable(l, platform); ref != "" {
 		return ref, nil
-	}
-	if len(l.PackagesFor(platform)) == 0 {
-		return l.Image.ByDigest(), nil
 	}
 	return "", fmt.Errorf("--runtime %s runs the environment image by digest from a registry, and mlenv.lock names none: set [run] env-cache = \"REGISTRY/REPO\" in mlenv.toml, run `mlenv lock` and `mlenv push`, then export again", runtime)
 }
