@@ -26,10 +26,16 @@ func (e *Engine) LoadEnv(ctx context.Context, b v1.Image, tag string) error {
 	if err == nil {
 		return nil
 	}
-	if err := e.load(ctx, b, tag, fullArchive); err != nil {
+	if err := e.LoadImage(ctx, b, tag); err != nil {
 		return fmt.Errorf("load the environment image into the engine: %w", err)
 	}
 	return nil
+}
+
+// LoadImage loads img into the engine, every layer sent, under tag, and
+// checks the engine keeps it under img's config digest.
+func (e *Engine) LoadImage(ctx context.Context, img v1.Image, tag string) error {
+	return e.load(ctx, img, tag, fullArchive)
 }
 
 type archiveWriter func(w io.Writer, b v1.Image, tag string) error

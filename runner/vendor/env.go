@@ -59,6 +59,16 @@ func writeEnvs(ctx context.Context, l *lock.Lock, dir string) error {
 	return nil
 }
 
+// archiveImage is the image with the given manifest digest in the vendor
+// archive in dir.
+func archiveImage(dir, digest string) (v1.Image, error) {
+	p, err := layout.FromPath(filepath.Join(dir, ImageDir))
+	if err != nil {
+		return nil, fmt.Errorf("%s is not an mlenv vendor archive (no OCI layout in %s/): %w", dir, ImageDir, err)
+	}
+	return layoutImage(p, digest)
+}
+
 func layoutImage(p layout.Path, digest string) (v1.Image, error) {
 	h, err := v1.NewHash(digest)
 	if err != nil {
@@ -77,11 +87,7 @@ func loadEnv(ctx context.Context, e *runner.Engine, dir string, l *lock.Lock, pl
 	if _, err := e.Client.ImageInspect(ctx, env.Locked.EnvConfig); err == nil {
 		return nil
 	}
-	p, err := layout.FromPath(filepath.Join(dir, ImageDir))
-	if err != nil {
-		return err
-	}
-	img, err := layoutImage(p, env.Locked.Env)
+	img, err := archiveImage(dir, env.Locked.Env)
 	if err != nil {
 		return nil // an archive without it: the run builds from its wheels
 	}
@@ -94,9 +100,5 @@ func (a Archive) BaseImage(_ context.Context, l *lock.Lock, platform string) (v1
 	if !ok {
 		return nil, fmt.Errorf("the lock has no %s image", platform)
 	}
-	p, err := layout.FromPath(filepath.Join(string(a), ImageDir))
-	if err != nil {
-		return nil, err
-	}
-	return layoutImage(p, pl.Digest)
+	return archiveImage(string(a), pl.Digest)
 }
