@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -86,7 +87,7 @@ func (e *Engine) layersAbove(ctx context.Context, ref string, n int) ([]io.Reade
 		for _, c := range closers {
 			c.Close()
 		}
-		removeFile(spool)
+		os.Remove(spool)
 	}
 	img, err := tarball.ImageFromPath(spool, nil)
 	if err != nil {

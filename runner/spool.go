@@ -21,5 +21,3 @@ func spoolToTemp(r io.Reader) (string, error) {
 	}
 	return f.Name(), nil
 }
-
-func removeFile(path string) { os.Remove(path) }

@@ -36,15 +36,11 @@ func (e *Engine) VerifyEnv(ctx context.Context, l *lock.Lock, o VerifyOptions) e
 		return err
 	}
 	env.Auth = o.Auth
-	if len(env.Packages) == 0 {
-		_, err := e.EnsureImage(ctx, env.Base, nil)
+	if _, err := e.EnsureImage(ctx, env.Base, nil); err != nil || len(env.Packages) == 0 {
 		return err
 	}
 	if o.Base == nil {
 		return errors.New("no source for the base image to build the environment from")
-	}
-	if _, err := e.EnsureImage(ctx, env.Base, nil); err != nil {
-		return err
 	}
 	baseImg, err := o.Base.BaseImage(ctx, l, platform)
 	if err != nil {

@@ -68,7 +68,11 @@ func runBuild(ctx context.Context, o buildOptions, stdout, stderr io.Writer) err
 			return err
 		}
 		be.Loaded = loaded
-		say(o.globalOptions, stderr, "Built %s %s (config %s, %d locked files)%s\n", pl.Platform, be.Env, be.Config, be.Packages, map[bool]string{true: ", loaded into the engine"}[be.Loaded])
+		loadedNote := ""
+		if be.Loaded {
+			loadedNote = ", loaded into the engine"
+		}
+		say(o.globalOptions, stderr, "Built %s %s (config %s, %d locked files)%s\n", pl.Platform, be.Env, be.Config, be.Packages, loadedNote)
 		out = append(out, be)
 	}
 	return emit(o.json, stdout, out)

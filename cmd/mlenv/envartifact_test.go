@@ -167,10 +167,7 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 // normalized like any other, so the run reproduces the digest the lock
 // recorded, and the environment works.
 func TestSdistFallsBackToPip(t *testing.T) {
-	idx := pypitest.New(t, testWheels...)
-	idx.AddDebianWheels(t)
-	sigma := pypitest.Sdist{Name: "sigma", Version: "1.0"}
-	idx.Add(sigma.Filename(), sigma.Build())
+	idx, sigma := sdistIndex(t)
 	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\", \"sigma\"]\nindex-url = %q\n[run]\ngpus = \"none\"\n", idx.URL))
 	r := mlenv(t, dir, "lock")
 	if r.code != 0 || !strings.Contains(r.stderr, sigma.Filename()+" are not wheels: pip installs the environment in a container") {
@@ -202,10 +199,7 @@ func TestOtherPlatformNeedsEmulation(t *testing.T) {
 	if out, _ := exec.Command("sh", "-c", "ls /proc/sys/fs/binfmt_misc/ 2>/dev/null | grep -i aarch64").Output(); len(out) > 0 {
 		t.Skip("this machine runs arm64 programs under emulation (binfmt_misc has " + strings.TrimSpace(string(out)) + ")")
 	}
-	idx := pypitest.New(t, testWheels...)
-	idx.AddDebianWheels(t)
-	sigma := pypitest.Sdist{Name: "sigma", Version: "1.0"}
-	idx.Add(sigma.Filename(), sigma.Build())
+	idx, _ := sdistIndex(t)
 	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"sigma\"]\nindex-url = %q\n", idx.URL))
 	if r := mlenv(t, dir, "lock"); r.code != 0 {
 		t.Fatalf("lock: %s", r.stderr)
@@ -258,4 +252,15 @@ func mustDiffIDs(t *testing.T, img v1.Image) []v1.Hash {
 		t.Fatal(err)
 	}
 	return cf.RootFS.DiffIDs
+}
+
+// sdistIndex serves the test wheels, an sdist (sigma 1.0) and what pip
+// builds it with (Debian's setuptools and wheel).
+func sdistIndex(t *testing.T) (*pypitest.Index, pypitest.Sdist) {
+	t.Helper()
+	idx := pypitest.New(t, testWheels...)
+	idx.AddDebianWheels(t)
+	sigma := pypitest.Sdist{Name: "sigma", Version: "1.0"}
+	idx.Add(sigma.Filename(), sigma.Build())
+	return idx, sigma
 }

@@ -399,10 +399,7 @@ func taskContainers(t *testing.T, owner string) string {
 // read (a lock with an sdist) is removed by the next mlenv, which finds
 // its owner dead.
 func TestKilledMlenvLeavesNothing(t *testing.T) {
-	idx := pypitest.New(t, testWheels...)
-	idx.AddDebianWheels(t)
-	sigma := pypitest.Sdist{Name: "sigma", Version: "1.0"}
-	idx.Add(sigma.Filename(), sigma.Build())
+	idx, _ := sdistIndex(t)
 	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\", \"sigma\"]\nindex-url = %q\n[run]\ngpus = \"none\"\n", idx.URL))
 	bin := mlenvBinary(t)
 	for _, args := range [][]string{{"lock"}, {"run", "--", "true"}} {

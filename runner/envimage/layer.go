@@ -2,6 +2,7 @@ package envimage
 
 import (
 	"archive/tar"
+	"bytes"
 	"cmp"
 	"crypto/sha256"
 	"errors"
@@ -54,7 +55,7 @@ func (t tree) add(e *entry) {
 
 func (t tree) bytes(name string, mode int64, b []byte) {
 	t.add(&entry{name: name, typ: tar.TypeReg, mode: mode, size: int64(len(b)),
-		open: func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(string(b))), nil }})
+		open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }})
 }
 
 func (t tree) symlink(name, target string) {
