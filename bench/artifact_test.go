@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/resolve/pypitest"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // The realistic set: 30 wheels of about 1 GB in all, as ML stacks are

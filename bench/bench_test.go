@@ -20,9 +20,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/mlenv/mlenv/resolve/pypitest"
-	"github.com/mlenv/mlenv/resolve/resolvetest"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/internal/registrytest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // runs is how many times each side of a comparison runs (MLENV_BENCH_RUNS).
@@ -218,9 +218,9 @@ var (
 func bigRepository(b *testing.B) string {
 	tagsOnce.Do(func() {
 		tagsHost = enginetest.Registry(b)
-		r := resolvetest.Remote(b, tagsHost)
+		r := registrytest.Remote(b, tagsHost)
 		first := "11.0.0-runtime-ubuntu22.04"
-		r.Push("nvidia/cuda", first, resolvetest.Image{}.Build(b, "bench"))
+		r.Push("nvidia/cuda", first, registrytest.Image{}.Build(b, "bench"))
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, 8)
 		for m := 0; m < 40; m++ {
@@ -251,7 +251,7 @@ func BenchmarkLock2000Tags(b *testing.B) {
 	upstream := bigRepository(b)
 	for i := 0; i < b.N; i++ {
 		for _, latency := range []time.Duration{0, 20 * time.Millisecond} {
-			proxy := resolvetest.NewFaultProxy(b, upstream)
+			proxy := registrytest.NewFaultProxy(b, upstream)
 			delay := func(w http.ResponseWriter, r *http.Request, up http.Handler) bool {
 				time.Sleep(latency)
 				return false

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/mlenv/mlenv/internal/filelock"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -117,11 +118,12 @@ func Require(path string) (*Lock, error) {
 
 // Exclusive serializes mlenv processes that write the project's lock: it
 // holds an advisory lock on mlenv.toml until the returned func is called,
-// so two `mlenv lock` at once run one after the other.
-func (p *Project) Exclusive() (unlock func()) {
-	unlock, err := Flock(p.Spec.Path)
+// so two `mlenv lock` at once run one after the other. A lock that cannot
+// be taken is an error: writing unserialized could interleave two locks.
+func (p *Project) Exclusive() (unlock func(), err error) {
+	unlock, err = filelock.Lock(p.Spec.Path)
 	if err != nil {
-		return func() {}
+		return nil, fmt.Errorf("serialize writers of %s: %w (mlenv locks mlenv.toml while it writes mlenv.lock: use a file system with file locks)", p.LockPath, err)
 	}
-	return unlock
+	return unlock, nil
 }

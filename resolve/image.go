@@ -18,8 +18,8 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/family"
-	"github.com/mlenv/mlenv/resolve/registry"
-	"github.com/mlenv/mlenv/resolve/version"
+	"github.com/mlenv/mlenv/internal/registry"
+	"github.com/mlenv/mlenv/internal/version"
 	"github.com/mlenv/mlenv/schema"
 )
 

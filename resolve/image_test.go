@@ -8,21 +8,21 @@ import (
 	"testing"
 
 	"github.com/mlenv/mlenv/resolve"
-	"github.com/mlenv/mlenv/resolve/registry"
-	"github.com/mlenv/mlenv/resolve/resolvetest"
+	"github.com/mlenv/mlenv/internal/registry"
+	"github.com/mlenv/mlenv/internal/registrytest"
 	"github.com/mlenv/mlenv/schema"
 )
 
 var (
 	familiesOnce sync.Once
-	familiesReg  *resolvetest.Registry
+	familiesReg  *registrytest.Registry
 )
 
 // families returns one registry with every family fixture, shared by the
 // tests of this package (pushing them takes a moment).
-func families(t *testing.T) *resolvetest.Registry {
+func families(t *testing.T) *registrytest.Registry {
 	familiesOnce.Do(func() {
-		familiesReg = resolvetest.New(&keepAlive{t})
+		familiesReg = registrytest.New(&keepAlive{t})
 		familiesReg.PushFamilies(t)
 	})
 	familiesReg.Requests()
@@ -228,8 +228,8 @@ func TestWhatTheRuntimeRequires(t *testing.T) {
 	reg := families(t)
 	amd64 := "cuda>=12.4 brand=tesla,driver>=470,driver<471 brand=tesla,driver>=535,driver<536"
 	reg.PushImages("mlenv-test/cuda-like", "12.4.1-runtime-ubuntu22.04",
-		resolvetest.Image{Platform: "linux/amd64", Env: []string{"CUDA_VERSION=12.4.1", "NVIDIA_REQUIRE_CUDA=" + amd64}},
-		resolvetest.Image{Platform: "linux/arm64", Env: []string{"CUDA_VERSION=12.4.1", "NVIDIA_REQUIRE_CUDA=cuda>=12.4", "TORCH_CUDA_ARCH_LIST=8.0 9.0+PTX"}})
+		registrytest.Image{Platform: "linux/amd64", Env: []string{"CUDA_VERSION=12.4.1", "NVIDIA_REQUIRE_CUDA=" + amd64}},
+		registrytest.Image{Platform: "linux/arm64", Env: []string{"CUDA_VERSION=12.4.1", "NVIDIA_REQUIRE_CUDA=cuda>=12.4", "TORCH_CUDA_ARCH_LIST=8.0 9.0+PTX"}})
 	im := schema.Image{Ref: reg.Host + "/mlenv-test/cuda-like:12.4.1-runtime-ubuntu22.04", Platforms: []string{"linux/amd64", "linux/arm64"}}
 	pin, err := newResolver(t).Image(context.Background(), im, nil)
 	if err != nil {
@@ -243,7 +243,7 @@ func TestWhatTheRuntimeRequires(t *testing.T) {
 	if len(pin.Versions.CUDAArchs) != 0 {
 		t.Errorf("cuda-archs from the amd64 config: %v", pin.Versions.CUDAArchs)
 	}
-	reg.PushImages("mlenv-test/ngc-like", "24.09-py3", resolvetest.Image{Platform: "linux/amd64",
+	reg.PushImages("mlenv-test/ngc-like", "24.09-py3", registrytest.Image{Platform: "linux/amd64",
 		Env: []string{"PYTORCH_VERSION=2.5.0a0+b465a5843b", "CUDA_VERSION=12.6.1.006", "CUDA_DRIVER_VERSION=560.35.03", "TORCH_CUDA_ARCH_LIST=8.0 8.6 9.0+PTX"}})
 	ngc, err := newResolver(t).Image(context.Background(), schema.Image{Ref: reg.Host + "/mlenv-test/ngc-like:24.09-py3", Platforms: []string{"linux/amd64"}}, nil)
 	if err != nil {

@@ -8,10 +8,10 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/pip"
-	"github.com/mlenv/mlenv/resolve/registry"
-	"github.com/mlenv/mlenv/resolve/version"
-	"github.com/mlenv/mlenv/runner/indexauth"
-	"github.com/mlenv/mlenv/runner/task"
+	"github.com/mlenv/mlenv/internal/registry"
+	"github.com/mlenv/mlenv/internal/version"
+	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/task"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -59,7 +59,11 @@ type Report struct {
 // else resolves the project against prev and writes the lock atomically.
 // Writers of one project's lock run one after the other.
 func LockProject(ctx context.Context, p *lock.Project, o Options) (*Report, error) {
-	defer p.Exclusive()()
+	unlock, err := p.Exclusive()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	prev, err := p.ReadLock()
 	if err != nil && !(o.Upgrade && errors.Is(err, lock.ErrFormat)) {
 		return nil, err

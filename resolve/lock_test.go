@@ -11,7 +11,7 @@ import (
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/resolve/family"
-	"github.com/mlenv/mlenv/resolve/resolvetest"
+	"github.com/mlenv/mlenv/internal/registrytest"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -50,7 +50,7 @@ func TestLockGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := resolvetest.NormalizeLock(string(b), reg.Host)
+			got := registrytest.NormalizeLock(string(b), reg.Host)
 			golden := filepath.Join(filepath.Dir(specPath), lock.FileName)
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {

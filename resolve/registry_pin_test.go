@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/internal/registry"
 	"github.com/mlenv/mlenv/schema"
 )
 

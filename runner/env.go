@@ -16,10 +16,11 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/client"
 
+	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/filelock"
+	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/task"
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/runner/envimage"
-	"github.com/mlenv/mlenv/runner/indexauth"
-	"github.com/mlenv/mlenv/runner/task"
 )
 
 //go:embed install.py
@@ -158,9 +159,11 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 	}
 	// One build of an environment at a time on this host: a second run
 	// waits, then finds the image the first one made.
-	if unlock, err := buildLock(env.Key()); err == nil {
-		defer unlock()
+	unlock, err := buildLock(env.Key())
+	if err != nil {
+		return "", err
 	}
+	defer unlock()
 	if !o.Rebuild {
 		if id, ok := e.lockedEnv(ctx, env, nil); ok {
 			return id, nil
@@ -221,10 +224,14 @@ func (e *Engine) pullEnv(ctx context.Context, env Env, o EnvOptions) (string, bo
 func buildLock(key string) (func(), error) {
 	dir := filepath.Join(os.TempDir(), "mlenv-locks")
 	if err := os.MkdirAll(dir, 0o777|os.ModeSticky); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("serialize builds of environment %s: %w", key, err)
 	}
 	os.Chmod(dir, 0o777|os.ModeSticky) // best effort: only its owner may
-	return lock.Flock(filepath.Join(dir, "env-"+key+".lock"))
+	unlock, err := filelock.Lock(filepath.Join(dir, "env-"+key+".lock"))
+	if err != nil {
+		return nil, fmt.Errorf("serialize builds of environment %s: %w", key, err)
+	}
+	return unlock, nil
 }
 
 // buildEnv builds the environment, checks it is the locked one, loads it

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/mlenv/mlenv/resolve/version"
+	"github.com/mlenv/mlenv/internal/version"
 )
 
 // GPUHost reads this machine's NVIDIA driver and GPUs. The zero GPUHost

@@ -7,7 +7,7 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/runner/task"
+	"github.com/mlenv/mlenv/internal/task"
 )
 
 // listVenv prints the distributions installed in the venv itself (not the

@@ -7,9 +7,9 @@ import (
 	"sync"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/runner/envimage"
-	"github.com/mlenv/mlenv/runner/indexauth"
-	"github.com/mlenv/mlenv/runner/task"
+	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/task"
 )
 
 // Lazy is an engine connected on first use, so that a command that may

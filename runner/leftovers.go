@@ -2,11 +2,9 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/moby/moby/client"
 )
@@ -48,5 +46,5 @@ func deadOwner(owner string) bool {
 	if !ok || err != nil || host != me || pid <= 0 {
 		return false
 	}
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+	return processGone(pid)
 }

@@ -12,7 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/moby/moby/client"
 
-	"github.com/mlenv/mlenv/runner/task"
+	"github.com/mlenv/mlenv/internal/task"
 )
 
 // LoadEnv loads a built environment image into the engine under tag and

@@ -10,7 +10,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/runner/indexauth"
+	"github.com/mlenv/mlenv/internal/indexauth"
 )
 
 // ErrNotStarted marks a run that failed before its container started:

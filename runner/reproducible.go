@@ -9,8 +9,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/mlenv/mlenv/runner/envimage"
-	"github.com/mlenv/mlenv/runner/task"
+	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/task"
 )
 
 // NotReproducibleError is an environment build whose digest is not the

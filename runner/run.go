@@ -289,7 +289,9 @@ func (e *Engine) followResize(ctx context.Context, id string, stdio Stdio) func(
 	}
 	resize()
 	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGWINCH)
+	if len(resizeSignals) > 0 {
+		signal.Notify(ch, resizeSignals...)
+	}
 	stop := make(chan struct{})
 	go func() {
 		for {

@@ -18,7 +18,7 @@ import (
 	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/mlenv/mlenv/runner/task"
+	"github.com/mlenv/mlenv/internal/task"
 )
 
 // NativePlatform is the engine's own os/arch.

@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/runner/envimage"
-	"github.com/mlenv/mlenv/runner/indexauth"
-	"github.com/mlenv/mlenv/runner/task"
+	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/task"
 )
 
 // VerifyOptions say where VerifyEnv's build gets its inputs.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlenv/mlenv/resolve/pypitest"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 const testToken = "s3cret-index-token"

@@ -8,9 +8,9 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
-	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/internal/registry"
 	"github.com/mlenv/mlenv/runner"
-	"github.com/mlenv/mlenv/runner/envimage"
+	"github.com/mlenv/mlenv/internal/envimage"
 )
 
 type buildOptions struct {

@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlenv/mlenv/resolve/resolvetest"
+	"github.com/mlenv/mlenv/internal/registrytest"
 	"github.com/mlenv/mlenv/runner"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // startMlenv runs the mlenv binary against an engine in the background.
@@ -68,13 +68,13 @@ func TestEngineStopsDuringRun(t *testing.T) {
 func TestEngineStopsDuringPull(t *testing.T) {
 	engine := enginetest.NewPrivateEngine(t)
 	pythonRef(t)
-	proxy := resolvetest.NewFaultProxy(t, enginetest.Registry(t))
+	proxy := registrytest.NewFaultProxy(t, enginetest.Registry(t))
 	dir := pipProject(t, proxy.Host+"/mlenv-test/python:bookworm", "[run]\nnetwork = \"none\"\ngpus = \"none\"\ncommand = [\"true\"]\n")
 	if r := mlenv(t, dir, "lock"); r.code != 0 {
 		t.Fatal(r.stderr)
 	}
 	proxy.Inject(func(w http.ResponseWriter, r *http.Request, up http.Handler) bool {
-		if resolvetest.Is(r, "blob") && r.Method == http.MethodGet {
+		if registrytest.Is(r, "blob") && r.Method == http.MethodGet {
 			time.Sleep(2 * time.Second)
 		}
 		return false

@@ -12,7 +12,7 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/lock/export"
-	"github.com/mlenv/mlenv/runner/vendor"
+	"github.com/mlenv/mlenv/runner/archive"
 )
 
 type exportOptions struct {
@@ -100,7 +100,7 @@ func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
 	eo := export.Options{Platform: o.platform, Name: dnsName(name),
 		Slurm: export.SlurmOptions{Runtime: o.runtime, Sbatch: o.sbatch, GRES: o.gres}}
 	if o.from != "" {
-		eo.Slurm.From = path.Join(o.from, vendor.ImageDir) // the archive's OCI layout, on the cluster
+		eo.Slurm.From = path.Join(o.from, archive.ImageDir) // the archive's OCI layout, on the cluster
 	}
 	if eo.K8s, err = o.k8sOptions(); err != nil {
 		return err

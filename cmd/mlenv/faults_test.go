@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlenv/mlenv/resolve/resolvetest"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/registrytest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 var (
@@ -20,17 +20,17 @@ var (
 
 // faultRegistry returns a fault proxy in front of Debian's docker-registry
 // holding two PyTorch runtime images (linux/amd64 + linux/arm64 indexes).
-func faultRegistry(t *testing.T) *resolvetest.FaultProxy {
+func faultRegistry(t *testing.T) *registrytest.FaultProxy {
 	t.Helper()
 	host := enginetest.Registry(t)
 	faultOnce.Do(func() {
-		r := resolvetest.Remote(t, host)
+		r := registrytest.Remote(t, host)
 		for _, tag := range []string{"2.1.0-cuda12.1-cudnn8-runtime", "2.1.2-cuda12.1-cudnn8-runtime"} {
-			r.PushIndex(resolvetest.PyTorch, tag, resolvetest.Image{Env: []string{"PYTORCH_VERSION=" + tag[:5]}}, "linux/amd64", "linux/arm64")
+			r.PushIndex(registrytest.PyTorch, tag, registrytest.Image{Env: []string{"PYTORCH_VERSION=" + tag[:5]}}, "linux/amd64", "linux/arm64")
 		}
 		faultUpstream = host
 	})
-	return resolvetest.NewFaultProxy(t, faultUpstream)
+	return registrytest.NewFaultProxy(t, faultUpstream)
 }
 
 const faultSpec = "[image]\nfamily = \"pytorch\"\nversion = \"~2.1\"\nregistry = \"{{host}}\"\nplatforms = [\"linux/amd64\", \"linux/arm64\"]\n"
@@ -53,7 +53,7 @@ func TestRegistryFaults(t *testing.T) {
 	once := func(kind string, n int32, answer func(w http.ResponseWriter, r *http.Request, up http.Handler)) func(http.ResponseWriter, *http.Request, http.Handler) bool {
 		var seen atomic.Int32
 		return func(w http.ResponseWriter, r *http.Request, up http.Handler) bool {
-			if resolvetest.Is(r, kind) && seen.Add(1) <= n {
+			if registrytest.Is(r, kind) && seen.Add(1) <= n {
 				answer(w, r, up)
 				return true
 			}
@@ -74,11 +74,11 @@ func TestRegistryFaults(t *testing.T) {
 	}{
 		{"500s", once("manifest", 2, status(http.StatusInternalServerError, ""))},
 		{"429 with Retry-After", once("tags", 1, status(http.StatusTooManyRequests, "1"))},
-		{"connection reset", once("manifest", 1, func(w http.ResponseWriter, _ *http.Request, _ http.Handler) { resolvetest.Reset(w) })},
-		{"truncated body", once("blob", 1, resolvetest.Truncate)},
+		{"connection reset", once("manifest", 1, func(w http.ResponseWriter, _ *http.Request, _ http.Handler) { registrytest.Reset(w) })},
+		{"truncated body", once("blob", 1, registrytest.Truncate)},
 		{"altered manifest, twice", once("manifest", 2, func(w http.ResponseWriter, r *http.Request, up http.Handler) {
 			if r.Method == http.MethodGet {
-				resolvetest.Alter(w, r, up)
+				registrytest.Alter(w, r, up)
 				return
 			}
 			up.ServeHTTP(w, r)
@@ -115,7 +115,7 @@ func TestRegistryFaults(t *testing.T) {
 		}), []string{"--registry-timeout", "100ms"}, "did not answer in time"},
 		{"content does not match its digest", once("manifest", 1000, func(w http.ResponseWriter, r *http.Request, up http.Handler) {
 			if r.Method == http.MethodGet {
-				resolvetest.Alter(w, r, up)
+				registrytest.Alter(w, r, up)
 				return
 			}
 			up.ServeHTTP(w, r)

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mlenv/mlenv/resolve/pypitest"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // standInTorch is a torch package that answers mlenv's probes as a CUDA

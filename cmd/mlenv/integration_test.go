@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // tinyRootfs is a tar of one file: enough for `docker import`.

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mlenv/mlenv/resolve/resolvetest"
+	"github.com/mlenv/mlenv/internal/registrytest"
 )
 
 // TestLockGolden is the end-to-end golden: `mlenv lock` of each
@@ -28,7 +28,7 @@ func TestLockGolden(t *testing.T) {
 			if r := mlenv(t, dir, "lock"); r.code != 0 {
 				t.Fatalf("mlenv lock: exit %d\n%s", r.code, r.stderr)
 			}
-			got := resolvetest.NormalizeLock(readFile(t, filepath.Join(dir, "mlenv.lock")), reg.Host)
+			got := registrytest.NormalizeLock(readFile(t, filepath.Join(dir, "mlenv.lock")), reg.Host)
 			golden := filepath.Join(filepath.Dir(spec), "mlenv.lock")
 			if *update {
 				writeFile(t, golden, got)

@@ -10,20 +10,20 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mlenv/mlenv/resolve/resolvetest"
+	"github.com/mlenv/mlenv/internal/registrytest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata")
 
 var (
 	familiesOnce sync.Once
-	familiesReg  *resolvetest.Registry
+	familiesReg  *registrytest.Registry
 )
 
 // families returns one in-process registry holding every family fixture.
-func families(t *testing.T) *resolvetest.Registry {
+func families(t *testing.T) *registrytest.Registry {
 	familiesOnce.Do(func() {
-		familiesReg = resolvetest.New(keepAlive{t})
+		familiesReg = registrytest.New(keepAlive{t})
 		familiesReg.PushFamilies(t)
 	})
 	familiesReg.Wrap = nil
@@ -51,7 +51,7 @@ func mlenv(t *testing.T, dir string, args ...string) result {
 
 // newProject writes an mlenv.toml (with {{registry}} replaced) to a new
 // directory and returns it.
-func newProject(t *testing.T, reg *resolvetest.Registry, toml string) string {
+func newProject(t *testing.T, reg *registrytest.Registry, toml string) string {
 	t.Helper()
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "mlenv.toml"), strings.ReplaceAll(toml, "{{registry}}", reg.Host))

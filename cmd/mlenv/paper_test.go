@@ -11,7 +11,7 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
-	"github.com/mlenv/mlenv/resolve/resolvetest"
+	"github.com/mlenv/mlenv/internal/registrytest"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -106,15 +106,15 @@ func git(t *testing.T, dir string, args ...string) {
 // warns (fails with --strict) when the tag moved, fails when a digest is
 // gone, and exits 3 for a stale lock.
 func TestVerifyRegistry(t *testing.T) {
-	reg := resolvetest.New(t)
+	reg := registrytest.New(t)
 	tag := "12.6.3-runtime-ubuntu24.04"
-	reg.Push(resolvetest.CUDA, tag, resolvetest.Image{Env: []string{"CUDA_VERSION=12.6.3"}}.Build(t, "v1"))
+	reg.Push(registrytest.CUDA, tag, registrytest.Image{Env: []string{"CUDA_VERSION=12.6.3"}}.Build(t, "v1"))
 	dir := newProject(t, reg, "[image]\nfamily = \"cuda\"\nversion = \"~12.6\"\nregistry = \"{{registry}}\"\n")
 	mustLock(t, dir)
 	if r := mlenv(t, dir, "verify"); r.code != 0 || !strings.Contains(r.stderr, "ok   tag "+tag) {
 		t.Errorf("verify: exit %d\n%s", r.code, r.stderr)
 	}
-	reg.Push(resolvetest.CUDA, tag, resolvetest.Image{Env: []string{"CUDA_VERSION=12.6.3"}}.Build(t, "v2 rebuilt"))
+	reg.Push(registrytest.CUDA, tag, registrytest.Image{Env: []string{"CUDA_VERSION=12.6.3"}}.Build(t, "v2 rebuilt"))
 	if r := mlenv(t, dir, "verify"); r.code != 0 || !strings.Contains(r.stderr, "warn tag "+tag+": the tag now points at") {
 		t.Errorf("tag moved: exit %d\n%s", r.code, r.stderr)
 	}
@@ -152,7 +152,7 @@ func TestVerifyRegistry(t *testing.T) {
 // failure, with the fix), in human and JSON output.
 func TestVerifyUpstreamDeletions(t *testing.T) {
 	reg := families(t)
-	reg.Push("mlenv-test/eol", "11.0-base", resolvetest.Image{Env: []string{"CUDA_VERSION=11.0.3"}}.Build(t, "end of life"))
+	reg.Push("mlenv-test/eol", "11.0-base", registrytest.Image{Env: []string{"CUDA_VERSION=11.0.3"}}.Build(t, "end of life"))
 	dir := newProject(t, reg, "[image]\nref = \"{{registry}}/mlenv-test/eol:11.0-base\"\n")
 	mustLock(t, dir)
 	l := readLock(t, dir)

@@ -14,9 +14,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
-	"github.com/mlenv/mlenv/resolve/pypitest"
-	"github.com/mlenv/mlenv/resolve/resolvetest"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/internal/registrytest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // TestPipIndexes: an index that serves no hashes still yields hashes (of
@@ -64,7 +64,7 @@ func multiPlatformPython(t *testing.T) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		arm := resolvetest.Image{Platform: "linux/arm64"}.Build(t, "python-arm64")
+		arm := registrytest.Image{Platform: "linux/arm64"}.Build(t, "python-arm64")
 		idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 		idx = mutate.AppendManifests(idx,
 			mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},

@@ -10,8 +10,8 @@ import (
 	"testing"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/resolve/pypitest"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 var (

@@ -8,7 +8,7 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/family"
-	"github.com/mlenv/mlenv/runner/indexauth"
+	"github.com/mlenv/mlenv/internal/indexauth"
 )
 
 // specPath is --file, or mlenv.toml found upward from the working

@@ -8,7 +8,7 @@ import (
 
 	"github.com/moby/term"
 
-	"github.com/mlenv/mlenv/resolve/registry"
+	"github.com/mlenv/mlenv/internal/registry"
 )
 
 // newRegistry returns registry access with docker's credentials, showing

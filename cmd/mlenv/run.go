@@ -14,7 +14,7 @@ import (
 
 	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/runner"
-	"github.com/mlenv/mlenv/runner/vendor"
+	"github.com/mlenv/mlenv/runner/archive"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -82,8 +82,8 @@ code returned.`,
 func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	g := o.globalOptions
 	if o.from != "" {
-		if _, err := os.Stat(filepath.Join(o.from, vendor.ImageDir)); err != nil {
-			return usageError{fmt.Errorf("--from %s: not an mlenv vendor archive (no %s/ in it): make one with `mlenv vendor DIR`", o.from, vendor.ImageDir)}
+		if _, err := os.Stat(filepath.Join(o.from, archive.ImageDir)); err != nil {
+			return usageError{fmt.Errorf("--from %s: not an mlenv vendor archive (no %s/ in it): make one with `mlenv vendor DIR`", o.from, archive.ImageDir)}
 		}
 		g = fromArchive(g, o.from)
 	}
@@ -119,7 +119,7 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	ro := runner.RunOptions{Rebuild: o.rebuild, Auth: auth, Progress: progressOut(o.globalOptions, stderr),
 		Base: resolve.RegistryBase{Registry: reg}, Client: reg.HTTPClient(), EnvCache: settings.EnvCache}
 	if o.from != "" {
-		ro.From = vendor.Archive(o.from)
+		ro.From = archive.Archive(o.from)
 	}
 	if !o.quiet {
 		ro.OnInstall = func(image string, n int) { fmt.Fprintf(stderr, "Installing %d locked packages into %s\n", n, image) }

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlenv/mlenv/resolve/pypitest"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // needSlurm fails in CI, and skips elsewhere, when no Slurm cluster

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/resolve/pypitest"
+	"github.com/mlenv/mlenv/internal/pypitest"
 )
 
 // TestTamperedLockIsRefused: a lock edited by hand is refused by run and

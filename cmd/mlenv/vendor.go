@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/mlenv/mlenv/runner/vendor"
+	"github.com/mlenv/mlenv/runner/archive"
 )
 
 type vendorOptions struct {
@@ -48,7 +48,7 @@ func runVendor(ctx context.Context, o vendorOptions, dir string, stderr io.Write
 	if err != nil {
 		return err
 	}
-	if err := vendor.Write(ctx, reg, auth, p, l, dir); err != nil {
+	if err := archive.Write(ctx, reg, auth, p, l, dir); err != nil {
 		return err
 	}
 	say(o.globalOptions, stderr, "vendored %s (%d platforms) and %d wheels into %s\nrestore offline with: mlenv run --from %s\n",

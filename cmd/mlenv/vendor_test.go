@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlenv/mlenv/resolve/pypitest"
-	"github.com/mlenv/mlenv/runner/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // TestVendorRunsOffline: vendor the environment, then remove the image

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mlenv/mlenv/resolve/version"
+	"github.com/mlenv/mlenv/internal/version"
 	"github.com/mlenv/mlenv/schema"
 )
 

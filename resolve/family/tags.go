@@ -4,7 +4,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mlenv/mlenv/resolve/version"
+	"github.com/mlenv/mlenv/internal/version"
 )
 
 // Candidate is one tag of a family, with what its spelling says.

@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/runner/indexauth"
-	"github.com/mlenv/mlenv/runner/task"
+	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/task"
 	"github.com/mlenv/mlenv/schema"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/runner/task"
+	"github.com/mlenv/mlenv/internal/task"
 	"github.com/mlenv/mlenv/schema"
 )
 

@@ -1,8 +1,8 @@
-// Package vendor writes and reads mlenv's archive of an environment: the
+// Package archive writes and reads mlenv's archive of an environment: the
 // locked image of every platform as an OCI image layout, the locked wheels
 // checked against their hashes, and the project's files, so that a paper's
 // environment can be restored with no registry and no index.
-package vendor
+package archive
 
 import (
 	"context"
@@ -16,9 +16,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/resolve/registry"
-	"github.com/mlenv/mlenv/runner/envimage"
-	"github.com/mlenv/mlenv/runner/indexauth"
+	"github.com/mlenv/mlenv/internal/registry"
+	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/schema"
 )
 

@@ -3,7 +3,7 @@ package version_test
 import (
 	"testing"
 
-	"github.com/mlenv/mlenv/resolve/version"
+	"github.com/mlenv/mlenv/internal/version"
 )
 
 func FuzzParseVersion(f *testing.F) {

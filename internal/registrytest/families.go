@@ -1,4 +1,4 @@
-package resolvetest
+package registrytest
 
 import (
 	"strings"

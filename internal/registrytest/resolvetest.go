@@ -2,7 +2,7 @@
 // like the real families' (their tags, config env vars and labels,
 // multi-platform indexes), built deterministically so that their digests,
 // and the locks made from them, are the same on every run.
-package resolvetest
+package registrytest
 
 import (
 	"io"

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mlenv/mlenv/resolve/version"
+	"github.com/mlenv/mlenv/internal/version"
 )
 
 func TestCheckDriver(t *testing.T) {

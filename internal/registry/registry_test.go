@@ -10,18 +10,18 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/mlenv/mlenv/resolve/registry"
-	"github.com/mlenv/mlenv/resolve/resolvetest"
+	"github.com/mlenv/mlenv/internal/registry"
+	"github.com/mlenv/mlenv/internal/registrytest"
 )
 
 func TestTagsFollowEveryPage(t *testing.T) {
-	reg := resolvetest.New(t)
-	img := resolvetest.Image{}.Build(t, "x")
+	reg := registrytest.New(t)
+	img := registrytest.Image{}.Build(t, "x")
 	reg.Push("nvidia/cuda", "12.1.1-runtime-ubuntu22.04", img)
 	for i := 0; i < 30; i++ {
 		reg.Tag("nvidia/cuda", "12.1.1-runtime-ubuntu22.04", fmt.Sprintf("12.1.%d-base-ubuntu22.04", i+2))
 	}
-	reg.Wrap = resolvetest.Paginate
+	reg.Wrap = registrytest.Paginate
 	r, err := registry.New(registry.Options{PageSize: 7})
 	if err != nil {
 		t.Fatal(err)
@@ -49,8 +49,8 @@ func TestTagsFollowEveryPage(t *testing.T) {
 // TestRetriesAreTold: each retry is told (host, reason, wait, attempt), so
 // a terminal can say what mlenv waits for and when it gives up.
 func TestRetriesAreTold(t *testing.T) {
-	reg := resolvetest.New(t)
-	reg.Push("nvidia/cuda", "12.1.1-runtime-ubuntu22.04", resolvetest.Image{}.Build(t, "x"))
+	reg := registrytest.New(t)
+	reg.Push("nvidia/cuda", "12.1.1-runtime-ubuntu22.04", registrytest.Image{}.Build(t, "x"))
 	failures := 0
 	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
 		if strings.HasSuffix(r.URL.Path, "/tags/list") && failures < 2 {

@@ -1,3 +1,5 @@
+//go:build linux
+
 package enginetest
 
 import (
@@ -10,7 +12,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/internal/filelock"
 )
 
 // The python images the tests build are Debian minbase with the system
@@ -68,7 +70,7 @@ func buildPython(suite string) (string, error) {
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return "", err
 	}
-	unlock, err := lock.Flock(filepath.Join(cache, "python-"+suite+".lock"))
+	unlock, err := filelock.Lock(filepath.Join(cache, "python-"+suite+".lock"))
 	if err != nil {
 		return "", err
 	}

@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/runner/indexauth"
+	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/schema"
 )
 

@@ -1,4 +1,4 @@
-package vendor
+package archive
 
 import (
 	"context"
@@ -11,7 +11,7 @@ import (
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/lock/export"
 	"github.com/mlenv/mlenv/runner"
-	"github.com/mlenv/mlenv/runner/envimage"
+	"github.com/mlenv/mlenv/internal/envimage"
 )
 
 // AnnotationKind marks an environment image in the layout ("env"); the

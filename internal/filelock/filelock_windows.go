@@ -1,0 +1,22 @@
+//go:build windows
+
+package filelock
+
+import (
+	"os"
+
+	"golang.org/x/sys/windows"
+)
+
+// allBytes locks the whole file, as flock does.
+const allBytes = ^uint32(0)
+
+func lockFile(f *os.File) error {
+	ol := new(windows.Overlapped)
+	return windows.LockFileEx(windows.Handle(f.Fd()), windows.LOCKFILE_EXCLUSIVE_LOCK, 0, allBytes, allBytes, ol)
+}
+
+func unlockFile(f *os.File) error {
+	ol := new(windows.Overlapped)
+	return windows.UnlockFileEx(windows.Handle(f.Fd()), 0, allBytes, allBytes, ol)
+}
