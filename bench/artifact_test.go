@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/internal/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/lock"
 )
 
 // The realistic set: 30 wheels of about 1 GB in all, as ML stacks are

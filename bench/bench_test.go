@@ -20,9 +20,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/mlenv/mlenv/internal/enginetest"
 	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/internal/registrytest"
-	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // runs is how many times each side of a comparison runs (MLENV_BENCH_RUNS).

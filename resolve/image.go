@@ -16,10 +16,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/resolve/family"
 	"github.com/mlenv/mlenv/internal/registry"
 	"github.com/mlenv/mlenv/internal/version"
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/resolve/family"
 	"github.com/mlenv/mlenv/schema"
 )
 

@@ -7,9 +7,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/internal/registry"
 	"github.com/mlenv/mlenv/internal/registrytest"
+	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/schema"
 )
 

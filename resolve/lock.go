@@ -6,12 +6,12 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/registry"
+	"github.com/mlenv/mlenv/internal/task"
+	"github.com/mlenv/mlenv/internal/version"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/pip"
-	"github.com/mlenv/mlenv/internal/registry"
-	"github.com/mlenv/mlenv/internal/version"
-	"github.com/mlenv/mlenv/internal/indexauth"
-	"github.com/mlenv/mlenv/internal/task"
 	"github.com/mlenv/mlenv/schema"
 )
 

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mlenv/mlenv/internal/registrytest"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/resolve/family"
-	"github.com/mlenv/mlenv/internal/registrytest"
 	"github.com/mlenv/mlenv/schema"
 )
 

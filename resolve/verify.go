@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/internal/registry"
+	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
 )
 

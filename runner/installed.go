@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/internal/task"
+	"github.com/mlenv/mlenv/lock"
 )
 
 // listVenv prints the distributions installed in the venv itself (not the

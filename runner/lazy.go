@@ -6,10 +6,10 @@ import (
 	"net/http"
 	"sync"
 
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/internal/task"
+	"github.com/mlenv/mlenv/lock"
 )
 
 // Lazy is an engine connected on first use, so that a command that may

@@ -9,8 +9,8 @@ import (
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/lock"
 )
 
 // ErrNotStarted marks a run that failed before its container started:

@@ -7,8 +7,8 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/internal/version"
+	"github.com/mlenv/mlenv/lock"
 )
 
 // Preflight checks, before a GPU run starts, what the image needs of the

@@ -8,10 +8,10 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/internal/task"
+	"github.com/mlenv/mlenv/lock"
 )
 
 // VerifyOptions say where VerifyEnv's build gets its inputs.

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/internal/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
 )
 
 const testToken = "s3cret-index-token"

@@ -6,11 +6,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/registry"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
-	"github.com/mlenv/mlenv/internal/registry"
 	"github.com/mlenv/mlenv/runner"
-	"github.com/mlenv/mlenv/internal/envimage"
 )
 
 type buildOptions struct {

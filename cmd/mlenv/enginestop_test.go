@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlenv/mlenv/internal/enginetest"
 	"github.com/mlenv/mlenv/internal/registrytest"
 	"github.com/mlenv/mlenv/runner"
-	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // startMlenv runs the mlenv binary against an engine in the background.

@@ -16,10 +16,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	v1tarball "github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/internal/pypitest"
-	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/internal/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/runner"
 )
 
 const importBoth = "import alpha, beta, sys; print(alpha.__version__, beta.__version__, sys.prefix)"

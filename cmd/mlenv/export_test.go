@@ -16,8 +16,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/internal/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
 )
 
 const exportRun = "[run]\nnetwork = \"host\"\ngpus = \"none\"\nenv = { MSG = \"it's $HOME\" }\ncommand = [\"python3\", \"-c\", \"import alpha, beta, os; print(alpha.__version__, os.environ['MSG'])\"]\n"

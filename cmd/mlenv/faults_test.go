@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlenv/mlenv/internal/registrytest"
 	"github.com/mlenv/mlenv/internal/enginetest"
+	"github.com/mlenv/mlenv/internal/registrytest"
 )
 
 var (

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/internal/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
 )
 
 // standInTorch is a torch package that answers mlenv's probes as a CUDA

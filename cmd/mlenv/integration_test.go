@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/internal/enginetest"
+	"github.com/mlenv/mlenv/lock"
 )
 
 // tinyRootfs is a tar of one file: enough for `docker import`.

@@ -14,9 +14,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/mlenv/mlenv/internal/enginetest"
 	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/internal/registrytest"
-	"github.com/mlenv/mlenv/internal/enginetest"
 )
 
 // TestPipIndexes: an index that serves no hashes still yields hashes (of

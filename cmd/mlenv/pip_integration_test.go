@@ -9,9 +9,9 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/internal/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/lock"
 )
 
 var (

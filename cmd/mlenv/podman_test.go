@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/internal/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
 )
 
 // TestPodman: lock, run, verify --deep and vendor, and a run from the

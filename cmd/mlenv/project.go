@@ -6,9 +6,9 @@ import (
 	"io"
 	"os"
 
+	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/family"
-	"github.com/mlenv/mlenv/internal/indexauth"
 )
 
 // specPath is --file, or mlenv.toml found upward from the working

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlenv/mlenv/internal/enginetest"
 	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/runner"
-	"github.com/mlenv/mlenv/internal/enginetest"
 	"github.com/mlenv/mlenv/schema"
 )
 

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/lock"
 )
 
 // TestTamperedLockIsRefused: a lock edited by hand is refused by run and

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/internal/enginetest"
+	"github.com/mlenv/mlenv/internal/pypitest"
 )
 
 // TestVendorRunsOffline: vendor the environment, then remove the image

@@ -14,8 +14,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
 )
 

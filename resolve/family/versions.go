@@ -7,8 +7,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/internal/version"
+	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
 )
 

@@ -8,10 +8,10 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/lock/export"
 	"github.com/mlenv/mlenv/runner"
-	"github.com/mlenv/mlenv/internal/envimage"
 )
 
 // AnnotationKind marks an environment image in the layout ("env"); the
