@@ -26,6 +26,9 @@ import (
 //go:embed install.py
 var installScript []byte
 
+// installPath is where the installer script goes in its container.
+const installPath = lock.Dir + "/install.py"
+
 // Labels mlenv puts on what it creates, so `mlenv cache` finds them.
 const (
 	LabelEnv      = envimage.LabelEnv      // on environment images: the environment key
@@ -111,7 +114,7 @@ func (e Env) indexes() []string {
 // environment is restored from a vendor archive.
 func (e Env) installArgs() []string {
 	if e.Wheelhouse != "" {
-		return []string{"--no-index", "--find-links", "/opt/mlenv/wheels"}
+		return []string{"--no-index", "--find-links", lock.WheelsDir}
 	}
 	return []string{}
 }
@@ -326,29 +329,29 @@ func (e *Engine) pipInstall(ctx context.Context, env Env, o EnvOptions) (string,
 	}
 	request, err := json.Marshal(map[string]any{
 		"env": pipEnv, "venv_args": lock.VenvArgs, "venv_python": lock.VenvPython,
-		"install_argv": lock.InstallArgv("/opt/mlenv/requirements.txt"), "extra_args": append(env.installArgs(), "--no-compile"),
+		"install_argv": lock.InstallArgv(lock.RequirementsPath), "extra_args": append(env.installArgs(), "--no-compile"),
 	})
 	if err != nil {
 		return "", err
 	}
 	req := task.Request{
 		Repository: env.Base.Repository, Digest: env.Base.Digest, Platform: env.Base.Platform, Config: env.Base.Config,
-		Files: map[string][]byte{"/opt/mlenv/install.py": installScript, "/opt/mlenv/request.json": request,
-			"/opt/mlenv/requirements.txt": []byte(requirements)},
+		Files: map[string][]byte{installPath: installScript, lock.RequestPath: request,
+			lock.RequirementsPath: []byte(requirements)},
 		Volumes:  map[string]string{env.PipCache: lock.PipCacheDir},
 		Progress: o.Progress,
 		Binds:    map[string]string{},
 	}
 	if env.Wheelhouse != "" {
-		req.Binds[env.Wheelhouse] = "/opt/mlenv/wheels"
+		req.Binds[env.Wheelhouse] = lock.WheelsDir
 	}
 	if netrc != "" {
-		req.Binds[netrc] = indexauth.ContainerPath
+		req.Binds[netrc] = lock.NetrcPath
 	}
 	var id string
 	var res *task.Result
 	err = task.WithPython(func(python string) (err error) {
-		req.Argv = []string{python, "/opt/mlenv/install.py", "/opt/mlenv/request.json"}
+		req.Argv = []string{python, installPath, lock.RequestPath}
 		if id != "" {
 			e.remove(id)
 		}

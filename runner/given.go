@@ -52,7 +52,7 @@ func (g Given) Narrow(gpus schema.GPUs) schema.GPUs {
 	if len(g.IDs) == 0 {
 		return "none"
 	}
-	return schema.GPUs("device=" + strings.Join(g.IDs, ","))
+	return schema.Devices(g.IDs)
 }
 
 // Why says which GPUs a run uses and why, for the user.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/lock/export"
 )
 
 // hostUserShell is user = "host" spelt for a shell, in printed commands.
@@ -47,7 +46,7 @@ func PrintCommand(ctx context.Context, w io.Writer, spec RunSpec, l *lock.Lock) 
 			fmt.Fprintf(w, "# the GPUs this job was given (%s), not all of the machine's\n", given.Source)
 		}
 	}
-	args = append(args, export.DockerRunArgs(r, gpusForAuto)...)
+	args = append(args, lock.DockerRunArgs(r, gpusForAuto)...)
 	project, _ := filepath.Abs(spec.ProjectDir)
 	args = append(args, "-v", project+":"+r.Workdir, "-w", spec.WorkingDir())
 	for _, m := range r.Mounts {

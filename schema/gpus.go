@@ -33,7 +33,7 @@ func (g *GPUs) UnmarshalTOML(v any) error {
 				return fmt.Errorf("gpus device id %v is a %T; want a string or an integer", e, e)
 			}
 		}
-		*g = GPUs("device=" + strings.Join(ids, ","))
+		*g = Devices(ids)
 	default:
 		return fmt.Errorf("gpus is a %T; want \"all\", \"none\", \"auto\", a count or a list of device ids", v)
 	}
@@ -86,3 +86,7 @@ func (g GPUs) validate() error {
 	}
 	return nil
 }
+
+// Devices asks for these GPUs by index or UUID, as docker's --gpus
+// device=0,1 does.
+func Devices(ids []string) GPUs { return GPUs("device=" + strings.Join(ids, ",")) }

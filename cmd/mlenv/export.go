@@ -35,21 +35,12 @@ func newExportCmd(g *globalOptions) *cobra.Command {
 	o := exportOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "export FORMAT",
-		Short: "Export the lock for other tools: " + strings.Join(export.Formats, ", "),
+		Short: "Export the lock for other tools: " + strings.Join(export.FormatNames(), ", "),
 		Long: `Export the lock for other tools. Every export pins the image by digest and
 installs exactly the locked files (hashes required, no dependency resolution)
 into the same virtual environment mlenv run uses.
 
-  requirements  pinned, with --hash lines: pip install --require-hashes -r
-  dockerfile    FROM repo@sha256:..., the locked install, [run] env/workdir/command
-  devcontainer  devcontainer.json with the pinned image and GPU host requirements
-  apptainer     a definition file bootstrapping from the digest, for HPC clusters
-  k8s           a ConfigMap and a Job: pinned image, nvidia.com/gpu limits, the
-                install as an init container, pip's cache as a volume
-  compose       a Compose service built from the exported Dockerfile
-  slurm         an sbatch script running [run] command on the allocated node
-                (--runtime docker, pyxis or apptainer), on the job's GPUs
-
+` + export.Help() + `
 With [run] env-cache (and mlenv push), k8s, compose, devcontainer, apptainer
 and slurm run the environment image by digest and install nothing.
 
@@ -97,20 +88,17 @@ func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
 	if name == "" {
 		name = p.Spec.Project.Name
 	}
-	eo := export.Options{Platform: o.platform, Name: dnsName(name),
+	eo := export.Options{Platform: o.platform, Name: export.DNSName(name),
 		Slurm: export.SlurmOptions{Runtime: o.runtime, Sbatch: o.sbatch, GRES: o.gres}}
 	if o.from != "" {
 		eo.Slurm.From = path.Join(o.from, archive.ImageDir) // the archive's OCI layout, on the cluster
 	}
-	if eo.K8s, err = o.k8sOptions(); err != nil {
-		return err
+	if eo.K8s, err = export.ParseK8sOptions(o.namespace, o.nodeSelector, o.tolerations); err != nil {
+		return usageError{err}
 	}
 	if o.output != "" {
-		if eo.OutDir, eo.ProjectDir, err = exportPaths(p.Spec.Dir, o.output); err != nil {
+		if eo.OutDir, eo.ProjectDir, err = export.OutputPaths(p.Spec.Dir, o.output); err != nil {
 			return err
-		}
-		if format == "devcontainer" && strings.HasPrefix(eo.OutDir, "..") {
-			return usageError{fmt.Errorf("-o %s is outside the project %s: a devcontainer is written inside the project it opens (e.g. -o .devcontainer)", o.output, p.Spec.Dir)}
 		}
 	}
 	files, err := export.Render(format, l, eo)
@@ -136,65 +124,4 @@ func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
-}
-
-// dnsName makes a name fit for Kubernetes and Compose: lower case letters,
-// digits and '-'.
-func dnsName(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		case b.Len() > 0:
-			b.WriteRune('-')
-		}
-	}
-	out := strings.Trim(b.String(), "-")
-	if out == "" {
-		return "mlenv"
-	}
-	return out
-}
-
-// exportPaths are the output directory relative to the project and the
-// project relative to the output directory, slash-separated.
-func exportPaths(project, output string) (outDir, projectDir string, err error) {
-	out, err := filepath.Abs(output)
-	if err != nil {
-		return "", "", err
-	}
-	if outDir, err = filepath.Rel(project, out); err != nil {
-		return "", "", err
-	}
-	if projectDir, err = filepath.Rel(out, project); err != nil {
-		return "", "", err
-	}
-	return filepath.ToSlash(outDir), filepath.ToSlash(projectDir), nil
-}
-
-// k8sOptions reads the Kubernetes flags.
-func (o exportOptions) k8sOptions() (export.K8sOptions, error) {
-	k := export.K8sOptions{Namespace: o.namespace}
-	if o.namespace != "" && dnsName(o.namespace) != o.namespace {
-		return k, usageError{fmt.Errorf("--namespace %q: a namespace is lower-case letters, digits and '-'", o.namespace)}
-	}
-	for _, kv := range o.nodeSelector {
-		key, value, ok := strings.Cut(kv, "=")
-		if !ok || key == "" {
-			return k, usageError{fmt.Errorf("--node-selector %q: write KEY=VALUE, e.g. nvidia.com/gpu.present=true", kv)}
-		}
-		if k.NodeSelector == nil {
-			k.NodeSelector = map[string]string{}
-		}
-		k.NodeSelector[key] = value
-	}
-	for _, s := range o.tolerations {
-		t, err := export.ParseToleration(s)
-		if err != nil {
-			return k, usageError{err}
-		}
-		k.Tolerations = append(k.Tolerations, t)
-	}
-	return k, nil
 }

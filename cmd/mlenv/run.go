@@ -146,7 +146,7 @@ func (o runOptions) settings(r schema.Run) (schema.Run, error) {
 	if o.gpus != "" {
 		r.GPUs = schema.GPUs(o.gpus)
 		if strings.Contains(o.gpus, ",") {
-			r.GPUs = schema.GPUs("device=" + o.gpus)
+			r.GPUs = schema.Devices(strings.Split(o.gpus, ","))
 		}
 	}
 	r.Mounts = append(append([]string{}, r.Mounts...), o.mounts...)

@@ -19,15 +19,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
 )
 
-// ContainerPath is where the netrc file is mounted in mlenv's containers;
-// pip (through requests) reads it because NETRC names it.
-const ContainerPath = "/opt/mlenv/netrc"
-
-// Env is the environment that points pip at the mounted netrc file.
-var Env = "NETRC=" + ContainerPath
+// Env is the environment that points pip (through requests) at the netrc
+// file mounted at lock.NetrcPath.
+var Env = "NETRC=" + lock.NetrcPath
 
 type cred struct{ login, password string }
 

@@ -8,6 +8,18 @@ import (
 	"github.com/mlenv/mlenv/schema"
 )
 
+var composeFormat = Format{
+	Name: "compose",
+	Doc:  "a Compose service built from the exported Dockerfile",
+	Render: func(l *lock.Lock, o Options) (*Files, error) {
+		f := one("compose.yaml", Compose(l, o))
+		if installs(l, o.Platform) {
+			f.add("Dockerfile", Dockerfile(l, o))
+		}
+		return withRequirements(f, l, o), nil
+	},
+}
+
 // Compose is a Compose file with one service: built from the exported
 // Dockerfile (which installs the locked files) when there are packages,
 // else the pinned image; the project mounted at [run] workdir, the [run]

@@ -9,6 +9,19 @@ import (
 	"github.com/mlenv/mlenv/lock"
 )
 
+var devcontainerFormat = Format{
+	Name: "devcontainer",
+	Doc:  "devcontainer.json with the pinned image and GPU host requirements",
+	Render: func(l *lock.Lock, o Options) (*Files, error) {
+		// The container installs from the requirements file beside it, in
+		// the project it mounts: the file must be inside that project.
+		if o.OutDir == ".." || strings.HasPrefix(o.OutDir, "../") {
+			return nil, fmt.Errorf("the output directory %s is outside the project: a devcontainer is written inside the project it opens (e.g. -o .devcontainer)", o.OutDir)
+		}
+		return withRequirements(one("devcontainer.json", Devcontainer(l, o)), l, o), nil
+	},
+}
+
 // devcontainer is the part of the Dev Container spec mlenv writes.
 type devcontainer struct {
 	Name              string            `json:"name"`
@@ -37,19 +50,19 @@ func Devcontainer(l *lock.Lock, o Options) string {
 		ContainerEnv:    r.Env,
 	}
 	if installs(l, o.Platform) {
-		d.OnCreateCommand = venvArgv
 		out := o.OutDir
 		if out == "" {
 			out = ".devcontainer"
 		}
-		d.PostCreateCommand = installArgv(path.Join(r.Workdir, out, RequirementsFile), true)
+		steps := installSteps(path.Join(r.Workdir, out, RequirementsFile), true)
+		d.OnCreateCommand, d.PostCreateCommand = steps[0], steps[1]
 		d.RemoteEnv = map[string]string{}
 		for _, kv := range lock.VenvEnv("${containerEnv:PATH}") {
 			k, v, _ := strings.Cut(kv, "=")
 			d.RemoteEnv[k] = v
 		}
 	}
-	d.RunArgs = DockerRunArgs(r, false)
+	d.RunArgs = lock.DockerRunArgs(r, false)
 	switch r.GPUs.Mode() {
 	case "none":
 	case "auto":
@@ -62,30 +75,4 @@ func Devcontainer(l *lock.Lock, o Options) string {
 	}
 	b, _ := json.MarshalIndent(d, "", "  ")
 	return string(b) + "\n"
-}
-
-// DockerRunArgs are the docker run flags for [run] ipc, shm-size, network
-// and gpus. With autoAsAll, gpus "auto" asks for all GPUs (docker has no
-// "auto"); otherwise it asks for none. Device ids are quoted as docker's
-// --gpus wants them ("device=0,1", quotes included).
-func DockerRunArgs(r lock.Run, autoAsAll bool) []string {
-	var args []string
-	switch mode := r.GPUs.Mode(); {
-	case mode == "all" || (mode == "auto" && autoAsAll):
-		args = append(args, "--gpus", "all")
-	case mode == "count":
-		args = append(args, "--gpus", fmt.Sprint(r.GPUs.Count()))
-	case mode == "devices":
-		args = append(args, "--gpus", `"device=`+joinIDs(r.GPUs.DeviceIDs())+`"`)
-	}
-	if r.IPC != "" {
-		args = append(args, "--ipc", r.IPC)
-	}
-	if r.ShmSize != "" {
-		args = append(args, "--shm-size", r.ShmSize)
-	}
-	if r.Network != "" && r.Network != "bridge" {
-		args = append(args, "--network", r.Network)
-	}
-	return args
 }

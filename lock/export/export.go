@@ -1,20 +1,64 @@
 // Package export renders a lock for other tools: a hash-pinned
 // requirements file, a Dockerfile, devcontainer.json, an Apptainer
-// definition, a Kubernetes Job and a Compose file. Each pins the image by
-// digest and installs exactly the locked files the way `mlenv run` does.
+// definition, a Kubernetes Job, a Compose file and a Slurm script. Each
+// pins the image by digest and installs exactly the locked files the way
+// `mlenv run` does. Each format is one Format in one file; Formats is the
+// table the CLI's help and checks come from.
 package export
 
 import (
-	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
 )
 
-// Formats lists the export formats, for help and errors.
-var Formats = []string{"requirements", "dockerfile", "devcontainer", "apptainer", "k8s", "compose", "slurm"}
+// Format is one export format.
+type Format struct {
+	Name string // as `mlenv export NAME` takes it
+	Doc  string // what it writes, one line or a few, for help
+	// Render exports a lock. Options come with their defaults applied
+	// (Platform, Name, ProjectDir) and the platform's requirements file.
+	Render func(l *lock.Lock, o Options) (*Files, error)
+}
+
+// Formats are the export formats, in the order help lists them.
+var Formats = []Format{requirementsFormat, dockerfileFormat, devcontainerFormat, apptainerFormat, k8sFormat, composeFormat, slurmFormat}
+
+// FormatNames are the formats' names, for help and errors.
+func FormatNames() []string {
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// Lookup finds a format by name.
+func Lookup(name string) (Format, error) {
+	i := slices.IndexFunc(Formats, func(f Format) bool { return f.Name == name })
+	if i < 0 {
+		return Format{}, fmt.Errorf("unknown export format %q: use one of %s", name, strings.Join(FormatNames(), ", "))
+	}
+	return Formats[i], nil
+}
+
+// Help is the formats' table for `mlenv export --help`.
+func Help() string {
+	var b strings.Builder
+	for _, f := range Formats {
+		for i, line := range strings.Split(f.Doc, "\n") {
+			name := ""
+			if i == 0 {
+				name = f.Name
+			}
+			fmt.Fprintf(&b, "  %-13s %s\n", name, line)
+		}
+	}
+	return b.String()
+}
 
 // RequirementsFile is the name the other exports give the hash-pinned
 // requirements file they install.
@@ -44,16 +88,33 @@ type Files struct {
 	Content map[string]string
 }
 
-func (f *Files) add(name, content string) {
+func (f *Files) add(name, content string) *Files {
 	if f.Content == nil {
 		f.Content = map[string]string{}
 	}
 	f.Order = append(f.Order, name)
 	f.Content[name] = content
+	return f
 }
 
-// Render exports l in format.
+// one is an export of one file.
+func one(name, content string) *Files { return new(Files).add(name, content) }
+
+// withRequirements adds the requirements file an export installs from,
+// when it installs.
+func withRequirements(f *Files, l *lock.Lock, o Options) *Files {
+	if installs(l, o.Platform) {
+		f.add(RequirementsFile, o.requirements)
+	}
+	return f
+}
+
+// Render exports l in the format named.
 func Render(format string, l *lock.Lock, o Options) (*Files, error) {
+	f, err := Lookup(format)
+	if err != nil {
+		return nil, err
+	}
 	if o.Platform == "" && len(l.Image.Platforms) > 0 {
 		o.Platform = l.Image.Platforms[0].Platform
 	}
@@ -63,46 +124,10 @@ func Render(format string, l *lock.Lock, o Options) (*Files, error) {
 	if o.ProjectDir == "" {
 		o.ProjectDir = "."
 	}
-	reqs, err := Requirements(l, o.Platform)
-	if err != nil {
+	if o.requirements, err = Requirements(l, o.Platform); err != nil {
 		return nil, err
 	}
-	o.requirements = reqs
-	var f Files
-	if format == "slurm" {
-		script, err := Slurm(l, o)
-		if err != nil {
-			return nil, err
-		}
-		f.add(o.Name+".sbatch", script)
-		return &f, nil
-	}
-	if format == "k8s" && l.Run.GPUs.Mode() == "all" {
-		return nil, errors.New(`[run] gpus = "all": a Kubernetes Job asks for nvidia.com/gpu by count: set [run] gpus = N (the GPUs a node gives the pod)`)
-	}
-	main := map[string]func(*lock.Lock, Options) (string, string){
-		"requirements": func(l *lock.Lock, o Options) (string, string) { return RequirementsFile, o.requirements },
-		"dockerfile":   func(l *lock.Lock, o Options) (string, string) { return "Dockerfile", Dockerfile(l, o) },
-		"devcontainer": func(l *lock.Lock, o Options) (string, string) { return "devcontainer.json", Devcontainer(l, o) },
-		"apptainer":    func(l *lock.Lock, o Options) (string, string) { return "mlenv.def", Apptainer(l, o) },
-		"k8s":          func(l *lock.Lock, o Options) (string, string) { return "job.yaml", K8sJob(l, o) },
-		"compose":      func(l *lock.Lock, o Options) (string, string) { return "compose.yaml", Compose(l, o) },
-	}[format]
-	if main == nil {
-		return nil, fmt.Errorf("unknown export format %q: use one of %s", format, strings.Join(Formats, ", "))
-	}
-	f.add(main(l, o))
-	if format == "compose" && installs(l, o.Platform) {
-		f.add("Dockerfile", Dockerfile(l, o))
-	}
-	if needsRequirements(format, l, o.Platform) {
-		f.add(RequirementsFile, o.requirements)
-	}
-	return &f, nil
-}
-
-func needsRequirements(format string, l *lock.Lock, platform string) bool {
-	return format != "requirements" && format != "k8s" && installs(l, platform)
+	return f.Render(l, o)
 }
 
 // installs says whether an export installs the locked files itself: no
@@ -131,30 +156,6 @@ func image(l *lock.Lock, platform string) string {
 	return l.Image.ByDigest()
 }
 
-// Requirements is a requirements file pinning every package to its
-// version and hashes, with the lock's indexes: it installs with
-// `pip install --require-hashes --no-deps -r FILE`.
-func Requirements(l *lock.Lock, platform string) (string, error) {
-	pinned, err := lock.Requirements(l.PackagesFor(platform))
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("# Generated by mlenv from mlenv.lock for %s (image %s).\n# Install into %s with: pip install --require-hashes --no-deps -r %s\n",
-		platform, l.PinnedReference(), lock.VenvPath, RequirementsFile) + pinned, nil
-}
-
-// installArgv is the locked install (lock.InstallArgv) as an argv, after
-// the venv exists; without cache, pip keeps no cache in the image.
-func installArgv(requirements string, cache bool) []string {
-	argv := lock.InstallArgv(requirements)
-	if !cache {
-		argv = slices.Insert(argv, slices.Index(argv, "install")+1, "--no-cache-dir")
-	}
-	return argv
-}
-
-var venvArgv = lock.VenvArgv("python3")
-
 // jsonArray writes argv as a JSON array (Dockerfile exec form).
 func jsonArray(argv []string) string {
 	q := make([]string, len(argv))
@@ -168,4 +169,40 @@ func jsonArray(argv []string) string {
 // sections are shell by definition (Apptainer's %environment, %runscript).
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// DNSName makes a name fit for Kubernetes and Compose: lower case letters,
+// digits and '-'; "mlenv" when nothing is left.
+func DNSName(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		case b.Len() > 0:
+			b.WriteRune('-')
+		}
+	}
+	out := strings.Trim(b.String(), "-")
+	if out == "" {
+		return "mlenv"
+	}
+	return out
+}
+
+// OutputPaths are the output directory relative to the project and the
+// project relative to the output directory, slash-separated, as Options
+// takes them (OutDir, ProjectDir).
+func OutputPaths(project, output string) (outDir, projectDir string, err error) {
+	out, err := filepath.Abs(output)
+	if err != nil {
+		return "", "", err
+	}
+	if outDir, err = filepath.Rel(project, out); err != nil {
+		return "", "", err
+	}
+	if projectDir, err = filepath.Rel(out, project); err != nil {
+		return "", "", err
+	}
+	return filepath.ToSlash(outDir), filepath.ToSlash(projectDir), nil
 }

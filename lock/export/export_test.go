@@ -22,7 +22,7 @@ func TestDockerRunArgs(t *testing.T) {
 		{"device=0,3", false, `--gpus "device=0,3" --ipc host`},
 	}
 	for _, tc := range tests {
-		got := strings.Join(DockerRunArgs(lock.Run{GPUs: tc.gpus, IPC: "host", Network: "bridge"}, tc.autoAsAll), " ")
+		got := strings.Join(lock.DockerRunArgs(lock.Run{GPUs: tc.gpus, IPC: "host", Network: "bridge"}, tc.autoAsAll), " ")
 		if got != tc.want {
 			t.Errorf("gpus %s (auto as all %v): %q, want %q", tc.gpus, tc.autoAsAll, got, tc.want)
 		}

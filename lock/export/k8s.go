@@ -1,6 +1,7 @@
 package export
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -19,10 +20,31 @@ os.environ["PATH"] = "` + lock.VenvPath + `/bin:" + os.environ.get("PATH", "")
 os.environ["VIRTUAL_ENV"] = "` + lock.VenvPath + `"
 os.execvp(sys.argv[1], sys.argv[1:])`
 
-// installScript creates the venv and installs the locked files, in the
-// init container.
-var installScript = fmt.Sprintf("import subprocess, sys\nsubprocess.run([sys.executable] + %s, check=True)\nsubprocess.run(%s, check=True)",
-	jsonArray(lock.VenvArgs), jsonArray(lock.InstallArgv("/opt/mlenv/requirements/requirements.txt")))
+// k8sRequirementsDir is where the init container mounts the ConfigMap
+// holding the requirements file.
+const k8sRequirementsDir = lock.Dir + "/requirements"
+
+// k8sInstallScript runs the install steps one after the other in the init
+// container (a pod's command is one argv).
+func k8sInstallScript() string {
+	var b strings.Builder
+	b.WriteString("import subprocess\n")
+	for _, step := range installSteps(k8sRequirementsDir+"/requirements.txt", true) {
+		fmt.Fprintf(&b, "subprocess.run(%s, check=True)\n", jsonArray(step))
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
+var k8sFormat = Format{
+	Name: "k8s",
+	Doc:  "a ConfigMap and a Job: pinned image, nvidia.com/gpu limits, the\ninstall as an init container, pip's cache as a volume",
+	Render: func(l *lock.Lock, o Options) (*Files, error) {
+		if l.Run.GPUs.Mode() == "all" {
+			return nil, errors.New(`[run] gpus = "all": a Kubernetes Job asks for nvidia.com/gpu by count: set [run] gpus = N (the GPUs a node gives the pod)`)
+		}
+		return one("job.yaml", K8sJob(l, o)), nil
+	},
+}
 
 type k8sMeta struct {
 	Name      string            `yaml:"name"`
@@ -44,6 +66,33 @@ type Toleration struct {
 	Operator string `yaml:"operator"`
 	Value    string `yaml:"value,omitempty"`
 	Effect   string `yaml:"effect,omitempty"`
+}
+
+// ParseK8sOptions reads the Kubernetes flags: a namespace, node labels
+// KEY=VALUE and tolerations KEY[=VALUE][:EFFECT].
+func ParseK8sOptions(namespace string, nodeSelector, tolerations []string) (K8sOptions, error) {
+	k := K8sOptions{Namespace: namespace}
+	if namespace != "" && DNSName(namespace) != namespace {
+		return k, fmt.Errorf("--namespace %q: a namespace is lower-case letters, digits and '-'", namespace)
+	}
+	for _, kv := range nodeSelector {
+		key, value, ok := strings.Cut(kv, "=")
+		if !ok || key == "" {
+			return k, fmt.Errorf("--node-selector %q: write KEY=VALUE, e.g. nvidia.com/gpu.present=true", kv)
+		}
+		if k.NodeSelector == nil {
+			k.NodeSelector = map[string]string{}
+		}
+		k.NodeSelector[key] = value
+	}
+	for _, s := range tolerations {
+		t, err := ParseToleration(s)
+		if err != nil {
+			return k, err
+		}
+		k.Tolerations = append(k.Tolerations, t)
+	}
+	return k, nil
 }
 
 // ParseToleration reads KEY[=VALUE][:EFFECT] (nvidia.com/gpu:NoSchedule):
@@ -102,9 +151,9 @@ func K8sJob(l *lock.Lock, o Options) string {
 		venv := k8sMount{Name: "venv", MountPath: lock.VenvPath}
 		main.VolumeMounts = append(main.VolumeMounts, venv)
 		init = append(init, k8sContainer{
-			Name: "install", Image: l.Image.ByDigest(), Command: []string{"python3", "-c", installScript},
+			Name: "install", Image: l.Image.ByDigest(), Command: []string{"python3", "-c", k8sInstallScript()},
 			Env: []k8sEnv{{"PIP_CACHE_DIR", lock.PipCacheDir}},
-			VolumeMounts: []k8sMount{venv, {Name: "requirements", MountPath: "/opt/mlenv/requirements", ReadOnly: true},
+			VolumeMounts: []k8sMount{venv, {Name: "requirements", MountPath: k8sRequirementsDir, ReadOnly: true},
 				{Name: "pip-cache", MountPath: lock.PipCacheDir}},
 		})
 		volumes = append(volumes,

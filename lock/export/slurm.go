@@ -14,6 +14,18 @@ import (
 	"github.com/mlenv/mlenv/schema"
 )
 
+var slurmFormat = Format{
+	Name: "slurm",
+	Doc:  "an sbatch script running [run] command on the allocated node\n(--runtime docker, pyxis or apptainer), on the job's GPUs",
+	Render: func(l *lock.Lock, o Options) (*Files, error) {
+		script, err := Slurm(l, o)
+		if err != nil {
+			return nil, err
+		}
+		return one(o.Name+".sbatch", script), nil
+	},
+}
+
 // Runtimes are the ways a Slurm job runs the locked environment.
 var Runtimes = []string{"docker", "pyxis", "apptainer"}
 
@@ -159,7 +171,7 @@ func slurmDocker(l *lock.Lock, platform string) string {
 	for _, k := range slices.Sorted(maps.Keys(r.Env)) {
 		args = append(args, "-e", k)
 	}
-	for _, a := range DockerRunArgs(lock.Run{IPC: r.IPC, ShmSize: r.ShmSize, Network: r.Network}, false) {
+	for _, a := range lock.DockerRunArgs(lock.Run{IPC: r.IPC, ShmSize: r.ShmSize, Network: r.Network}, false) {
 		args = append(args, shellQuote(a))
 	}
 	switch r.User {
@@ -235,7 +247,7 @@ func slurmApptainer(l *lock.Lock, platform, from string) (string, error) {
 		if pl.Env == "" {
 			return "", errors.New("--from: mlenv.lock records no environment digest: run `mlenv lock` with this mlenv, and `mlenv vendor` again")
 		}
-		image = shellQuote("oci:" + from + ":" + EnvRefName(pl.Env))
+		image = shellQuote("oci:" + from + ":" + lock.EnvRefName(pl.Env))
 	} else {
 		ref, err := needCache(l, platform, "apptainer")
 		if err != nil {
@@ -245,10 +257,4 @@ func slurmApptainer(l *lock.Lock, platform, from string) (string, error) {
 	}
 	r := l.Run
 	return fmt.Sprintf("exec apptainer exec --nv --bind \"$SLURM_SUBMIT_DIR\":%s --pwd %s %s %s\n", shellQuote(r.Workdir), shellQuote(r.Workdir), image, command(r)), nil
-}
-
-// EnvRefName names an environment image in a vendor archive's OCI layout
-// (org.opencontainers.image.ref.name), for oci:DIR:NAME.
-func EnvRefName(envDigest string) string {
-	return "mlenv-env-" + strings.TrimPrefix(envDigest, "sha256:")
 }

@@ -114,12 +114,3 @@ func TestSlurmNeedsWhatItRuns(t *testing.T) {
 		t.Errorf("gpus all with --sbatch=--gpus=4: %v", err)
 	}
 }
-
-// TestK8sAllGPUsIsAnError: "all" has no count a pod can ask for.
-func TestK8sAllGPUsIsAnError(t *testing.T) {
-	l := slurmLock("r.example/e")
-	l.Run.GPUs = "all"
-	if _, err := Render("k8s", l, Options{}); err == nil || !strings.Contains(err.Error(), "set [run] gpus = N") {
-		t.Errorf("k8s with gpus all: %v", err)
-	}
-}

@@ -24,6 +24,12 @@ import (
 //go:embed pip_resolve.py
 var pipScript []byte
 
+// Where the resolver's files go in its container.
+const (
+	resolvePath     = lock.Dir + "/resolve.py"
+	constraintsPath = lock.Dir + "/constraints.txt"
+)
+
 // Resolver resolves [pip] inside the pinned image.
 type Resolver struct {
 	Exec     task.Executor
@@ -143,11 +149,11 @@ func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl loc
 	defer remove()
 	if netrc != "" {
 		req.Env = append(slices.Clone(req.Env), indexauth.Env)
-		req.Binds = map[string]string{netrc: indexauth.ContainerPath}
+		req.Binds = map[string]string{netrc: lock.NetrcPath}
 	}
 	var res *task.Result
 	err = task.WithPython(func(python string) (err error) {
-		req.Argv = []string{python, "/opt/mlenv/resolve.py", "/opt/mlenv/request.json"}
+		req.Argv = []string{python, resolvePath, lock.RequestPath}
 		res, err = p.Exec.Exec(ctx, req)
 		return err
 	})
@@ -175,7 +181,7 @@ func scriptFiles(in Input, reqs []Requirement, cross map[string]any) (map[string
 	request := map[string]any{
 		"venv":              lock.VenvPath,
 		"venv_args":         lock.VenvArgs,
-		"requirements_file": "/opt/mlenv/requirements.txt",
+		"requirements_file": lock.RequirementsPath,
 		"requirement_lines": lines,
 		"index_url":         schema.RedactURL(in.Spec.Pip.IndexURL),
 		"extra_index_urls":  in.Spec.Pip.PublicIndexes()[1:],
@@ -183,16 +189,16 @@ func scriptFiles(in Input, reqs []Requirement, cross map[string]any) (map[string
 		"probe_framework":   cross == nil,
 	}
 	files := map[string][]byte{
-		"/opt/mlenv/resolve.py":       pipScript,
-		"/opt/mlenv/requirements.txt": []byte(strings.Join(lines, "\n") + "\n"),
+		resolvePath:           pipScript,
+		lock.RequirementsPath: []byte(strings.Join(lines, "\n") + "\n"),
 	}
 	if len(in.Keep) > 0 {
 		var pins []string
 		for _, n := range slices.Sorted(maps.Keys(in.Keep)) {
 			pins = append(pins, n+"=="+in.Keep[n])
 		}
-		request["constraints_file"] = "/opt/mlenv/constraints.txt"
-		files["/opt/mlenv/constraints.txt"] = []byte(strings.Join(pins, "\n") + "\n")
+		request["constraints_file"] = constraintsPath
+		files[constraintsPath] = []byte(strings.Join(pins, "\n") + "\n")
 	}
 	if cross != nil {
 		request["cross"] = cross
@@ -201,7 +207,7 @@ func scriptFiles(in Input, reqs []Requirement, cross map[string]any) (map[string
 	if err != nil {
 		return nil, err
 	}
-	files["/opt/mlenv/request.json"] = b
+	files[lock.RequestPath] = b
 	return files, nil
 }
 

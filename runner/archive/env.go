@@ -10,7 +10,6 @@ import (
 
 	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/lock/export"
 	"github.com/mlenv/mlenv/runner"
 )
 
@@ -48,7 +47,7 @@ func writeEnvs(ctx context.Context, l *lock.Lock, dir string) error {
 		if err == nil {
 			err = p.AppendImage(b.Image, layout.WithPlatform(*plat), layout.WithAnnotations(map[string]string{
 				AnnotationPlatform: pl.Platform, AnnotationKind: "env",
-				"org.opencontainers.image.ref.name": export.EnvRefName(b.Digest.String()),
+				"org.opencontainers.image.ref.name": lock.EnvRefName(b.Digest.String()),
 			}))
 		}
 		b.Close()
