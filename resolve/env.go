@@ -144,8 +144,8 @@ func PushEnvs(ctx context.Context, reg *registry.Registry, l *lock.Lock, built [
 		return "", schema.BadInput(fmt.Errorf("%q is not a repository: %w", repo, err))
 	}
 	var images []registry.PlatformImage
-	for i, b := range built {
-		images = append(images, registry.PlatformImage{Platform: l.Image.Platforms[i].Platform, Image: b.Image})
+	for _, b := range built {
+		images = append(images, registry.PlatformImage{Platform: b.Platform, Image: b.Image})
 	}
 	d, err := reg.PushIndex(ctx, r, images, tag)
 	if err != nil {

@@ -26,6 +26,23 @@ type Check struct {
 	Status string `json:"status"`
 	Code   string `json:"code,omitempty"`
 	Detail string `json:"detail,omitempty"`
+	// informs: the detail is worth reading when the check passes too
+	// (what is fresh, where packages come from).
+	informs bool
+}
+
+// Line is the check as verify prints it: status, name, the detail where
+// it says something (a failure, a warning, or an informing check), and
+// the code.
+func (c Check) Line() string {
+	line := fmt.Sprintf("%-4s %s", c.Status, c.Name)
+	if c.Detail != "" && (c.Status != "ok" || c.informs) {
+		line += ": " + c.Detail
+	}
+	if c.Code != "" {
+		line += " [" + c.Code + "]"
+	}
+	return line
 }
 
 // What upstream did to a locked image, as verify reports it.
@@ -65,8 +82,9 @@ func Verify(ctx context.Context, p *lock.Project, o VerifyOptions) (*VerifyRepor
 	rep := &VerifyReport{Lock: p.LockPath}
 	fresh := p.Freshness(l)
 	rep.add("fresh", statusOf(fresh.Fresh, "fail"), fresh.Reason())
+	rep.Checks[len(rep.Checks)-1].informs = true
 	if sources := packageSources(l); sources != "" {
-		rep.add("package sources", "ok", sources)
+		rep.Checks = append(rep.Checks, Check{Name: "package sources", Status: "ok", Detail: sources, informs: true})
 	}
 	if !o.Offline && fresh.Fresh {
 		if err := verifyRegistry(ctx, o, l, rep); err != nil {

@@ -51,6 +51,12 @@ func (e *Engine) EnsureImage(ctx context.Context, ref ImageRef, progress io.Writ
 	return e.localImage(ctx, ref)
 }
 
+// HasImage reports whether the engine has an image of that name or ID.
+func (e *Engine) HasImage(ctx context.Context, ref string) bool {
+	_, err := e.Client.ImageInspect(ctx, ref)
+	return err == nil
+}
+
 // localImage finds the locked image in the engine.
 func (e *Engine) localImage(ctx context.Context, ref ImageRef) (string, error) {
 	res, err := e.Client.ImageInspect(ctx, ref.String())

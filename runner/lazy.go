@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"sync"
@@ -15,6 +16,8 @@ import (
 // Lazy is an engine connected on first use, so that a command that may
 // not need one (a fresh lock, a verify that stops early) never asks.
 type Lazy struct {
+	// Dial connects to the engine (docker.Connect).
+	Dial Dial
 	// Progress receives pull progress and pip's output (nil: none).
 	Progress io.Writer
 	// Auth has the indexes' credentials (nil: none), Client downloads
@@ -31,7 +34,18 @@ type Lazy struct {
 
 // Engine connects, once.
 func (z *Lazy) Engine(ctx context.Context) (*Engine, error) {
-	z.once.Do(func() { z.engine, z.err = Connect(ctx) })
+	z.once.Do(func() {
+		if z.Dial == nil {
+			z.err = errors.New("no container engine to connect to")
+			return
+		}
+		c, err := z.Dial(ctx)
+		if err != nil {
+			z.err = err
+			return
+		}
+		z.engine = New(c)
+	})
 	return z.engine, z.err
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/lock"
 )
@@ -32,8 +33,16 @@ func (e *ExitError) Error() string { return fmt.Sprintf("the container exited wi
 // index (a `mlenv vendor` archive): it loads the image into the engine and
 // returns a host directory of the locked wheels.
 type Restorer interface {
-	Restore(ctx context.Context, e *Engine, l *lock.Lock, platform string) (wheelhouse string, err error)
+	Restore(ctx context.Context, e Loader, l *lock.Lock, platform string) (wheelhouse string, err error)
 	BaseSource
+}
+
+// Loader is what a Restorer needs of the engine: to know which images it
+// has, and to load more (an *Engine is one).
+type Loader interface {
+	HasImage(ctx context.Context, ref string) bool
+	LoadImage(ctx context.Context, img v1.Image, tag string) error
+	LoadEnv(ctx context.Context, img v1.Image, tag string) error
 }
 
 // BaseSource gives the locked base image of a platform (a registry, or a
@@ -59,17 +68,16 @@ type RunOptions struct {
 	Info      func(string) // what the run uses and why (its GPUs)
 }
 
-// RunLock is `mlenv run`: it connects to the engine, makes the lock's
+// RunLock is `mlenv run`: it connects to the engine (z), makes the lock's
 // environment for the engine's platform (pulled by digest, the locked
 // packages installed once), checks the driver for a GPU run, and runs
 // spec's command in it. A container that exits non-zero is an *ExitError;
 // every failure before the container started is ErrNotStarted.
-func RunLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio Stdio, o RunOptions) error {
-	e, err := Connect(ctx)
+func RunLock(ctx context.Context, z *Lazy, l *lock.Lock, spec RunSpec, stdio Stdio, o RunOptions) error {
+	e, err := z.Engine(ctx)
 	if err != nil {
 		return notStarted{err}
 	}
-	defer e.Close()
 	code, err := e.runLock(ctx, l, spec, stdio, o)
 	var started *StartedError
 	switch {

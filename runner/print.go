@@ -20,7 +20,7 @@ const hostUserShell = "$(id -u):$(id -g)"
 // where the engine (when it answers) has an NVIDIA runtime. With locked
 // packages it runs mlenv's environment image, and says how a reader
 // without mlenv makes the same environment.
-func PrintCommand(ctx context.Context, w io.Writer, spec RunSpec, l *lock.Lock) error {
+func PrintCommand(ctx context.Context, z *Lazy, w io.Writer, spec RunSpec, l *lock.Lock) error {
 	image := l.Image.ByDigest()
 	if len(l.Packages) > 0 {
 		env, err := EnvFor(l, l.Image.Platforms[0].Platform, spec.Settings.PipCache)
@@ -36,7 +36,7 @@ func PrintCommand(ctx context.Context, w io.Writer, spec RunSpec, l *lock.Lock) 
 	if spec.TTY {
 		args = append(args, "-it")
 	}
-	gpusForAuto, known := autoGPUs(ctx)
+	gpusForAuto, known := autoGPUs(ctx, z)
 	if r.GPUs.Mode() == "auto" && !known {
 		fmt.Fprintln(w, "# gpus = auto: add --gpus all where the engine has the NVIDIA runtime (this engine did not answer)")
 	}
@@ -83,14 +83,13 @@ func quoteAll(words []string) []string {
 
 // autoGPUs says whether gpus = "auto" asks for GPUs on this engine (it
 // has an NVIDIA runtime), and whether the engine answered at all.
-func autoGPUs(ctx context.Context) (gpus, known bool) {
+func autoGPUs(ctx context.Context, z *Lazy) (gpus, known bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	e, err := Connect(ctx)
+	e, err := z.Engine(ctx)
 	if err != nil {
 		return false, false
 	}
-	defer e.Close()
 	has, err := e.HasNVIDIARuntime(ctx)
 	return has, err == nil
 }

@@ -7,10 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlenv/mlenv/internal/envimage"
-	"github.com/mlenv/mlenv/internal/registry"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
-	"github.com/mlenv/mlenv/runner"
 )
 
 type buildOptions struct {
@@ -54,16 +52,19 @@ Exit codes: 0 built as locked, 1 a build failed or differs, 2 bad input, 3 stale
 }
 
 func runBuild(ctx context.Context, o buildOptions, stdout, stderr io.Writer) error {
-	s, err := buildEnvs(ctx, o.globalOptions, o.frozen, stderr)
+	p, l, err := lockedProject(o.globalOptions, o.frozen)
 	if err != nil {
 		return err
 	}
-	defer s.close()
+	b, err := buildEnvs(ctx, o.globalOptions, p, l, stderr)
+	if err != nil {
+		return err
+	}
+	defer b.close()
 	var out []builtEnv
-	for i, b := range s.built {
-		pl := s.lock.Image.Platforms[i]
-		be := builtEnv{Platform: pl.Platform, Env: b.Digest.String(), Config: b.Config.String(), Packages: b.Packages}
-		loaded, err := s.engine.LoadNative(ctx, s.lock, pl.Platform, b)
+	for _, built := range b.built {
+		be := builtEnvOf(built, "")
+		loaded, err := b.engine.LoadNative(ctx, b.lock, built.Platform, built)
 		if err != nil {
 			return err
 		}
@@ -72,47 +73,45 @@ func runBuild(ctx context.Context, o buildOptions, stdout, stderr io.Writer) err
 		if be.Loaded {
 			loadedNote = ", loaded into the engine"
 		}
-		say(o.globalOptions, stderr, "Built %s %s (config %s, %d locked files)%s\n", pl.Platform, be.Env, be.Config, be.Packages, loadedNote)
+		say(o.globalOptions, stderr, "Built %s %s (config %s, %d locked files)%s\n", be.Platform, be.Env, be.Config, be.Packages, loadedNote)
 		out = append(out, be)
 	}
 	return emit(o.json, stdout, out)
 }
 
+func builtEnvOf(b *envimage.Built, repo string) builtEnv {
+	be := builtEnv{Platform: b.Platform, Env: b.Digest.String(), Config: b.Config.String(), Packages: b.Packages}
+	if repo != "" {
+		be.Ref = repo + "@" + be.Env
+	}
+	return be
+}
+
 // builds is every locked platform's environment, built and checked
 // against the lock, with what built them.
 type builds struct {
-	lock   *lock.Lock
-	reg    *registry.Registry
-	engine *runner.Lazy
-	built  []*envimage.Built
+	*services
+	lock  *lock.Lock
+	built []*envimage.Built
 }
 
-func (s *builds) close() {
-	for _, b := range s.built {
-		b.Close()
+func (b *builds) close() {
+	for _, built := range b.built {
+		built.Close()
 	}
-	s.engine.Close()
+	b.services.Close()
 }
 
 // buildEnvs builds the project's locked environments (resolve.BuildEnvs).
-func buildEnvs(ctx context.Context, g *globalOptions, frozen bool, stderr io.Writer) (*builds, error) {
-	p, l, err := lockedProject(g, frozen)
+func buildEnvs(ctx context.Context, g *globalOptions, p *lock.Project, l *lock.Lock, stderr io.Writer) (*builds, error) {
+	s, err := newServices(g, p, stderr)
 	if err != nil {
 		return nil, err
 	}
-	reg, err := newRegistry(g, stderr)
+	built, err := resolve.BuildEnvs(ctx, l, resolve.Options{Registry: s.reg, Auth: s.auth, Pip: s.engine.PipVenv, Info: info(g, stderr)})
 	if err != nil {
+		s.Close()
 		return nil, err
 	}
-	auth, err := indexAuth(p)
-	if err != nil {
-		return nil, err
-	}
-	engine := &runner.Lazy{Auth: auth, Progress: progressOut(g, stderr)}
-	built, err := resolve.BuildEnvs(ctx, l, resolve.Options{Registry: reg, Auth: auth, Pip: engine.PipVenv, Info: info(g, stderr)})
-	if err != nil {
-		engine.Close()
-		return nil, err
-	}
-	return &builds{lock: l, reg: reg, engine: engine, built: built}, nil
+	return &builds{services: s, lock: l, built: built}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlenv/mlenv/runner"
+	"github.com/mlenv/mlenv/runner/docker"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -60,26 +61,17 @@ made on the engine, other users' too. What a container uses is skipped.`,
 	return cmd
 }
 
-// listCache connects to the engine and lists what mlenv made there.
-func listCache(ctx context.Context) (*runner.Engine, []runner.CachedEnv, []runner.CachedVolume, error) {
-	engine, err := runner.Connect(ctx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	envs, vols, err := engine.Cache(ctx)
-	if err != nil {
-		engine.Close()
-		return nil, nil, nil, err
-	}
-	return engine, envs, vols, nil
-}
-
 func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
-	engine, envs, vols, err := listCache(ctx)
+	z := &runner.Lazy{Dial: docker.Connect}
+	defer z.Close()
+	engine, err := z.Engine(ctx)
 	if err != nil {
 		return err
 	}
-	defer engine.Close()
+	envs, vols, err := engine.Cache(ctx)
+	if err != nil {
+		return err
+	}
 	if o.json {
 		return emit(true, stdout, map[string]any{"environments": envs, "volumes": vols})
 	}
@@ -106,11 +98,12 @@ func runCachePrune(ctx context.Context, o cacheOptions, stderr io.Writer) error 
 			po.Volumes = []string{l.Run.PipCache}
 		}
 	}
-	engine, err := runner.Connect(ctx)
+	z := &runner.Lazy{Dial: docker.Connect}
+	defer z.Close()
+	engine, err := z.Engine(ctx)
 	if err != nil {
 		return err
 	}
-	defer engine.Close()
 	verb := "removed"
 	if o.dryRun {
 		verb = "would remove"

@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	v1tarball "github.com/google/go-containerregistry/pkg/v1/tarball"
+
 	"github.com/mlenv/mlenv/internal/enginetest"
 	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/lock"

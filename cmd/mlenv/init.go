@@ -70,7 +70,7 @@ func runInit(o initOptions, stderr io.Writer) error {
 	if _, err := os.Stat(filepath.Join(dir, "requirements.txt")); err == nil {
 		reqs = "requirements.txt"
 	}
-	content := initTemplate(o, name, reqs)
+	content := schema.Template{Name: name, Ref: o.ref, Family: o.framework, Families: family.Names(), Version: o.version, CUDA: o.cuda, Requirements: reqs}.Render()
 	if _, err := schema.Parse(path, []byte(content), family.Validate); err != nil {
 		return usageError{fmt.Errorf("the flags make an invalid mlenv.toml: %w", err)}
 	}
@@ -85,42 +85,4 @@ func runInit(o initOptions, stderr io.Writer) error {
 		fmt.Fprintln(stderr, "; next: mlenv lock")
 	}
 	return nil
-}
-
-func initTemplate(o initOptions, name, reqs string) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# mlenv.toml: what this project's environment is. `mlenv lock` pins it into\n# mlenv.lock (commit both); `mlenv run` runs from the lock.\n\n[project]\nname = %q\n\n[image]\n", name)
-	if o.ref != "" {
-		fmt.Fprintf(&b, "ref = %q              # one exact image (tag or @sha256 digest)\n", o.ref)
-	} else {
-		fmt.Fprintf(&b, "family  = %q          # %s\n", o.framework, strings.Join(family.Names(), " | "))
-		if v := versionConstraint(o.version); v != "" {
-			fmt.Fprintf(&b, "version = %q           # semver constraint on the framework version\n", v)
-		} else {
-			b.WriteString("# version = \"~2.1\"       # semver constraint on the framework version\n")
-		}
-	}
-	if o.cuda != "" {
-		fmt.Fprintf(&b, "cuda = %q\n", o.cuda)
-	} else {
-		b.WriteString("# cuda    = \">=12.1\"     # CUDA constraint, or \"none\" for a CPU image\n")
-	}
-	b.WriteString("# cudnn   = \"8\"\n# variant = \"runtime\"     # runtime | devel (pytorch, cuda)\n")
-	b.WriteString("platforms = [\"linux/amd64\"]\n\n[pip]\n")
-	if reqs != "" {
-		fmt.Fprintf(&b, "requirements = %q\n", reqs)
-	}
-	b.WriteString("# packages = [\"numpy>=1.26\"]\n# index-url = \"https://pypi.org/simple\"\n# extra-index-urls = [\"https://download.pytorch.org/whl/cu121\"]\n\n")
-	b.WriteString("[run]\n# gpus    = \"auto\"           # all | none | auto | a count | [\"0\", \"1\"]\n# workdir = \"/src\"           # the project directory is mounted here\nipc = \"host\"\n# shm-size = \"8g\"\n# mounts  = [\"./data:/data:ro\"]\n# env     = { WANDB_MODE = \"offline\" }\n# command = [\"python\", \"train.py\"]\n# user    = \"host\"           # write files as yourself\n")
-	return b.String()
-}
-
-// versionConstraint turns "2.1" into "~2.1"; a constraint with an operator
-// is kept as written.
-func versionConstraint(v string) string {
-	v = strings.TrimSpace(v)
-	if v == "" || strings.ContainsAny(v[:1], "<>=~^!*") || strings.Contains(v, ",") {
-		return v
-	}
-	return "~" + v
 }

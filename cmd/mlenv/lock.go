@@ -9,7 +9,6 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
-	"github.com/mlenv/mlenv/runner"
 )
 
 type lockOptions struct {
@@ -66,18 +65,13 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 	if o.check {
 		return checkLock(p, o, stdout, stderr)
 	}
-	reg, err := newRegistry(o.globalOptions, stderr)
+	s, err := newServices(o.globalOptions, p, stderr)
 	if err != nil {
 		return err
 	}
-	auth, err := indexAuth(p)
-	if err != nil {
-		return err
-	}
-	engine := &runner.Lazy{Auth: auth, Progress: progressOut(o.globalOptions, stderr)}
-	defer engine.Close()
+	defer s.Close()
 	rep, err := resolve.LockProject(ctx, p, resolve.Options{
-		Registry: reg, Exec: engine, Pip: engine.PipVenv, Auth: auth, Upgrade: o.upgrade, UpgradePackages: o.upgradePackages,
+		Registry: s.reg, Exec: s.engine, Pip: s.engine.PipVenv, Auth: s.auth, Upgrade: o.upgrade, UpgradePackages: o.upgradePackages,
 		Generator: "mlenv " + version, Progress: progressOut(o.globalOptions, stderr), Info: info(o.globalOptions, stderr),
 	})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/family"
 )
@@ -56,11 +55,6 @@ func readProjectLock(g *globalOptions) (*lock.Lock, error) {
 		}
 	}
 	return lock.Require(lock.PathBeside(spec, g.lockfile))
-}
-
-// indexAuth loads the credentials for the project's package indexes.
-func indexAuth(p *lock.Project) (*indexauth.Auth, error) {
-	return indexauth.Load(p.Spec.Pip.Indexes())
 }
 
 // say prints human output on stderr unless --quiet.

@@ -2,7 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -52,7 +52,7 @@ Exit codes: 0 pushed, 1 a build or the push failed, 2 bad input, 3 stale lock.`,
 }
 
 func runPush(ctx context.Context, o pushOptions, args []string, stdout, stderr io.Writer) error {
-	_, l, err := lockedProject(o.globalOptions, o.frozen)
+	p, l, err := lockedProject(o.globalOptions, o.frozen)
 	if err != nil {
 		return err
 	}
@@ -61,22 +61,21 @@ func runPush(ctx context.Context, o pushOptions, args []string, stdout, stderr i
 		repo = args[0]
 	}
 	if repo == "" {
-		return usageError{errors.New("push where? name a repository (`mlenv push registry.example.com/team/envs`) or set [run] env-cache in mlenv.toml")}
+		return usageError{fmt.Errorf("push where? name a repository (`mlenv push registry.example.com/team/envs`) or set [run] env-cache in %s", p.Spec.Path)}
 	}
-	s, err := buildEnvs(ctx, o.globalOptions, o.frozen, stderr)
+	b, err := buildEnvs(ctx, o.globalOptions, p, l, stderr)
 	if err != nil {
 		return err
 	}
-	defer s.close()
-	index, err := resolve.PushEnvs(ctx, s.reg, s.lock, s.built, repo, o.tag)
+	defer b.close()
+	index, err := resolve.PushEnvs(ctx, b.reg, b.lock, b.built, repo, o.tag)
 	if err != nil {
 		return err
 	}
 	res := pushResult{Repository: repo, Index: index, Tag: o.tag}
-	for i, b := range s.built {
-		pl := s.lock.Image.Platforms[i]
-		res.Envs = append(res.Envs, builtEnv{Platform: pl.Platform, Env: b.Digest.String(), Config: b.Config.String(), Packages: b.Packages, Ref: repo + "@" + b.Digest.String()})
-		say(o.globalOptions, stderr, "Pushed %s %s@%s\n", pl.Platform, repo, b.Digest)
+	for _, built := range b.built {
+		res.Envs = append(res.Envs, builtEnvOf(built, repo))
+		say(o.globalOptions, stderr, "Pushed %s %s@%s\n", built.Platform, repo, built.Digest)
 	}
 	say(o.globalOptions, stderr, "Index %s@%s\n", repo, index)
 	return emit(o.json, stdout, res)

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
@@ -91,7 +90,8 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	if err != nil {
 		return err
 	}
-	settings, err := o.settings(l.Run)
+	settings, err := runner.Overrides{GPUs: o.gpus, Workdir: o.workdir, Mounts: o.mounts, Env: o.env, IPC: o.ipc, ShmSize: o.shmSize,
+		Network: o.network, User: o.user, PipCache: o.pipCache, EnvCache: o.envCache}.Apply(l.Run, os.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -102,22 +102,19 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	spec := runner.RunSpec{ProjectDir: p.Spec.Dir, Subdir: subdirOf(p.Spec.Dir), Settings: settings, Argv: argv,
 		TTY: isTerminalReader(stdin) && isTerminal(stdout), Stdin: o.interactive || isTerminalReader(stdin),
 		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths}
+	s, err := newServices(o.globalOptions, p, stderr)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
 	if o.print {
-		return runner.PrintCommand(ctx, stdout, spec, l)
+		return runner.PrintCommand(ctx, s.engine, stdout, spec, l)
 	}
 	if len(argv) == 0 && !spec.Stdin {
 		return usageError{errors.New("nothing to run: mlenv.toml has no [run] command and none was given: add [run] command = [\"python\", \"train.py\"], or run `mlenv run -- python train.py` (on a terminal, or with -i, the image's own command runs)")}
 	}
-	auth, err := indexAuth(p)
-	if err != nil {
-		return err
-	}
-	reg, err := newRegistry(o.globalOptions, stderr)
-	if err != nil {
-		return err
-	}
-	ro := runner.RunOptions{Rebuild: o.rebuild, Auth: auth, Progress: progressOut(o.globalOptions, stderr),
-		Base: resolve.RegistryBase{Registry: reg}, Client: reg.HTTPClient(), EnvCache: settings.EnvCache}
+	ro := runner.RunOptions{Rebuild: o.rebuild, Auth: s.auth, Progress: progressOut(o.globalOptions, stderr),
+		Base: resolve.RegistryBase{Registry: s.reg}, Client: s.reg.HTTPClient(), EnvCache: settings.EnvCache}
 	if o.from != "" {
 		ro.From = archive.Archive(o.from)
 	}
@@ -126,71 +123,7 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 		ro.Warn = func(w string) { fmt.Fprintln(stderr, "mlenv: warning: "+w) }
 		ro.Info = func(s string) { fmt.Fprintln(stderr, s) }
 	}
-	return runner.RunLock(ctx, l, spec, runner.Stdio{In: stdin, Out: stdout, Err: stderr}, ro)
-}
-
-// settings applies the flags over the lock's [run] table.
-func (o runOptions) settings(r schema.Run) (schema.Run, error) {
-	set := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
-	}
-	set(&r.Workdir, o.workdir)
-	set(&r.IPC, o.ipc)
-	set(&r.ShmSize, o.shmSize)
-	set(&r.Network, o.network)
-	set(&r.User, o.user)
-	set(&r.PipCache, o.pipCache)
-	set(&r.EnvCache, o.envCache)
-	if o.gpus != "" {
-		r.GPUs = schema.GPUs(o.gpus)
-		if strings.Contains(o.gpus, ",") {
-			r.GPUs = schema.Devices(strings.Split(o.gpus, ","))
-		}
-	}
-	r.Mounts = append(append([]string{}, r.Mounts...), o.mounts...)
-	if len(o.env) > 0 {
-		env := map[string]string{}
-		for k, v := range r.Env {
-			env[k] = v
-		}
-		for _, kv := range o.env {
-			k, v, ok := strings.Cut(kv, "=")
-			if !ok {
-				v, ok = os.LookupEnv(k)
-			}
-			if !ok {
-				continue
-			}
-			env[k] = v
-		}
-		r.Env = env
-	}
-	return r, flagErrors(schema.ValidateRun(r))
-}
-
-// runFlags names the flag of each [run] key, for errors about flags.
-var runFlags = map[string]string{"run.gpus": "--gpus", "run.workdir": "--workdir", "run.mounts": "--mount", "run.env": "--env",
-	"run.ipc": "--ipc", "run.shm-size": "--shm-size", "run.network": "--network", "run.user": "--user", "run.pip-cache": "--pip-cache"}
-
-// flagErrors words [run] errors about the settings the flags made as
-// errors about the flags.
-func flagErrors(err error) error {
-	var errs schema.Errors
-	if !errors.As(err, &errs) {
-		return err
-	}
-	for _, e := range errs {
-		key := e.Key
-		if strings.HasPrefix(key, "run.env.") {
-			key = "run.env"
-		}
-		if flag, ok := runFlags[key]; ok {
-			e.Key = flag
-		}
-	}
-	return errs
+	return runner.RunLock(ctx, s.engine, l, spec, runner.Stdio{In: stdin, Out: stdout, Err: stderr}, ro)
 }
 
 func isTerminalReader(r io.Reader) bool {

@@ -40,15 +40,12 @@ func runVendor(ctx context.Context, o vendorOptions, dir string, stderr io.Write
 	if err != nil {
 		return err
 	}
-	reg, err := newRegistry(o.globalOptions, stderr)
+	s, err := newServices(o.globalOptions, p, stderr)
 	if err != nil {
 		return err
 	}
-	auth, err := indexAuth(p)
-	if err != nil {
-		return err
-	}
-	if err := archive.Write(ctx, reg, auth, p, l, dir); err != nil {
+	defer s.Close()
+	if err := archive.Write(ctx, s.reg, s.auth, p, l, dir); err != nil {
 		return err
 	}
 	say(o.globalOptions, stderr, "vendored %s (%d platforms) and %d wheels into %s\nrestore offline with: mlenv run --from %s\n",

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlenv/mlenv/resolve"
-	"github.com/mlenv/mlenv/runner"
 )
 
 type verifyOptions struct {
@@ -53,19 +52,14 @@ func runVerify(ctx context.Context, o verifyOptions, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	reg, err := newRegistry(o.globalOptions, stderr)
+	s, err := newServices(o.globalOptions, p, stderr)
 	if err != nil {
 		return err
 	}
-	vo := resolve.VerifyOptions{Registry: reg, Offline: o.offline, Strict: o.strict}
+	defer s.Close()
+	vo := resolve.VerifyOptions{Registry: s.reg, Offline: o.offline, Strict: o.strict}
 	if o.deep {
-		auth, err := indexAuth(p)
-		if err != nil {
-			return err
-		}
-		engine := &runner.Lazy{Progress: progressOut(o.globalOptions, stderr), Auth: auth, Base: resolve.RegistryBase{Registry: reg}, Client: reg.HTTPClient()}
-		defer engine.Close()
-		vo.Deep = engine.VerifyEnv
+		vo.Deep = s.engine.VerifyEnv
 	}
 	rep, err := resolve.Verify(ctx, p, vo)
 	if rep == nil {
@@ -87,13 +81,6 @@ func printReport(o verifyOptions, rep *resolve.VerifyReport, stdout, stderr io.W
 		return
 	}
 	for _, c := range rep.Checks {
-		line := fmt.Sprintf("%-4s %s", c.Status, c.Name)
-		if c.Detail != "" && c.Status != "ok" || c.Name == "fresh" || c.Name == "package sources" {
-			line += ": " + c.Detail
-		}
-		if c.Code != "" {
-			line += " [" + c.Code + "]"
-		}
-		fmt.Fprintln(stderr, line)
+		fmt.Fprintln(stderr, c.Line())
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/mlenv/mlenv/runner"
+	"github.com/mlenv/mlenv/runner/docker"
 )
 
 // Missing skips the test, or fails it under CI=true, because a real part
@@ -38,10 +39,11 @@ func Engine(t testing.TB) *runner.Engine {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	e, err := runner.Connect(ctx)
+	c, err := docker.Connect(ctx)
 	if err != nil {
 		Missing(t, "a Docker engine ("+err.Error()+")")
 	}
+	e := runner.New(c)
 	t.Cleanup(func() { e.Close() })
 	return e
 }

@@ -79,6 +79,7 @@ type Built struct {
 	Key      string
 	Digest   v1.Hash // the manifest's digest: the lock's env
 	Config   v1.Hash // the config's digest: the lock's env-config, the engine's image ID
+	Platform string  // the lock's platform it was built for
 	Packages int     // how many locked files it installs (0: the base image itself)
 	layer    *fileLayer
 }
@@ -121,7 +122,7 @@ func Build(ctx context.Context, l *lock.Lock, platform string, base v1.Image, o 
 	}
 	pkgs := l.PackagesFor(platform)
 	if len(pkgs) == 0 {
-		return described(&Built{Image: base, Key: Key(pl.Config, platform, nil)})
+		return described(&Built{Image: base, Platform: platform, Key: Key(pl.Config, platform, nil)})
 	}
 	mt, err := layerMediaType(base)
 	if err != nil {
@@ -154,7 +155,7 @@ func Build(ctx context.Context, l *lock.Lock, platform string, base v1.Image, o 
 		os.Remove(layer.path)
 		return nil, err
 	}
-	return described(&Built{Image: img, Key: Key(pl.Config, platform, pkgs), Packages: len(pkgs), layer: layer})
+	return described(&Built{Image: img, Platform: platform, Key: Key(pl.Config, platform, pkgs), Packages: len(pkgs), layer: layer})
 }
 
 func described(b *Built) (*Built, error) {

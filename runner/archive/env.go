@@ -78,12 +78,12 @@ func layoutImage(p layout.Path, digest string) (v1.Image, error) {
 
 // loadEnv loads the archive's environment image for platform, if it has
 // one, under the environment's name; the run then finds it by its ID.
-func loadEnv(ctx context.Context, e *runner.Engine, dir string, l *lock.Lock, platform string) error {
+func loadEnv(ctx context.Context, e runner.Loader, dir string, l *lock.Lock, platform string) error {
 	env, err := runner.EnvFor(l, platform, l.Run.PipCache)
 	if err != nil || env.Locked.Env == "" || len(env.Packages) == 0 {
 		return err
 	}
-	if _, err := e.Client.ImageInspect(ctx, env.Locked.EnvConfig); err == nil {
+	if e.HasImage(ctx, env.Locked.EnvConfig) {
 		return nil
 	}
 	img, err := archiveImage(dir, env.Locked.Env)

@@ -14,7 +14,7 @@ import (
 // the engine (no registry needed), checks it is the locked one, and
 // returns the archive's wheelhouse. The engine then finds the image by its
 // config digest.
-func Load(ctx context.Context, e *runner.Engine, dir string, l *lock.Lock, platform string) (wheels string, _ error) {
+func Load(ctx context.Context, e runner.Loader, dir string, l *lock.Lock, platform string) (wheels string, _ error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
@@ -28,12 +28,12 @@ func Load(ctx context.Context, e *runner.Engine, dir string, l *lock.Lock, platf
 	return filepath.Join(dir, WheelsDir), nil
 }
 
-func loadImage(ctx context.Context, e *runner.Engine, dir string, l *lock.Lock, platform string) error {
+func loadImage(ctx context.Context, e runner.Loader, dir string, l *lock.Lock, platform string) error {
 	pl, ok := l.Image.Platform(platform)
 	if !ok {
 		return fmt.Errorf("the lock has no %s image to load", platform)
 	}
-	if _, err := e.Client.ImageInspect(ctx, pl.Config); err == nil {
+	if e.HasImage(ctx, pl.Config) {
 		return nil // already loaded
 	}
 	img, err := archiveImage(dir, pl.Digest)
@@ -55,6 +55,6 @@ func loadImage(ctx context.Context, e *runner.Engine, dir string, l *lock.Lock, 
 type Archive string
 
 // Restore loads the archive's image for platform and returns its wheels.
-func (a Archive) Restore(ctx context.Context, e *runner.Engine, l *lock.Lock, platform string) (string, error) {
+func (a Archive) Restore(ctx context.Context, e runner.Loader, l *lock.Lock, platform string) (string, error) {
 	return Load(ctx, e, string(a), l, platform)
 }

@@ -1,4 +1,4 @@
-package runner
+package docker
 
 import (
 	"crypto/sha256"
