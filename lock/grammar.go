@@ -56,7 +56,7 @@ func (im Image) check() error {
 		if !digestRe.MatchString(p.Digest) || !digestRe.MatchString(p.Config) {
 			return fmt.Errorf("image.platform %s: digest or config is not a sha256 digest", p.Platform)
 		}
-		if (p.Env != "" && !digestRe.MatchString(p.Env)) || (p.EnvConfig != "" && !digestRe.MatchString(p.EnvConfig)) {
+		if (p.EnvDigest != "" && !digestRe.MatchString(p.EnvDigest)) || (p.EnvConfig != "" && !digestRe.MatchString(p.EnvConfig)) {
 			return fmt.Errorf("image.platform %s: env or env-config is not a sha256 digest", p.Platform)
 		}
 		if !requireRe.MatchString(p.RequireCUDA) || !wordRe.MatchString(p.RequireSource) {

@@ -55,11 +55,11 @@ type Platform struct {
 	// RequireSource where it was read.
 	RequireCUDA   string `toml:"require-cuda,omitempty" json:"require-cuda,omitempty"`
 	RequireSource string `toml:"require-source,omitempty" json:"require-source,omitempty"`
-	// Env is the environment image's manifest digest (the base image with
+	// EnvDigest is the environment image's manifest digest (the base image with
 	// the locked packages' layer; the base image itself when the lock
 	// installs nothing), and EnvConfig its config digest, which is the
 	// engine's image ID. Every machine builds exactly these.
-	Env       string `toml:"env,omitempty" json:"env,omitempty"`
+	EnvDigest string `toml:"env,omitempty" json:"env,omitempty"`
 	EnvConfig string `toml:"env-config,omitempty" json:"env-config,omitempty"`
 }
 

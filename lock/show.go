@@ -32,8 +32,8 @@ func (l *Lock) Summary() string {
 		if p.RequireCUDA != "" {
 			fmt.Fprintf(&b, "              requires %s  (%s)\n", p.RequireCUDA, p.RequireSource)
 		}
-		if p.Env != "" && p.Env != p.Digest {
-			fmt.Fprintf(&b, "              environment %s (config %s)\n", p.Env, p.EnvConfig)
+		if p.EnvDigest != "" && p.EnvDigest != p.Digest {
+			fmt.Fprintf(&b, "              environment %s (config %s)\n", p.EnvDigest, p.EnvConfig)
 			if ref := l.EnvReference(p.Platform); ref != "" {
 				fmt.Fprintf(&b, "              env-cache %s\n", ref)
 			}
@@ -116,8 +116,8 @@ func (v Versions) Describe() string {
 // records the environment; else "".
 func (l *Lock) EnvReference(platform string) string {
 	pl, ok := l.Image.Platform(platform)
-	if !ok || l.Run.EnvCache == "" || pl.Env == "" {
+	if !ok || l.Run.EnvCache == "" || pl.EnvDigest == "" {
 		return ""
 	}
-	return l.Run.EnvCache + "@" + pl.Env
+	return l.Run.EnvCache + "@" + pl.EnvDigest
 }

@@ -3,8 +3,6 @@ package runner
 import (
 	"strings"
 
-	"github.com/moby/moby/api/types/container"
-
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -56,13 +54,13 @@ func (g Given) Narrow(gpus schema.GPUs) schema.GPUs {
 }
 
 // Why says which GPUs a run uses and why, for the user.
-func (g Given) Why(reqs []container.DeviceRequest) string {
+func (g Given) Why(asked schema.GPUs) string {
 	switch {
-	case len(reqs) == 0:
+	case !asksGPUs(asked):
 		return ""
-	case g.Source != "" && len(reqs[0].DeviceIDs) > 0:
-		return "GPUs " + strings.Join(reqs[0].DeviceIDs, ",") + ": the ones this job was given (" + g.Source + ")"
-	case reqs[0].Count < 0:
+	case g.Source != "" && asked.Mode() == "devices":
+		return "GPUs " + strings.Join(asked.DeviceIDs(), ",") + ": the ones this job was given (" + g.Source + ")"
+	case asked.Mode() == "all" || asked.Mode() == "auto":
 		return "all GPUs: nothing restricts this process to some (no SLURM_STEP_GPUS, CUDA_VISIBLE_DEVICES or NVIDIA_VISIBLE_DEVICES)"
 	}
 	return ""

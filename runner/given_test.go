@@ -29,10 +29,10 @@ func TestGivenGPUs(t *testing.T) {
 		}
 	}
 	g := Given{IDs: []string{"2", "3"}, Source: "SLURM_STEP_GPUS"}
-	if why := g.Why(DeviceRequests(g.Narrow("all"))); !strings.Contains(why, "GPUs 2,3") || !strings.Contains(why, "SLURM_STEP_GPUS") {
+	if why := g.Why(g.Narrow("all")); !strings.Contains(why, "GPUs 2,3") || !strings.Contains(why, "SLURM_STEP_GPUS") {
 		t.Errorf("why: %q", why)
 	}
-	if why := (Given{}).Why(DeviceRequests("all")); !strings.Contains(why, "nothing restricts") {
+	if why := (Given{}).Why("all"); !strings.Contains(why, "nothing restricts") {
 		t.Errorf("why, unrestricted: %q", why)
 	}
 }

@@ -22,31 +22,36 @@ func (e *Engine) HasNVIDIARuntime(ctx context.Context) (bool, error) {
 	return ok, nil
 }
 
-// GPURequests turns [run] gpus into the engine's device requests. With
-// "auto", GPUs are requested only where the engine has an NVIDIA runtime;
-// "auto" and "all" ask for the GPUs given (see Given), not every GPU.
-func (e *Engine) GPURequests(ctx context.Context, gpus schema.GPUs, given Given) ([]container.DeviceRequest, error) {
-	if gpus.Mode() == "none" {
-		return nil, nil
+// GPURequests turns [run] gpus into the GPUs a run asks the engine for
+// ("none" for none). With "auto", GPUs are asked for only where the engine
+// has an NVIDIA runtime; "auto" and "all" ask for the GPUs given (see
+// Given), not every GPU.
+func (e *Engine) GPURequests(ctx context.Context, gpus schema.GPUs, given Given) (schema.GPUs, error) {
+	if !asksGPUs(gpus) {
+		return "none", nil
 	}
 	has, err := e.HasNVIDIARuntime(ctx)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if !has {
 		if gpus.Mode() == "auto" {
-			return nil, nil
+			return "none", nil
 		}
-		return nil, ErrNoGPURuntime
+		return "", ErrNoGPURuntime
 	}
-	return DeviceRequests(given.Narrow(gpus)), nil
+	return given.Narrow(gpus), nil
 }
 
-// DeviceRequests is what `docker run --gpus` sends for a gpus setting.
+// asksGPUs says whether a setting asks for any GPU.
+func asksGPUs(g schema.GPUs) bool { return g != "" && g.Mode() != "none" }
+
+// DeviceRequests is what `docker run --gpus` sends for a gpus setting:
+// the one place mlenv's GPUs become the engine API's.
 func DeviceRequests(gpus schema.GPUs) []container.DeviceRequest {
 	req := container.DeviceRequest{Driver: "nvidia", Capabilities: [][]string{{"gpu"}}}
 	switch gpus.Mode() {
-	case "none":
+	case "none", "invalid":
 		return nil
 	case "all", "auto":
 		req.Count = -1

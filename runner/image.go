@@ -113,9 +113,9 @@ func pullError(ref ImageRef, err error) error {
 	}
 	switch {
 	case cerrdefs.IsNotFound(err) || strings.Contains(err.Error(), "manifest unknown") || strings.Contains(err.Error(), "not found"):
-		return fmt.Errorf("pull %s: the locked image no longer exists in its registry and is not present locally (%v): restore it from an archive (`mlenv vendor`), or re-lock with `mlenv lock --upgrade`", ref, err)
+		return fmt.Errorf("pull %s: the locked image no longer exists in its registry and is not present locally (%w): restore it from an archive (`mlenv vendor`), or re-lock with `mlenv lock --upgrade`", ref, err)
 	case cerrdefs.IsUnauthorized(err) || strings.Contains(err.Error(), "unauthorized"):
-		return fmt.Errorf("pull %s: the registry refused access (%v): run `docker login %s`", ref, err, strings.SplitN(ref.Repository, "/", 2)[0])
+		return fmt.Errorf("pull %s: the registry refused access (%w): run `docker login %s`", ref, err, strings.SplitN(ref.Repository, "/", 2)[0])
 	}
 	return fmt.Errorf("pull %s: %w", ref, err)
 }

@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 
@@ -64,7 +65,11 @@ func (e *Engine) load(ctx context.Context, b v1.Image, tag string, write archive
 	if err != nil {
 		return fmt.Errorf("the engine did not keep %s: %w (%s)", tag, err, task.LastLines(string(out), 3))
 	}
-	if want, err := b.ConfigName(); err != nil || got.ID != want.String() {
+	want, err := b.ConfigName()
+	if err != nil {
+		return fmt.Errorf("the image's config digest: %w", err)
+	}
+	if got.ID != want.String() {
 		return fmt.Errorf("the engine stored %s as %s, not %s", tag, got.ID, want)
 	}
 	return nil
@@ -99,8 +104,11 @@ func thinArchive(w io.Writer, b v1.Image, tag string) error {
 		layers = append(layers, d.Hex+".tar")
 	}
 	all, err := b.Layers()
-	if err != nil || len(all) == 0 {
-		return fmt.Errorf("the image has no layers: %v", err)
+	if err != nil {
+		return fmt.Errorf("the image's layers: %w", err)
+	}
+	if len(all) == 0 {
+		return errors.New("the image has no layers")
 	}
 	top := all[len(all)-1]
 	manifest, err := json.Marshal([]map[string]any{{"Config": cfgName.Hex + ".json", "RepoTags": []string{tag}, "Layers": layers}})

@@ -14,14 +14,14 @@ import (
 	"github.com/mlenv/mlenv/lock"
 )
 
-// ErrNotStarted marks a run that failed before its container started:
+// ErrBeforeStart marks a run that failed before its container started:
 // mlenv run exits 125 for it.
-var ErrNotStarted = errors.New("the container did not start")
+var ErrBeforeStart = errors.New("the container did not start")
 
-type notStarted struct{ error }
+type beforeStart struct{ error }
 
-func (n notStarted) Unwrap() error        { return n.error }
-func (n notStarted) Is(target error) bool { return target == ErrNotStarted }
+func (n beforeStart) Unwrap() error        { return n.error }
+func (n beforeStart) Is(target error) bool { return target == ErrBeforeStart }
 
 // ExitError is a container that exited with a non-zero code, which mlenv
 // run passes on as its own.
@@ -72,14 +72,14 @@ type RunOptions struct {
 // environment for the engine's platform (pulled by digest, the locked
 // packages installed once), checks the driver for a GPU run, and runs
 // spec's command in it. A container that exits non-zero is an *ExitError;
-// every failure before the container started is ErrNotStarted.
+// every failure before the container started is ErrBeforeStart.
 func RunLock(ctx context.Context, z *Lazy, l *lock.Lock, spec RunSpec, stdio Stdio, o RunOptions) error {
 	e, err := z.Engine(ctx)
 	if err != nil {
-		return notStarted{err}
+		return beforeStart{err}
 	}
 	code, err := e.runLock(ctx, l, spec, stdio, o)
-	var started *StartedError
+	var started *AfterStartError
 	switch {
 	case err == nil && code == 0:
 		return nil
@@ -90,7 +90,7 @@ func RunLock(ctx context.Context, z *Lazy, l *lock.Lock, spec RunSpec, stdio Std
 	case errors.As(err, &started):
 		return err
 	}
-	return notStarted{err}
+	return beforeStart{err}
 }
 
 func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio Stdio, o RunOptions) (int, error) {

@@ -5,10 +5,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/moby/moby/api/types/container"
-
 	"github.com/mlenv/mlenv/internal/version"
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/schema"
 )
 
 // Preflight checks, before a GPU run starts, what the image needs of the
@@ -18,13 +17,13 @@ import (
 // compatibility; and a kernel (or PTX) for each GPU's compute capability.
 // It returns warnings, or the error that stops the run. A host with no
 // driver to read (a remote engine) is not judged.
-func Preflight(h GPUHost, l *lock.Lock, platform string, reqs []container.DeviceRequest) (warnings []string, err error) {
+func Preflight(h GPUHost, l *lock.Lock, platform string, asked schema.GPUs) (warnings []string, err error) {
 	driver := h.Driver()
-	if driver == "" || len(reqs) == 0 {
+	if driver == "" || !asksGPUs(asked) {
 		return nil, nil
 	}
 	gpus, _ := h.GPUs()
-	gpus = requested(gpus, reqs)
+	gpus = requested(gpus, asked)
 	pl, _ := l.Image.Platform(platform)
 	if pl.RequireCUDA != "" {
 		if err := checkRequirement(pl, driver, gpus); err != nil {
@@ -89,22 +88,22 @@ func frameworkOf(l *lock.Lock) string {
 	return "image"
 }
 
-// requested picks the GPUs device requests ask for: all, the first N, or
-// those named by index or UUID.
-func requested(gpus []GPU, reqs []container.DeviceRequest) []GPU {
-	var out []GPU
-	for _, r := range reqs {
-		switch {
-		case r.Count < 0:
-			return gpus
-		case r.Count > 0:
-			return gpus[:min(r.Count, len(gpus))]
-		}
+// requested picks the GPUs a run asks the engine for: all, the first N,
+// or those named by index or UUID.
+func requested(gpus []GPU, asked schema.GPUs) []GPU {
+	switch asked.Mode() {
+	case "all", "auto":
+		return gpus
+	case "count":
+		return gpus[:min(asked.Count(), len(gpus))]
+	case "devices":
+		var out []GPU
 		for _, g := range gpus {
-			if slices.Contains(r.DeviceIDs, g.Index) || slices.Contains(r.DeviceIDs, g.UUID) {
+			if ids := asked.DeviceIDs(); slices.Contains(ids, g.Index) || slices.Contains(ids, g.UUID) {
 				out = append(out, g)
 			}
 		}
+		return out
 	}
-	return out
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/schema"
 )
 
 // TestPreflight runs the checks against a recorded host: two H100s
@@ -20,7 +21,7 @@ func TestPreflight(t *testing.T) {
 		l.Image.Platforms[0].RequireCUDA, l.Image.Platforms[0].RequireSource = req, "env:NVIDIA_REQUIRE_CUDA"
 		return l
 	}
-	all := DeviceRequests("all")
+	all := schema.GPUs("all")
 	tests := []struct {
 		name      string
 		l         *lock.Lock
@@ -51,7 +52,7 @@ func TestPreflight(t *testing.T) {
 	if w, err := Preflight(GPUHost{Root: t.TempDir(), SMI: noSMI}, torch("sm_50"), "linux/amd64", all); err != nil || w != nil {
 		t.Errorf("no driver to read: %v %v", w, err)
 	}
-	if got := requested([]GPU{{Index: "0", UUID: "GPU-a"}, {Index: "1", UUID: "GPU-b"}}, DeviceRequests("device=GPU-b")); len(got) != 1 || got[0].Index != "1" {
+	if got := requested([]GPU{{Index: "0", UUID: "GPU-a"}, {Index: "1", UUID: "GPU-b"}}, schema.GPUs("device=GPU-b")); len(got) != 1 || got[0].Index != "1" {
 		t.Errorf("requested by UUID: %+v", got)
 	}
 }

@@ -43,7 +43,7 @@ func (e *NotReproducibleError) Error() string {
 // is one (a build that matched, or a changed copy).
 func (e *Engine) notReproducible(ctx context.Context, env Env, b *envimage.Built) error {
 	err := &NotReproducibleError{Platform: env.Base.Platform, Built: b.Digest.String(), BuiltConfig: b.Config.String(),
-		Env: env.Locked.Env, EnvConfig: env.Locked.EnvConfig}
+		Env: env.Locked.EnvDigest, EnvConfig: env.Locked.EnvConfig}
 	ref := env.Image()
 	if _, inspectErr := e.Client.ImageInspect(ctx, ref); inspectErr != nil {
 		return err
@@ -95,9 +95,13 @@ func (e *Engine) layersAbove(ctx context.Context, ref string, n int) ([]io.Reade
 		return nil, nil, err
 	}
 	layers, err := img.Layers()
-	if err != nil || len(layers) <= n {
+	if err != nil {
 		done()
-		return nil, nil, fmt.Errorf("%s has %d layers, not more than the base image's %d: %v", ref, len(layers), n, err)
+		return nil, nil, fmt.Errorf("the layers of %s: %w", ref, err)
+	}
+	if len(layers) <= n {
+		done()
+		return nil, nil, fmt.Errorf("%s has %d layers, not more than the base image's %d", ref, len(layers), n)
 	}
 	var out []io.Reader
 	for _, l := range layers[n:] {

@@ -32,8 +32,8 @@ type RunSpec struct {
 	Settings   schema.Run
 	Argv       []string // empty: the image's own command
 	TTY        bool
-	Stdin      bool // attach stdin
-	GPUs       []container.DeviceRequest
+	Stdin      bool        // attach stdin
+	GPUs       schema.GPUs // what the engine is asked for; "" or "none": no GPU
 	// AllowOutside permits mounts outside the project directory.
 	AllowOutside bool
 	// Subdir is where the command starts, relative to the project
@@ -80,7 +80,7 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		Mounts:      mounts,
 		IpcMode:     container.IpcMode(r.IPC),
 		NetworkMode: container.NetworkMode(r.Network),
-		Resources:   container.Resources{DeviceRequests: s.GPUs},
+		Resources:   container.Resources{DeviceRequests: DeviceRequests(s.GPUs)},
 		ConsoleSize: s.ConsoleSize,
 	}
 	if r.ShmSize != "" {
@@ -153,12 +153,12 @@ func (s RunSpec) hostPath(project, p string) (string, error) {
 	return real, nil
 }
 
-// StartedError wraps failures after the container started; anything else
+// AfterStartError wraps failures after the container started; anything else
 // Run returns happened before (exit 125).
-type StartedError struct{ Err error }
+type AfterStartError struct{ Err error }
 
-func (e *StartedError) Error() string { return e.Err.Error() }
-func (e *StartedError) Unwrap() error { return e.Err }
+func (e *AfterStartError) Error() string { return e.Err.Error() }
+func (e *AfterStartError) Unwrap() error { return e.Err }
 
 // Run creates the container, attaches stdio (a TTY with resize when asked),
 // starts it and waits, like `docker run --rm`: its exit code is returned,
@@ -190,7 +190,7 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 	defer restore()
 	outputDone := e.stream(spec, stdio, &attach.HijackedResponse)
 	if _, err := e.Client.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
-		return 0, &StartError{Argv: append([]string{"container"}, spec.Argv...), Err: err}
+		return 0, &CommandError{Argv: append([]string{"container"}, spec.Argv...), Err: err}
 	}
 	if spec.TTY {
 		stopResize := e.followResize(ctx, id, stdio)
@@ -201,21 +201,21 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 		<-outputDone
 		if err := e.stillUp(ctx, res.StatusCode); err != nil {
 			// the engine went away: the exit code is its doing, not the command's
-			return 0, &StartedError{&LostEngineError{During: "the run", Err: err}}
+			return 0, &AfterStartError{&LostEngineError{During: "the run", Err: err}}
 		}
 		if res.Error != nil {
-			return int(res.StatusCode), &StartedError{errors.New(res.Error.Message)}
+			return int(res.StatusCode), &AfterStartError{errors.New(res.Error.Message)}
 		}
 		return int(res.StatusCode), nil
 	case err := <-wait.Error:
 		if ctx.Err() != nil {
-			return 0, &StartedError{ctx.Err()}
+			return 0, &AfterStartError{ctx.Err()}
 		}
-		return 0, &StartedError{lost("the run", fmt.Errorf("waiting for the container: %w", err))}
+		return 0, &AfterStartError{lost("the run", fmt.Errorf("waiting for the container: %w", err))}
 	case <-ctx.Done():
 		e.interrupt(id, wait)
 		<-outputDone
-		return 0, &StartedError{ctx.Err()}
+		return 0, &AfterStartError{ctx.Err()}
 	}
 }
 

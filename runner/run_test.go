@@ -23,7 +23,7 @@ func TestContainer(t *testing.T) {
 		Image: "mlenv-env:abc", ProjectDir: dir, Argv: []string{"python", "train.py"},
 		Settings: schema.Run{Workdir: "/src", IPC: "host", ShmSize: "1g", Network: "none", User: "host",
 			Mounts: []string{"./data:/data:ro", "cachevol:/cache"}, Env: map[string]string{"B": "2", "A": "1"}},
-		GPUs: runner.DeviceRequests("2"),
+		GPUs: "2",
 	}
 	cfg, hc, err := spec.Container()
 	if err != nil {

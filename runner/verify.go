@@ -53,7 +53,7 @@ func (e *Engine) VerifyEnv(ctx context.Context, l *lock.Lock, o VerifyOptions) e
 		return err
 	}
 	defer built.Close()
-	if want := env.Locked.EnvConfig; want != "" && (built.Config.String() != want || built.Digest.String() != env.Locked.Env) {
+	if want := env.Locked.EnvConfig; want != "" && (built.Config.String() != want || built.Digest.String() != env.Locked.EnvDigest) {
 		return e.notReproducible(ctx, env, built)
 	}
 	if named, err := e.Client.ImageInspect(ctx, env.Image()); err == nil && named.ID != built.Config.String() {

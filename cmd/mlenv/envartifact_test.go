@@ -46,7 +46,7 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 	}
 	l := readLock(t, dir)
 	pl := l.Image.Platforms[0]
-	if pl.Env == "" || pl.EnvConfig == "" || pl.Env == pl.Digest {
+	if pl.EnvDigest == "" || pl.EnvConfig == "" || pl.EnvDigest == pl.Digest {
 		t.Fatalf("the lock records no environment: %+v", pl)
 	}
 	env, err := runner.EnvFor(l, pl.Platform, l.Run.PipCache)
@@ -107,7 +107,7 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 	other.Docker(nil, "rmi", env.Image())
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	b := mlenv(t, dir, "build", "--json")
-	if b.code != 0 || !strings.Contains(b.stdout, pl.Env) || !strings.Contains(b.stdout, `"loaded": true`) {
+	if b.code != 0 || !strings.Contains(b.stdout, pl.EnvDigest) || !strings.Contains(b.stdout, `"loaded": true`) {
 		t.Fatalf("build on the other machine: exit %d\n%s\n%s", b.code, b.stdout, b.stderr)
 	}
 	if id := other.Docker(nil, "image", "inspect", "-f", "{{.Id}}", env.Image()); id != pl.EnvConfig {
@@ -122,7 +122,7 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 	// it nothing.
 	cache := enginetest.Registry(t) + "/mlenv-test/envs"
 	t.Setenv("DOCKER_HOST", "")
-	if r := mlenv(t, dir, "push", cache); r.code != 0 || !strings.Contains(r.stderr, cache+"@"+pl.Env) {
+	if r := mlenv(t, dir, "push", cache); r.code != 0 || !strings.Contains(r.stderr, cache+"@"+pl.EnvDigest) {
 		t.Fatalf("push: exit %d\n%s", r.code, r.stderr)
 	}
 	t.Setenv("DOCKER_HOST", other.Host)

@@ -34,7 +34,7 @@ func exitCode(ctx context.Context, err error) int {
 		return exited.Code
 	case ctx.Err() != nil || errors.Is(err, context.Canceled):
 		return exitInterrupted
-	case errors.Is(err, runner.ErrNotStarted):
+	case errors.Is(err, runner.ErrBeforeStart):
 		return exitRunFailed
 	case errors.Is(err, lock.ErrStale):
 		return exitStale

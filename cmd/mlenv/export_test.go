@@ -201,7 +201,7 @@ func TestExportK8sStrict(t *testing.T) {
 		pod.Tolerations[1].Value != "ml" || pod.Tolerations[1].Operator != corev1.TolerationOpEqual {
 		t.Errorf("placement: namespace %q, selector %v, tolerations %+v", job.Namespace, pod.NodeSelector, pod.Tolerations)
 	}
-	if len(pod.InitContainers) != 0 || len(pod.Volumes) != 1 || pod.Containers[0].Image != "registry.example/team/envs@"+l.Image.Platforms[0].Env {
+	if len(pod.InitContainers) != 0 || len(pod.Volumes) != 1 || pod.Containers[0].Image != "registry.example/team/envs@"+l.Image.Platforms[0].EnvDigest {
 		t.Errorf("with env-cache: init %d, volumes %+v, image %s", len(pod.InitContainers), pod.Volumes, pod.Containers[0].Image)
 	}
 	for _, bad := range [][]string{{"--toleration", "x:Sometimes"}, {"--node-selector", "novalue"}, {"--namespace", "Bad_NS"}} {

@@ -248,7 +248,7 @@ func TestGPURequestsReachTheEngine(t *testing.T) {
 		return map[string]string{"SLURM_STEP_GPUS": "2,3"}[k], k == "SLURM_STEP_GPUS"
 	})
 	for gpus, want := range map[schema.GPUs]string{"all": "-1 []", "2": "2 []", "device=0,1": "0 [0 1]", step.Narrow("all"): "0 [2 3]"} {
-		spec := runner.RunSpec{Image: img, ProjectDir: t.TempDir(), Settings: schema.Run{Workdir: "/src", Network: "bridge", GPUs: gpus}, Argv: []string{"true"}, GPUs: runner.DeviceRequests(gpus)}
+		spec := runner.RunSpec{Image: img, ProjectDir: t.TempDir(), Settings: schema.Run{Workdir: "/src", Network: "bridge", GPUs: gpus}, Argv: []string{"true"}, GPUs: gpus}
 		id, err := engine.Create(ctx, spec)
 		if err != nil {
 			t.Fatal(err)

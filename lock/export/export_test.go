@@ -90,7 +90,7 @@ func TestEnvCacheExportsInstallNothing(t *testing.T) {
 	h := "sha256:" + strings.Repeat("a", 64)
 	env := "sha256:" + strings.Repeat("e", 64)
 	l := &lock.Lock{
-		Image:    lock.Image{Repository: "registry.example/base", Digest: h, Platforms: []lock.Platform{{Platform: "linux/amd64", Digest: h, Config: h, Env: env, EnvConfig: h}}},
+		Image:    lock.Image{Repository: "registry.example/base", Digest: h, Platforms: []lock.Platform{{Platform: "linux/amd64", Digest: h, Config: h, EnvDigest: env, EnvConfig: h}}},
 		Packages: []lock.Package{{Name: "any", Version: "1", Index: "https://pypi.org/simple", Hashes: []string{h}}},
 		Run:      lock.Run{Workdir: "/src", GPUs: "1", PipCache: "mlenv-pip-cache", Command: []string{"python", "train.py"}},
 	}

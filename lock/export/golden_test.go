@@ -22,7 +22,7 @@ func goldenLocks() map[string]*lock.Lock {
 		Mounts: []string{"./data:/data:ro"}, Env: map[string]string{"WANDB_MODE": "offline"}, Command: []string{"python", "train.py"}}
 	installs := &lock.Lock{
 		Image: lock.Image{Reference: "pytorch/pytorch", Repository: "index.docker.io/pytorch/pytorch", Tag: "2.1.2-cuda12.1-cudnn8-runtime", Digest: h,
-			Platforms: []lock.Platform{{Platform: "linux/amd64", Digest: h, Config: h, Env: env, EnvConfig: h}}},
+			Platforms: []lock.Platform{{Platform: "linux/amd64", Digest: h, Config: h, EnvDigest: env, EnvConfig: h}}},
 		Packages: []lock.Package{{Name: "six", Version: "1.16.0", Requested: true, Index: "https://pypi.org/simple", Hashes: []string{h}}},
 		Run:      run,
 	}

@@ -244,10 +244,10 @@ func slurmApptainer(l *lock.Lock, platform, from string) (string, error) {
 	var image string
 	if from != "" {
 		pl, _ := l.Image.Platform(platform)
-		if pl.Env == "" {
+		if pl.EnvDigest == "" {
 			return "", errors.New("--from: mlenv.lock records no environment digest: run `mlenv lock` with this mlenv, and `mlenv vendor` again")
 		}
-		image = shellQuote("oci:" + from + ":" + lock.EnvRefName(pl.Env))
+		image = shellQuote("oci:" + from + ":" + lock.EnvRefName(pl.EnvDigest))
 	} else {
 		ref, err := needCache(l, platform, "apptainer")
 		if err != nil {

@@ -15,7 +15,7 @@ func slurmLock(cache string) *lock.Lock {
 	env := "sha256:" + strings.Repeat("e", 64)
 	return &lock.Lock{
 		Image: lock.Image{Repository: "registry.example:5000/base", Digest: h,
-			Platforms: []lock.Platform{{Platform: "linux/amd64", Digest: h, Config: h, Env: env, EnvConfig: h}}},
+			Platforms: []lock.Platform{{Platform: "linux/amd64", Digest: h, Config: h, EnvDigest: env, EnvConfig: h}}},
 		Packages: []lock.Package{{Name: "any", Version: "1", Index: "https://pypi.org/simple", Hashes: []string{h}}},
 		Run: lock.Run{Workdir: "/src", GPUs: "2", IPC: "host", ShmSize: "8g", Network: "bridge", User: "host",
 			Env: map[string]string{"WANDB_MODE": "offline"}, Command: []string{"python", "train.py", "--name", "it's"}, EnvCache: cache},

@@ -39,9 +39,9 @@ func writeEnvs(ctx context.Context, l *lock.Lock, dir string) error {
 		if err != nil {
 			return fmt.Errorf("build the %s environment for the archive: %w", pl.Platform, err)
 		}
-		if pl.Env != "" && b.Digest.String() != pl.Env {
+		if pl.EnvDigest != "" && b.Digest.String() != pl.EnvDigest {
 			b.Close()
-			return fmt.Errorf("the %s environment built for the archive is %s, but mlenv.lock records %s: the build is not reproducible (run `mlenv verify --deep`)", pl.Platform, b.Digest, pl.Env)
+			return fmt.Errorf("the %s environment built for the archive is %s, but mlenv.lock records %s: the build is not reproducible (run `mlenv verify --deep`)", pl.Platform, b.Digest, pl.EnvDigest)
 		}
 		plat, err := v1.ParsePlatform(pl.Platform)
 		if err == nil {
@@ -80,13 +80,13 @@ func layoutImage(p layout.Path, digest string) (v1.Image, error) {
 // one, under the environment's name; the run then finds it by its ID.
 func loadEnv(ctx context.Context, e runner.Loader, dir string, l *lock.Lock, platform string) error {
 	env, err := runner.EnvFor(l, platform, l.Run.PipCache)
-	if err != nil || env.Locked.Env == "" || len(env.Packages) == 0 {
+	if err != nil || env.Locked.EnvDigest == "" || len(env.Packages) == 0 {
 		return err
 	}
 	if e.HasImage(ctx, env.Locked.EnvConfig) {
 		return nil
 	}
-	img, err := archiveImage(dir, env.Locked.Env)
+	img, err := archiveImage(dir, env.Locked.EnvDigest)
 	if err != nil {
 		return nil // an archive without it: the run builds from its wheels
 	}

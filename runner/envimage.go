@@ -162,7 +162,7 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 	}
 	// One build of an environment at a time on this host: a second run
 	// waits, then finds the image the first one made.
-	unlock, err := buildLock(env.Key())
+	unlock, err := buildMutex(env.Key())
 	if err != nil {
 		return "", err
 	}
@@ -195,36 +195,45 @@ func (e *Engine) lockedEnv(ctx context.Context, env Env, warn func(string)) (str
 		return "", false
 	}
 	if nameErr != nil || named.ID != want {
-		e.Client.ImageTag(ctx, client.ImageTagOptions{Source: want, Target: env.Image()})
+		e.name(ctx, want, env.Image(), warn)
 	}
 	return want, true
+}
+
+// name tags the image id as name, so that `mlenv cache` and `docker
+// images` show the environment by name. Runs go by the ID, so a name that
+// cannot be given is said (to warn) and the run goes on.
+func (e *Engine) name(ctx context.Context, id, name string, warn func(string)) {
+	if _, err := e.Client.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: name}); err != nil && warn != nil {
+		warn(fmt.Sprintf("could not name the environment %s %s: %v (mlenv runs it by its ID all the same)", id, name, err))
+	}
 }
 
 // pullEnv pulls the locked environment from the env-cache by its digest;
 // a cache that lacks it (or cannot be reached) is said so, and the caller
 // builds.
 func (e *Engine) pullEnv(ctx context.Context, env Env, o EnvOptions) (string, bool) {
-	if o.Cache == "" || env.Locked.Env == "" || e.Offline {
+	if o.Cache == "" || env.Locked.EnvDigest == "" || e.Offline {
 		return "", false
 	}
-	ref := ImageRef{Repository: o.Cache, Digest: env.Locked.Env, Platform: env.Base.Platform, Config: env.Locked.EnvConfig}
+	ref := ImageRef{Repository: o.Cache, Digest: env.Locked.EnvDigest, Platform: env.Base.Platform, Config: env.Locked.EnvConfig}
 	if _, err := e.EnsureImage(ctx, ref, o.Progress); err != nil {
 		if o.Info != nil {
 			o.Info(fmt.Sprintf("env-cache %s: %v; building the environment instead", ref, err))
 		}
 		return "", false
 	}
-	e.Client.ImageTag(ctx, client.ImageTagOptions{Source: env.Locked.EnvConfig, Target: env.Image()})
+	e.name(ctx, env.Locked.EnvConfig, env.Image(), o.Warn)
 	if o.Info != nil {
 		o.Info(fmt.Sprintf("Pulled the environment %s from env-cache %s", env.Locked.EnvConfig, o.Cache))
 	}
 	return env.Locked.EnvConfig, true
 }
 
-// buildLock serializes the builds of one environment among the processes
+// buildMutex serializes the builds of one environment among the processes
 // of this host (all users: the lock files live in a shared, sticky
 // directory).
-func buildLock(key string) (func(), error) {
+func buildMutex(key string) (func(), error) {
 	dir := filepath.Join(os.TempDir(), "mlenv-locks")
 	if err := os.MkdirAll(dir, 0o777|os.ModeSticky); err != nil {
 		return nil, fmt.Errorf("serialize builds of environment %s: %w", key, err)

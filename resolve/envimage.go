@@ -22,21 +22,21 @@ func pinEnv(ctx context.Context, prev, next *lock.Lock, o Options) error {
 	if prev != nil && sameEnvInputs(prev, next) {
 		for i := range next.Image.Platforms {
 			old, _ := prev.Image.Platform(next.Image.Platforms[i].Platform)
-			next.Image.Platforms[i].Env, next.Image.Platforms[i].EnvConfig = old.Env, old.EnvConfig
+			next.Image.Platforms[i].EnvDigest, next.Image.Platforms[i].EnvConfig = old.EnvDigest, old.EnvConfig
 		}
 		return nil
 	}
 	for i := range next.Image.Platforms {
 		pl := &next.Image.Platforms[i]
 		if len(next.PackagesFor(pl.Platform)) == 0 {
-			pl.Env, pl.EnvConfig = pl.Digest, pl.Config
+			pl.EnvDigest, pl.EnvConfig = pl.Digest, pl.Config
 			continue
 		}
 		b, err := buildEnv(ctx, next, pl.Platform, o, true)
 		if err != nil {
 			return fmt.Errorf("build the %s environment to record its digest: %w", pl.Platform, err)
 		}
-		pl.Env, pl.EnvConfig = b.Digest.String(), b.Config.String()
+		pl.EnvDigest, pl.EnvConfig = b.Digest.String(), b.Config.String()
 		b.Close()
 	}
 	return nil
@@ -90,7 +90,7 @@ func (r RegistryBase) BaseImage(ctx context.Context, l *lock.Lock, platform stri
 // same base images, python and packages, and every platform recorded.
 func sameEnvInputs(a, b *lock.Lock) bool {
 	for _, p := range a.Image.Platforms {
-		if p.Env == "" || p.EnvConfig == "" {
+		if p.EnvDigest == "" || p.EnvConfig == "" {
 			return false
 		}
 	}
@@ -121,9 +121,9 @@ func BuildEnvs(ctx context.Context, l *lock.Lock, o Options) ([]*envimage.Built,
 	var out []*envimage.Built
 	for _, pl := range l.Image.Platforms {
 		b, err := BuildEnv(ctx, l, pl.Platform, o)
-		if err == nil && pl.Env != "" && b.Digest.String() != pl.Env {
+		if err == nil && pl.EnvDigest != "" && b.Digest.String() != pl.EnvDigest {
 			b.Close()
-			err = &EnvMismatchError{Platform: pl.Platform, Built: b.Digest.String(), Locked: pl.Env}
+			err = &EnvMismatchError{Platform: pl.Platform, Built: b.Digest.String(), Locked: pl.EnvDigest}
 		}
 		if err != nil {
 			for _, b := range out {

@@ -85,7 +85,7 @@ func (e *Engine) startTask(ctx context.Context, id string, req task.Request) (*t
 	defer attach.Close()
 	wait := e.Client.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
 	if _, err := e.Client.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
-		return nil, &StartError{Argv: req.Argv, Err: err}
+		return nil, &CommandError{Argv: req.Argv, Err: err}
 	}
 	var stdout, stderr bytes.Buffer
 	errw := io.Writer(&stderr)
@@ -158,18 +158,18 @@ func (e *Engine) remove(id string) {
 	e.Client.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 }
 
-// StartError is a container that could not start, typically because its
-// executable is missing from the image.
-type StartError struct {
+// CommandError is a container whose command could not start, typically
+// because its executable is missing from the image.
+type CommandError struct {
 	Argv []string
 	Err  error
 }
 
-func (e *StartError) Error() string { return fmt.Sprintf("start %s: %v", e.Argv[0], e.Err) }
-func (e *StartError) Unwrap() error { return e.Err }
+func (e *CommandError) Error() string { return fmt.Sprintf("start %s: %v", e.Argv[0], e.Err) }
+func (e *CommandError) Unwrap() error { return e.Err }
 
 // NotFound reports whether the executable was missing.
-func (e *StartError) NotFound() bool {
+func (e *CommandError) NotFound() bool {
 	s := e.Err.Error()
 	return strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file or directory")
 }
