@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/mlenv/mlenv/internal/redact"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -127,7 +128,7 @@ func checkURL(raw string) error {
 		return err
 	}
 	if u, _ := url.Parse(raw); u.User != nil {
-		return fmt.Errorf("%q holds credentials", schema.RedactURL(raw))
+		return fmt.Errorf("%q holds credentials", redact.URL(raw))
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/mlenv/mlenv/internal/redact"
 )
 
 // CheckURL accepts an http(s) URL with a host, no fragment and no
@@ -12,44 +14,18 @@ import (
 // files, in mlenv.toml and in the lock.
 func CheckURL(raw string) error {
 	if !Plain(raw) {
-		return fmt.Errorf("%q holds whitespace or control characters", RedactURL(raw))
+		return fmt.Errorf("%q holds whitespace or control characters", redact.URL(raw))
 	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%q is not a URL", RedactURL(raw))
+		return fmt.Errorf("%q is not a URL", redact.URL(raw))
 	case u.Scheme != "http" && u.Scheme != "https", u.Host == "":
-		return fmt.Errorf("%q is not an http(s) URL", RedactURL(raw))
+		return fmt.Errorf("%q is not an http(s) URL", redact.URL(raw))
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return fmt.Errorf("%q has a fragment", RedactURL(raw))
+		return fmt.Errorf("%q has a fragment", redact.URL(raw))
 	}
 	return nil
-}
-
-// RedactURL drops the user information (user:password@) from a URL, so
-// that credentials reach no lock, log or error. It is the one redaction
-// mlenv has. A string that does not parse as a URL loses everything
-// between "://" and the last "@" before the path.
-func RedactURL(raw string) string {
-	if u, err := url.Parse(raw); err == nil {
-		if u.User == nil {
-			return raw
-		}
-		u.User = nil
-		return u.String()
-	}
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		return raw
-	}
-	host, path, hasPath := strings.Cut(rest, "/")
-	if i := strings.LastIndex(host, "@"); i >= 0 {
-		host = host[i+1:]
-	}
-	if hasPath {
-		return scheme + "://" + host + "/" + path
-	}
-	return scheme + "://" + host
 }
 
 var varRe = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
@@ -65,7 +41,7 @@ func ExpandURL(raw string, lookup func(string) (string, bool)) (string, error) {
 	scheme, rest, _ := strings.Cut(raw, "://")
 	at := strings.LastIndex(rest, "@")
 	if at < 0 || strings.Contains(rest[at:], "${") || strings.Contains(scheme, "${") {
-		return "", BadInput(fmt.Errorf("index URL %q: ${VAR} may stand only in the user information (https://${USER}:${TOKEN}@host/simple)", RedactURL(raw)))
+		return "", BadInput(fmt.Errorf("index URL %q: ${VAR} may stand only in the user information (https://${USER}:${TOKEN}@host/simple)", redact.URL(raw)))
 	}
 	var missing []string
 	userinfo := varRe.ReplaceAllStringFunc(rest[:at], func(m string) string {
@@ -77,7 +53,7 @@ func ExpandURL(raw string, lookup func(string) (string, bool)) (string, error) {
 		return strings.ReplaceAll(url.QueryEscape(v), "+", "%20")
 	})
 	if len(missing) > 0 {
-		return "", BadInput(fmt.Errorf("index URL %s uses ${%s}, which is not set: export it (or keep the credentials in ~/.netrc)", RedactURL(raw), strings.Join(missing, "}, ${")))
+		return "", BadInput(fmt.Errorf("index URL %s uses ${%s}, which is not set: export it (or keep the credentials in ~/.netrc)", redact.URL(raw), strings.Join(missing, "}, ${")))
 	}
 	return scheme + "://" + userinfo + rest[at:], nil
 }

@@ -3,6 +3,8 @@
 // a lock records.
 package schema
 
+import "github.com/mlenv/mlenv/internal/redact"
+
 // Spec is a decoded, validated and defaulted mlenv.toml.
 type Spec struct {
 	Project Project `toml:"project" json:"project"`
@@ -96,7 +98,7 @@ func (p Pip) Indexes() []string {
 func (p Pip) PublicIndexes() []string {
 	out := p.Indexes()
 	for i, u := range out {
-		out[i] = RedactURL(u)
+		out[i] = redact.URL(u)
 	}
 	return out
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/Masterminds/semver/v3"
 	"github.com/docker/go-units"
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/mlenv/mlenv/internal/redact"
 )
 
 var (
@@ -107,7 +109,7 @@ func (s *Spec) validatePip(add func(*Error)) {
 				continue
 			}
 			if CheckURL(expanded) != nil {
-				add(s.Errorf(key, `write an http(s) URL such as "https://pypi.org/simple"`, "invalid index URL %q", RedactURL(raw)))
+				add(s.Errorf(key, `write an http(s) URL such as "https://pypi.org/simple"`, "invalid index URL %q", redact.URL(raw)))
 			}
 		}
 	}

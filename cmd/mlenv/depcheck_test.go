@@ -4,58 +4,28 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/mlenv/mlenv/internal/depcheck"
 )
 
-const module = "github.com/mlenv/mlenv/"
+// TestDependencies: the CLI parses flags, calls the library and prints;
+// it connects the engine through runner/docker and reaches no client
+// library of its own.
+func TestDependencies(t *testing.T) {
+	depcheck.AssertImports(t, "github.com/docker/go-units", "github.com/moby/term", "github.com/spf13/cobra",
+		"internal/envimage", "internal/indexauth", "internal/registry", "lock", "lock/export",
+		"resolve", "resolve/family", "runner", "runner/archive", "runner/docker", "schema")
+}
 
-// Clients that only some layers may reach.
-const (
-	engineClient   = "github.com/moby/moby/client"
-	registryClient = "github.com/google/go-containerregistry/pkg/v1/remote"
-)
-
-// TestLayering guards the house's layering, as go-containerregistry's
-// depcheck does: the formats and leaf packages reach neither the engine
-// nor the registry client, the resolver never the engine client, the
-// runner not the resolver, the environment image builder neither client
-// (it is a function of the lock and its inputs), and nothing imports the
-// CLI.
-func TestLayering(t *testing.T) {
-	forbidden := map[string][]string{
-		"schema":          {engineClient, registryClient, module + "lock", module + "resolve", module + "runner"},
-		"lock":            {engineClient, registryClient, module + "resolve", module + "runner"},
-		"lock/export":     {engineClient, registryClient, module + "resolve", module + "runner"},
-		"resolve/version": {engineClient, registryClient, module + "schema", module + "lock"},
-		"resolve/family":  {engineClient, registryClient},
-		"resolve/pip":     {engineClient, registryClient},
-		"runner/task":     {engineClient, registryClient, module + "resolve"},
-		"runner/envimage": {engineClient, registryClient, module + "resolve", module + "runner/vendor"},
-		"resolve":         {engineClient},
-		"runner": {registryClient, module + "resolve", module + "resolve/pip", module + "resolve/family",
-			module + "resolve/registry"},
+// TestNothingImportsTheCLI: cmd/ is the top of the graph.
+func TestNothingImportsTheCLI(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}}: {{join .Imports " "}}`, depcheck.Module+"/...").Output()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for pkg, bad := range forbidden {
-		deps := goList(t, "-deps", module+pkg)
-		for _, b := range bad {
-			for _, d := range deps {
-				if d == b {
-					t.Errorf("%s depends on %s", pkg, b)
-				}
-			}
-		}
-	}
-	for _, line := range goList(t, "-f", "{{.ImportPath}}: {{join .Imports \" \"}}", module+"...") {
-		if pkg, imports, _ := strings.Cut(line, ": "); strings.Contains(" "+imports+" ", " "+module+"cmd/") {
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if pkg, imports, _ := strings.Cut(line, ": "); strings.Contains(" "+imports, " "+depcheck.Module+"/cmd/") {
 			t.Errorf("%s imports the CLI", pkg)
 		}
 	}
-}
-
-func goList(t *testing.T, args ...string) []string {
-	t.Helper()
-	out, err := exec.Command("go", append([]string{"list"}, args...)...).Output()
-	if err != nil {
-		t.Fatalf("go list %v: %v", args, err)
-	}
-	return strings.Split(strings.TrimSpace(string(out)), "\n")
 }

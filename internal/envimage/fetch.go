@@ -15,8 +15,8 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/redact"
 	"github.com/mlenv/mlenv/lock"
-	"github.com/mlenv/mlenv/schema"
 )
 
 // Fetch makes sure dir holds p's locked file, under its own file name,
@@ -55,14 +55,14 @@ func download(ctx context.Context, client *http.Client, fileURL, dir string, has
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("download %s: %w", schema.RedactURL(fileURL), err)
+		return "", fmt.Errorf("download %s: %w", redact.URL(fileURL), err)
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
-		return "", fmt.Errorf("download %s: %s: %s", schema.RedactURL(fileURL), resp.Status, indexauth.Hint)
+		return "", fmt.Errorf("download %s: %s: %s", redact.URL(fileURL), resp.Status, indexauth.Hint)
 	case resp.StatusCode != http.StatusOK:
-		return "", fmt.Errorf("download %s: %s", schema.RedactURL(fileURL), resp.Status)
+		return "", fmt.Errorf("download %s: %s", redact.URL(fileURL), resp.Status)
 	}
 	tmp, err := os.CreateTemp(dir, ".download-*")
 	if err != nil {
@@ -72,12 +72,12 @@ func download(ctx context.Context, client *http.Client, fileURL, dir string, has
 	h := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(tmp, h), resp.Body); err != nil {
 		tmp.Close()
-		return "", fmt.Errorf("download %s: %w", schema.RedactURL(fileURL), err)
+		return "", fmt.Errorf("download %s: %w", redact.URL(fileURL), err)
 	}
 	tmp.Close()
 	got := fmt.Sprintf("sha256:%x", h.Sum(nil))
 	if !slices.Contains(hashes, got) {
-		return "", &HashError{URL: schema.RedactURL(fileURL), Got: got, Want: hashes}
+		return "", &HashError{URL: redact.URL(fileURL), Got: got, Want: hashes}
 	}
 	return dest, os.Rename(tmp.Name(), dest)
 }
@@ -108,7 +108,7 @@ func findFile(ctx context.Context, client *http.Client, p lock.Package) (string,
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "", fmt.Errorf("%s: %w", schema.RedactURL(page), err)
+		return "", fmt.Errorf("%s: %w", redact.URL(page), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
@@ -126,7 +126,7 @@ func findFile(ctx context.Context, client *http.Client, p lock.Package) (string,
 			return base.ResolveReference(href).String(), nil
 		}
 	}
-	return "", fmt.Errorf("%s %s: no file with a locked hash on %s", p.Name, p.Version, schema.RedactURL(page))
+	return "", fmt.Errorf("%s %s: no file with a locked hash on %s", p.Name, p.Version, redact.URL(page))
 }
 
 // inDir finds p's locked file in dir (a wheelhouse) by its hash.

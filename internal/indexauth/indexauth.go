@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mlenv/mlenv/internal/redact"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
 )
@@ -47,7 +48,7 @@ func Load(indexURLs []string) (*Auth, error) {
 	for _, raw := range indexURLs {
 		expanded, err := schema.ExpandURL(raw, os.LookupEnv)
 		if err != nil {
-			if u, perr := url.Parse(schema.RedactURL(raw)); perr == nil {
+			if u, perr := url.Parse(redact.URL(raw)); perr == nil {
 				a.missing[u.Hostname()] = err
 			}
 			continue
@@ -216,7 +217,7 @@ func (a *Auth) Refuser(ctx context.Context, indexURLs []string) string {
 		}
 		resp.Body.Close()
 		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-			return schema.RedactURL(raw)
+			return redact.URL(raw)
 		}
 	}
 	return ""

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/redact"
 	"github.com/mlenv/mlenv/internal/task"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
@@ -47,7 +48,7 @@ func mergePlatforms(per map[string][]scriptPkg, spec *schema.Spec, base []lock.D
 		}
 		pkg := lock.Package{
 			Name: k.name, Version: sp.Version, Requested: sp.Requested,
-			Index: indexOf(sp.URL, spec), Hashes: hashes, Platforms: pl, URL: schema.RedactURL(sp.URL),
+			Index: indexOf(sp.URL, spec), Hashes: hashes, Platforms: pl, URL: redact.URL(sp.URL),
 		}
 		if bv, ok := baseVersions[k.name]; ok && bv != sp.Version {
 			pkg.Replaces = bv

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/redact"
 	"github.com/mlenv/mlenv/internal/task"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
@@ -183,7 +184,7 @@ func scriptFiles(in Input, reqs []Requirement, cross map[string]any) (map[string
 		"venv_args":         lock.VenvArgs,
 		"requirements_file": lock.RequirementsPath,
 		"requirement_lines": lines,
-		"index_url":         schema.RedactURL(in.Spec.Pip.IndexURL),
+		"index_url":         redact.URL(in.Spec.Pip.IndexURL),
 		"extra_index_urls":  in.Spec.Pip.PublicIndexes()[1:],
 		"trusted_hosts":     lock.TrustedHosts(in.Spec.Pip.PublicIndexes()),
 		"probe_framework":   cross == nil,
