@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlenv/mlenv/runner"
-	"github.com/mlenv/mlenv/runner/docker"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -62,7 +61,7 @@ made on the engine, other users' too. What a container uses is skipped.`,
 }
 
 func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
-	z := &runner.Lazy{Dial: docker.Connect}
+	z := newEngine()
 	defer z.Close()
 	engine, err := z.Engine(ctx)
 	if err != nil {
@@ -98,7 +97,7 @@ func runCachePrune(ctx context.Context, o cacheOptions, stderr io.Writer) error 
 			po.Volumes = []string{l.Run.PipCache}
 		}
 	}
-	z := &runner.Lazy{Dial: docker.Connect}
+	z := newEngine()
 	defer z.Close()
 	engine, err := z.Engine(ctx)
 	if err != nil {

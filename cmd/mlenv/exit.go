@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/runner"
@@ -20,6 +21,28 @@ const (
 	exitRunFailed   = 125
 	exitInterrupted = 130
 )
+
+// exitCodes is the contract as help and README write it, in one place
+// (a test holds README's table to it).
+var exitCodes = []struct{ code, meaning string }{
+	{"0", "ok"},
+	{"1", "failure (registry, engine, resolution)"},
+	{"2", "usage or bad input (mlenv.toml, a corrupted or unknown-format lock)"},
+	{"3", "stale lock (`lock --check`, `run` without `--frozen`)"},
+	{"125", "`mlenv run` failed before the container started"},
+	{"130", "interrupted"},
+	{"other", "`mlenv run`: the container's exit code"},
+}
+
+// exitHelp is the contract for --help.
+func exitHelp() string {
+	var b strings.Builder
+	b.WriteString("Exit codes:\n")
+	for _, c := range exitCodes {
+		fmt.Fprintf(&b, "  %-6s %s\n", c.code, strings.ReplaceAll(c.meaning, "`", ""))
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
 
 // exitCode maps an error to the documented exit code. It is the one place
 // that does: the library says what went wrong with typed and sentinel

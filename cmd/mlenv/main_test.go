@@ -75,3 +75,19 @@ func readFile(t *testing.T, path string) string {
 }
 
 func readFileBytes(path string) ([]byte, error) { return os.ReadFile(path) }
+
+// TestExitCodesDocumented: README's exit-code table is exit.go's.
+func TestExitCodesDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range exitCodes {
+		if row := "| " + c.code + " | " + c.meaning + " |"; !strings.Contains(string(readme), row) {
+			t.Errorf("README.md lacks the row %q", row)
+		}
+	}
+	if help := exitHelp(); !strings.Contains(help, "125    mlenv run failed before the container started") {
+		t.Errorf("help:\n%s", help)
+	}
+}

@@ -32,9 +32,7 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Long: `mlenv pins an ML environment (framework image, CUDA, cuDNN, python and pip
 packages) into mlenv.lock and runs containers from exactly that lock.
 
-Exit codes: 0 ok, 1 failure, 2 usage or bad input, 3 stale lock,
-125 run failed before the container started, 130 interrupted;
-otherwise mlenv run returns the container's exit code.`,
+` + exitHelp(),
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -34,10 +34,15 @@ func newServices(g *globalOptions, p *lock.Project, stderr io.Writer) (*services
 			return nil, err
 		}
 	}
-	engine := &runner.Lazy{Dial: docker.Connect, Auth: auth, Progress: progressOut(g, stderr),
-		Base: resolve.RegistryBase{Registry: reg}, Client: reg.HTTPClient()}
+	engine := newEngine()
+	engine.Auth, engine.Progress = auth, progressOut(g, stderr)
+	engine.Base, engine.Client = resolve.RegistryBase{Registry: reg}, reg.HTTPClient()
 	return &services{reg: reg, auth: auth, engine: engine}, nil
 }
+
+// newEngine is the engine as docker finds it, connected on first use:
+// the one place the CLI makes one.
+func newEngine() *runner.Lazy { return &runner.Lazy{Dial: docker.Connect} }
 
 // Close closes the engine's connection, if one was made.
 func (s *services) Close() error { return s.engine.Close() }

@@ -189,46 +189,37 @@ func (r *Registry) Get(ctx context.Context, ref name.Reference) (*remote.Descrip
 }
 
 func (r *Registry) get(ctx context.Context, ref name.Reference) (*remote.Descriptor, error) {
-	key := ref.String()
-	v, err, _ := r.flight.Do("get:"+key, func() (any, error) {
-		r.mu.Lock()
-		d := r.descs[key]
-		r.mu.Unlock()
-		if d != nil {
-			return d, nil
-		}
-		release, err := r.acquire(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		err = r.again(ctx, func() error {
-			d, err = r.puller.Get(ctx, ref)
-			return err
-		})
-		if err != nil {
-			return nil, Classify(err, key)
-		}
-		r.mu.Lock()
-		r.descs[key] = d
-		r.descs[ref.Context().Digest(d.Digest.String()).String()] = d
-		r.mu.Unlock()
-		return d, nil
+	d, err := fetchOnce(ctx, r, r.descs, "get:", ref.String(), ref.String(), func() (*remote.Descriptor, error) {
+		return r.puller.Get(ctx, ref)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return v.(*remote.Descriptor), nil
+	r.mu.Lock()
+	r.descs[ref.Context().Digest(d.Digest.String()).String()] = d
+	r.mu.Unlock()
+	return d, nil
 }
 
 // Config fetches, verifies and parses the config blob with the given
 // digest from repo. Configs are fetched once per Registry.
 func (r *Registry) Config(ctx context.Context, repo name.Repository, digest v1.Hash) (*v1.ConfigFile, error) {
-	v, err, _ := r.flight.Do("cfg:"+digest.String(), func() (any, error) {
+	ref := repo.Digest(digest.String())
+	return fetchOnce(ctx, r, r.cfgs, "cfg:", digest.String(), ref.String(), func() (*v1.ConfigFile, error) {
+		return r.readConfig(ctx, ref)
+	})
+}
+
+// fetchOnce is the one skeleton of a request for content: cached in
+// cache under key for the Registry's life, one request for concurrent
+// callers (flight keys are prefixed per cache), within the parallelism
+// limit, again on a broken body, and its error classified naming what.
+func fetchOnce[T any](ctx context.Context, r *Registry, cache map[string]T, prefix, key, what string, fetch func() (T, error)) (T, error) {
+	v, err, _ := r.flight.Do(prefix+key, func() (any, error) {
 		r.mu.Lock()
-		c := r.cfgs[digest.String()]
+		c, ok := cache[key]
 		r.mu.Unlock()
-		if c != nil {
+		if ok {
 			return c, nil
 		}
 		release, err := r.acquire(ctx)
@@ -236,23 +227,23 @@ func (r *Registry) Config(ctx context.Context, repo name.Repository, digest v1.H
 			return nil, err
 		}
 		defer release()
-		ref := repo.Digest(digest.String())
-		err = r.again(ctx, func() error {
-			c, err = r.readConfig(ctx, ref)
+		err = r.again(ctx, func() (err error) {
+			c, err = fetch()
 			return err
 		})
 		if err != nil {
-			return nil, Classify(err, ref.String())
+			return nil, Classify(err, what)
 		}
 		r.mu.Lock()
-		r.cfgs[digest.String()] = c
+		cache[key] = c
 		r.mu.Unlock()
 		return c, nil
 	})
 	if err != nil {
-		return nil, err
+		var zero T
+		return zero, err
 	}
-	return v.(*v1.ConfigFile), nil
+	return v.(T), nil
 }
 
 func (r *Registry) readConfig(ctx context.Context, ref name.Digest) (*v1.ConfigFile, error) {
