@@ -93,6 +93,27 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 	return cfg, hc, nil
 }
 
+// SubdirOf is the working directory relative to the project directory,
+// or "" when it is the project directory or outside it: RunSpec.Subdir for
+// a run started there.
+func SubdirOf(project string) string {
+	wd, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	_, inside, _ := schema.ResolvePath(project, wd)
+	realProject, err1 := filepath.EvalSymlinks(project)
+	realWd, err2 := filepath.EvalSymlinks(wd)
+	if !inside || err1 != nil || err2 != nil {
+		return ""
+	}
+	rel, err := filepath.Rel(realProject, realWd)
+	if err != nil || rel == "." {
+		return ""
+	}
+	return rel
+}
+
 // WorkingDir is where the command starts in the container: the same
 // directory under workdir as the caller's under the project.
 func (s RunSpec) WorkingDir() string {

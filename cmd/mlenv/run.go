@@ -99,7 +99,7 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	if len(argv) == 0 {
 		argv = settings.Command
 	}
-	spec := runner.RunSpec{ProjectDir: p.Spec.Dir, Subdir: subdirOf(p.Spec.Dir), Settings: settings, Argv: argv,
+	spec := runner.RunSpec{ProjectDir: p.Spec.Dir, Subdir: runner.SubdirOf(p.Spec.Dir), Settings: settings, Argv: argv,
 		TTY: isTerminalReader(stdin) && isTerminal(stdout), Stdin: o.interactive || isTerminalReader(stdin),
 		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths}
 	s, err := newServices(o.globalOptions, p, stderr)
@@ -129,26 +129,6 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 func isTerminalReader(r io.Reader) bool {
 	f, ok := r.(*os.File)
 	return ok && term.IsTerminal(f.Fd())
-}
-
-// subdirOf is the working directory relative to the project directory, or
-// "" when it is the project directory or outside it.
-func subdirOf(project string) string {
-	wd, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	_, inside, _ := schema.ResolvePath(project, wd)
-	realProject, err1 := filepath.EvalSymlinks(project)
-	realWd, err2 := filepath.EvalSymlinks(wd)
-	if !inside || err1 != nil || err2 != nil {
-		return ""
-	}
-	rel, err := filepath.Rel(realProject, realWd)
-	if err != nil || rel == "." {
-		return ""
-	}
-	return rel
 }
 
 // fromArchive is g for `run --from DIR`: the project's mlenv.toml where
