@@ -16,6 +16,7 @@ import (
 type Client interface {
 	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
 	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+	ServerVersion(ctx context.Context, options client.ServerVersionOptions) (client.ServerVersionResult, error)
 	Close() error
 
 	ImageInspect(ctx context.Context, image string, options ...client.ImageInspectOption) (client.ImageInspectResult, error)
@@ -27,6 +28,7 @@ type Client interface {
 	ImageRemove(ctx context.Context, image string, options client.ImageRemoveOptions) (client.ImageRemoveResult, error)
 
 	ContainerCreate(ctx context.Context, options client.ContainerCreateOptions) (client.ContainerCreateResult, error)
+	ContainerInspect(ctx context.Context, id string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
 	ContainerAttach(ctx context.Context, id string, options client.ContainerAttachOptions) (client.ContainerAttachResult, error)
 	ContainerStart(ctx context.Context, id string, options client.ContainerStartOptions) (client.ContainerStartResult, error)
 	ContainerWait(ctx context.Context, id string, options client.ContainerWaitOptions) client.ContainerWaitResult
@@ -41,6 +43,16 @@ type Client interface {
 	VolumeCreate(ctx context.Context, options client.VolumeCreateOptions) (client.VolumeCreateResult, error)
 	VolumeList(ctx context.Context, options client.VolumeListOptions) (client.VolumeListResult, error)
 	VolumeRemove(ctx context.Context, name string, options client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)
+}
+
+// EngineHost is a Client of an engine on this machine, which can say
+// what the engine itself reads there: its process's environment (the
+// PATH it looks up its GPU hook on) and where it reads CDI specs (podman,
+// which does not report them). runner/docker's clients of a local socket
+// are; a remote engine's are not.
+type EngineHost interface {
+	DaemonEnv() ([]string, error)
+	CDISpecDirs() []string
 }
 
 // Dial connects to an engine (docker.Connect, or a fake's).

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -330,13 +331,13 @@ func contains(s []string, v string) bool {
 	return false
 }
 
-// A command that does not exist fails before it ran (exit 125 today),
-// an engine that cannot be reached too.
+// A command that does not exist is docker run's 127, with the engine's
+// words; an engine that cannot be reached fails before the start (125).
 func TestRunLockBeforeStart(t *testing.T) {
 	f := newFixture(t)
 	err := f.run(t, runner.RunSpec{Argv: []string{"nope"}}, runner.Stdio{Out: io.Discard, Err: io.Discard})
-	var ce *runner.CommandError
-	if !errors.Is(err, runner.ErrBeforeStart) || !errors.As(err, &ce) || !ce.NotFound() {
+	var exited *runner.ExitError
+	if !errors.As(err, &exited) || exited.Code != 127 || !strings.Contains(err.Error(), "executable file not found") {
 		t.Errorf("missing command: %v", err)
 	}
 	if live := f.fake.Live(); len(live) != 0 {
@@ -362,51 +363,51 @@ func TestRunLockStdin(t *testing.T) {
 	}
 }
 
-// Ctrl-C is passed on as SIGINT; the run returns when the command has
-// stopped, with the context's error.
+// Ctrl-C is passed on as SIGINT, SIGTERM as SIGTERM; the run returns when
+// the command has stopped, with the context's error, the container gone.
 func TestRunInterrupt(t *testing.T) {
-	f := newFixture(t)
-	f.lock.Packages = nil
-	started := make(chan struct{})
-	f.fake.Programs["train"] = func(p *enginefake.Proc) int {
-		close(started)
-		if sig := <-p.Signals; sig == "SIGINT" {
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		f := newFixture(t)
+		started := make(chan struct{})
+		f.fake.Programs["train"] = func(p *enginefake.Proc) int {
+			close(started)
+			<-p.Signals
 			return 130
 		}
-		return 1
-	}
-	pl := f.lock.Image.Platforms[0]
-	image, err := f.engine.EnsureImage(context.Background(), runner.ImageRef{Repository: baseRepo, Digest: pl.Digest, Platform: pl.Platform, Config: pl.Config}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	go func() {
-		<-started
-		cancel()
-	}()
-	done := make(chan error, 1)
-	go func() {
-		_, err := f.engine.Run(ctx, runner.RunSpec{Image: image, ProjectDir: t.TempDir(), Settings: f.lock.Run, Argv: []string{"train"}}, runner.Stdio{Out: io.Discard, Err: io.Discard})
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("err = %v, want the cancellation", err)
+		pl := f.lock.Image.Platforms[0]
+		image, err := f.engine.EnsureImage(context.Background(), runner.ImageRef{Repository: baseRepo, Digest: pl.Digest, Platform: pl.Platform, Config: pl.Config}, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not return after the interrupt")
-	}
-	if c := f.fake.Containers()[0]; len(c.Signals) == 0 || c.Signals[0] != "SIGINT" || !c.Removed {
-		t.Errorf("signals %v, removed %v", c.Signals, c.Removed)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		go func() {
+			<-started
+			cancel(runner.Interrupted{Signal: sig})
+		}()
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.engine.Run(ctx, runner.RunSpec{Image: image, ProjectDir: t.TempDir(), Settings: f.lock.Run, Argv: []string{"train"}}, runner.Stdio{Out: io.Discard, Err: io.Discard})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, context.Canceled) {
+				t.Errorf("%v: err = %v, want the cancellation", sig, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%v: Run did not return", sig)
+		}
+		want := map[os.Signal]string{os.Interrupt: "SIGINT", syscall.SIGTERM: "SIGTERM"}[sig]
+		if c := f.fake.Containers()[0]; len(c.Signals) == 0 || c.Signals[0] != want || !c.Removed {
+			t.Errorf("%v: the container got %v (removed %v), want %s", sig, c.Signals, c.Removed, want)
+		}
 	}
 }
 
 // The device requests the engine records for each gpus value, and the
 // GPUs given to the process narrowing "all" and "auto".
 func TestRunLockGPUs(t *testing.T) {
-	for _, name := range []string{"SLURM_STEP_GPUS", "SLURM_JOB_GPUS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"} {
+	for _, name := range []string{"SLURM_JOB_ID", "SLURM_STEP_GPUS", "SLURM_JOB_GPUS", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"} {
 		t.Setenv(name, "")
 		os.Unsetenv(name)
 	}
@@ -439,9 +440,81 @@ func TestRunLockGPUs(t *testing.T) {
 			t.Errorf("gpus %s: %s, %v; want %s", gpus, got, err, want)
 		}
 	}
+	t.Setenv("SLURM_JOB_ID", "42") // a job given no GPUs takes none
+	for _, gpus := range []schema.GPUs{"all", "auto"} {
+		if got, err := run(gpus); got != "none" || err != nil {
+			t.Errorf("%s in a job given no GPUs: %s, %v", gpus, got, err)
+		}
+	}
 	t.Setenv("SLURM_STEP_GPUS", "2,3")
 	if got, err := run("all"); got != "nvidia 0 [2 3]" || err != nil {
 		t.Errorf("all in a job given GPUs 2,3: %s, %v", got, err)
+	}
+	if got, err := run("1"); got != "nvidia 0 [2]" || err != nil {
+		t.Errorf("1 in a job given GPUs 2,3: %s, %v", got, err)
+	}
+	if got, err := run("3"); got != "no container" || !errors.Is(err, runner.ErrBeforeStart) || !strings.Contains(err.Error(), "given 2 GPUs") {
+		t.Errorf("3 in a job given GPUs 2,3: %s, %v", got, err)
+	}
+}
+
+// GPUs are found where the engine finds them: the hook on the engine's
+// PATH (not mlenv's), CDI specs for podman; an engine that records no
+// device request for the GPUs asked is an error, not a CPU run.
+func TestGPUSupportAsTheEngineFindsIt(t *testing.T) {
+	for _, name := range []string{"SLURM_JOB_ID", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES"} {
+		t.Setenv(name, "")
+		os.Unsetenv(name)
+	}
+	hookDir := t.TempDir()
+	if err := os.WriteFile(hookDir+"/nvidia-container-runtime-hook", []byte("#!/bin/sh\nexit 0\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+
+	f := newFixture(t)
+	f.fake.DaemonPATH = "/usr/bin:" + hookDir
+	s, err := f.engine.GPUSupport(ctx)
+	if err != nil || s.Driver() != "nvidia" || s.Hook != hookDir+"/nvidia-container-runtime-hook" {
+		t.Errorf("hook on the engine's PATH: %+v, %v", s, err)
+	}
+
+	f = newFixture(t)
+	f.fake.DaemonPATH = "/usr/bin"
+	t.Setenv("PATH", os.Getenv("PATH")+":"+hookDir)
+	s, _ = f.engine.GPUSupport(ctx)
+	if s.Serves() || len(s.Notes) != 1 || !strings.Contains(s.Notes[0], "not on the engine's") {
+		t.Errorf("hook on mlenv's PATH only: %+v", s)
+	}
+
+	cdiDir := t.TempDir()
+	spec := "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n  - name: \"0\"\n  - name: \"1\"\n  - name: all\n"
+	if err := os.WriteFile(cdiDir+"/nvidia.yaml", []byte(spec), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f = newFixture(t)
+	f.fake.Podman, f.fake.PodmanCDIDirs = true, []string{cdiDir}
+	f.fake.Runtimes["nvidia"] = system.RuntimeWithStatus{} // podman does not use it
+	f.fake.Programs["true"] = func(*enginefake.Proc) int { return 0 }
+	s, _ = f.engine.GPUSupport(ctx)
+	if s.Driver() != "cdi" || strings.Join(s.CDI, " ") != "nvidia.com/gpu=0 nvidia.com/gpu=1 nvidia.com/gpu=all" {
+		t.Errorf("podman with a CDI spec: %+v", s)
+	}
+	settings := f.lock.Run
+	settings.GPUs = "1"
+	if err := f.run(t, runner.RunSpec{Argv: []string{"true"}, Settings: settings}, runner.Stdio{Out: io.Discard, Err: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	if reqs := f.fake.Containers()[0].Host.DeviceRequests; len(reqs) != 1 || reqs[0].Driver != "cdi" || strings.Join(reqs[0].DeviceIDs, ",") != "nvidia.com/gpu=0" {
+		t.Errorf("gpus 1 by CDI: %+v", reqs)
+	}
+	f.fake.DropDeviceRequests = true
+	err = f.run(t, runner.RunSpec{Argv: []string{"true"}, Settings: settings}, runner.Stdio{Out: io.Discard, Err: io.Discard})
+	if !errors.Is(err, runner.ErrBeforeStart) || !strings.Contains(err.Error(), "did not record") {
+		t.Errorf("an engine that drops the GPU request: %v", err)
+	}
+	if len(f.fake.Live()) != 0 {
+		t.Errorf("containers left: %+v", f.fake.Live())
 	}
 }
 

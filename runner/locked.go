@@ -25,9 +25,21 @@ func (n beforeStart) Is(target error) bool { return target == ErrBeforeStart }
 
 // ExitError is a container that exited with a non-zero code, which mlenv
 // run passes on as its own.
-type ExitError struct{ Code int }
+type ExitError struct {
+	Code int
+	// Err, when set, says why there was no exit of the command's own: it
+	// could not start (126, 127), as docker run says it.
+	Err error
+}
 
-func (e *ExitError) Error() string { return fmt.Sprintf("the container exited with code %d", e.Code) }
+func (e *ExitError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
+	return fmt.Sprintf("the container exited with code %d", e.Code)
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
 
 // Restorer restores a locked environment's inputs without any registry or
 // index (a `mlenv vendor` archive): it loads the image into the engine and
@@ -78,8 +90,16 @@ func RunLock(ctx context.Context, z *Lazy, l *lock.Lock, spec RunSpec, stdio Std
 	if err != nil {
 		return beforeStart{err}
 	}
-	code, err := e.runLock(ctx, l, spec, stdio, o)
+	spec, err = e.prepare(ctx, l, spec, o)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return beforeStart{err}
+	}
+	code, err := e.Run(ctx, spec, stdio)
 	var started *AfterStartError
+	var command *CommandError
 	switch {
 	case err == nil && code == 0:
 		return nil
@@ -89,24 +109,28 @@ func RunLock(ctx context.Context, z *Lazy, l *lock.Lock, spec RunSpec, stdio Std
 		return ctx.Err()
 	case errors.As(err, &started):
 		return err
+	case errors.As(err, &command) && command.Code() != 125:
+		return &ExitError{Code: command.Code(), Err: err}
 	}
 	return beforeStart{err}
 }
 
-func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio Stdio, o RunOptions) (int, error) {
+// prepare is everything before the run container: the environment image,
+// the GPUs, the preflight.
+func (e *Engine) prepare(ctx context.Context, l *lock.Lock, spec RunSpec, o RunOptions) (RunSpec, error) {
 	platform, err := e.NativePlatform(ctx)
 	if err != nil {
-		return 0, err
+		return spec, err
 	}
 	env, err := EnvFor(l, platform, spec.Settings.PipCache)
 	if err != nil {
-		return 0, err
+		return spec, err
 	}
 	env.Auth = o.Auth
 	if o.From != nil {
 		e.Offline = true
 		if env.Wheelhouse, err = o.From.Restore(ctx, e, l, platform); err != nil {
-			return 0, err
+			return spec, err
 		}
 	}
 	base := o.Base
@@ -116,26 +140,55 @@ func (e *Engine) runLock(ctx context.Context, l *lock.Lock, spec RunSpec, stdio 
 	image, err := e.EnsureEnv(ctx, env, EnvOptions{Rebuild: o.Rebuild, Progress: o.Progress, OnInstall: o.OnInstall, Warn: o.Warn, Info: o.Info,
 		Base: baseFunc(base, l, platform), Cache: o.EnvCache, Client: o.Client})
 	if err != nil {
-		return 0, err
+		return spec, err
 	}
 	spec.Image, spec.Platform = image, platform
-	given := GivenGPUs(os.LookupEnv)
-	if spec.GPUs, err = e.GPURequests(ctx, spec.Settings.GPUs, given); err != nil {
-		return 0, err
-	}
-	if why := given.Why(spec.GPUs); why != "" && o.Info != nil {
-		o.Info("Using " + why)
+	if spec, err = e.gpus(ctx, spec, o); err != nil {
+		return spec, err
 	}
 	warnings, err := Preflight(GPUHost{}, l, platform, spec.GPUs)
 	if err != nil {
-		return 0, err
+		return spec, err
 	}
 	for _, w := range warnings {
 		if o.Warn != nil {
 			o.Warn(w)
 		}
 	}
-	return e.Run(ctx, spec, stdio)
+	return spec, nil
+}
+
+// gpus sets the GPUs the run asks for, and says which and why: the ones
+// given, all, or none, and why none when gpus = "auto" found no GPUs to
+// ask for (a warning where the machine has NVIDIA GPUs the engine does
+// not serve).
+func (e *Engine) gpus(ctx context.Context, spec RunSpec, o RunOptions) (RunSpec, error) {
+	given := GivenGPUs(os.LookupEnv)
+	gpus, support, err := e.GPURequests(ctx, spec.Settings.GPUs, given)
+	if err != nil {
+		return spec, err
+	}
+	spec.GPUs, spec.GPUDriver, spec.CDI = gpus, support.Driver(), support.CDI
+	say := func(f func(string), s string) {
+		if f != nil {
+			f(s)
+		}
+	}
+	switch why := given.Why(gpus); {
+	case why != "" && asksGPUs(gpus):
+		say(o.Info, "Using "+why+", through "+support.Why())
+	case why != "" && asksGPUs(spec.Settings.GPUs):
+		say(o.Info, "Running without GPUs: "+why)
+	case spec.Settings.GPUs.Mode() == "auto" && !support.Serves():
+		say(o.Info, "Running without GPUs: "+support.Why())
+		if seen := hostShowsNVIDIA(""); seen != "" {
+			say(o.Warn, fmt.Sprintf("this machine has NVIDIA GPUs (%s), but %s: %s", seen, support.Why(), support.Fix()))
+		}
+		for _, n := range support.Notes {
+			say(o.Info, n)
+		}
+	}
+	return spec, nil
 }
 
 // baseFunc is s as EnvOptions.Base (nil when s is).

@@ -36,17 +36,27 @@ func PrintCommand(ctx context.Context, z *Lazy, w io.Writer, spec RunSpec, l *lo
 	if spec.TTY {
 		args = append(args, "-it")
 	}
-	gpusForAuto, known := autoGPUs(ctx, z)
+	support, known := autoGPUs(ctx, z)
 	if r.GPUs.Mode() == "auto" && !known {
-		fmt.Fprintln(w, "# gpus = auto: add --gpus all where the engine has the NVIDIA runtime (this engine did not answer)")
+		fmt.Fprintln(w, "# gpus = auto: add --gpus all where the engine serves NVIDIA GPUs (this engine did not answer)")
 	}
-	if r.GPUs.Mode() == "all" || r.GPUs.Mode() == "auto" && gpusForAuto {
+	if asksGPUs(r.GPUs) && (r.GPUs.Mode() != "auto" || support.Serves()) {
 		given := GivenGPUs(os.LookupEnv)
-		if r.GPUs = given.Narrow("all"); given.Source != "" {
+		narrowed, err := given.Narrow(r.GPUs)
+		if err != nil {
+			return err
+		}
+		if r.GPUs = narrowed; given.Source != "" {
 			fmt.Fprintf(w, "# the GPUs this job was given (%s), not all of the machine's\n", given.Source)
 		}
 	}
-	args = append(args, lock.DockerRunArgs(r, gpusForAuto)...)
+	if support.Driver() == "cdi" && asksGPUs(r.GPUs) && r.GPUs.Mode() != "invalid" {
+		for _, name := range cdiNames(r.GPUs, support.CDI) {
+			args = append(args, "--device", name)
+		}
+		r.GPUs = "none"
+	}
+	args = append(args, lock.DockerRunArgs(r, support.Serves())...)
 	project, _ := filepath.Abs(spec.ProjectDir)
 	args = append(args, "-v", project+":"+r.Workdir, "-w", spec.WorkingDir())
 	for _, m := range r.Mounts {
@@ -83,13 +93,13 @@ func quoteAll(words []string) []string {
 
 // autoGPUs says whether gpus = "auto" asks for GPUs on this engine (it
 // has an NVIDIA runtime), and whether the engine answered at all.
-func autoGPUs(ctx context.Context, z *Lazy) (gpus, known bool) {
+func autoGPUs(ctx context.Context, z *Lazy) (support GPUSupport, known bool) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	e, err := z.Engine(ctx)
 	if err != nil {
-		return false, false
+		return GPUSupport{}, false
 	}
-	has, err := e.HasNVIDIARuntime(ctx)
-	return has, err == nil
+	s, err := e.GPUSupport(ctx)
+	return s, err == nil
 }

@@ -34,6 +34,10 @@ type RunSpec struct {
 	TTY        bool
 	Stdin      bool        // attach stdin
 	GPUs       schema.GPUs // what the engine is asked for; "" or "none": no GPU
+	// GPUDriver is how: "nvidia" (the default) or "cdi" by the names in
+	// CDI (GPUSupport).
+	GPUDriver string
+	CDI       []string
 	// AllowOutside permits mounts outside the project directory.
 	AllowOutside bool
 	// Subdir is where the command starts, relative to the project
@@ -80,7 +84,7 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		Mounts:      mounts,
 		IpcMode:     container.IpcMode(r.IPC),
 		NetworkMode: container.NetworkMode(r.Network),
-		Resources:   container.Resources{DeviceRequests: DeviceRequests(s.GPUs)},
+		Resources:   container.Resources{DeviceRequests: DeviceRequests(s.GPUs, s.GPUDriver, s.CDI)},
 		ConsoleSize: s.ConsoleSize,
 	}
 	if r.ShmSize != "" {
@@ -202,11 +206,14 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 		return 0, fmt.Errorf("attach: %w", err)
 	}
 	defer attach.Close()
-	// The wait outlives Ctrl-C (which cancels ctx): mlenv returns when the
-	// interrupted container has exited, not before, and not later. Like
-	// docker run --rm, it waits for the engine's removal too, so that the
-	// image is free when mlenv returns.
-	wait := e.Client.ContainerWait(context.WithoutCancel(ctx), id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
+	// The waits outlive Ctrl-C (which cancels ctx): mlenv returns when the
+	// interrupted container has exited, not before, and not later. The
+	// exit code is read at the exit ("next-exit": every engine answers it
+	// right; podman before 4.6 answers 0 to "removed"), and, like docker
+	// run --rm, mlenv then waits for the engine's removal too, so that the
+	// image is free when it returns.
+	wait := e.Client.ContainerWait(context.WithoutCancel(ctx), id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+	removed := e.Client.ContainerWait(context.WithoutCancel(ctx), id, client.ContainerWaitOptions{Condition: container.WaitConditionRemoved})
 	restore := e.rawTerminal(spec, stdio)
 	defer restore()
 	outputDone := e.stream(spec, stdio, &attach.HijackedResponse)
@@ -224,6 +231,7 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 			// the engine went away: the exit code is its doing, not the command's
 			return 0, &AfterStartError{&LostEngineError{During: "the run", Err: err}}
 		}
+		awaitRemoval(removed)
 		if res.Error != nil {
 			return int(res.StatusCode), &AfterStartError{errors.New(res.Error.Message)}
 		}
@@ -234,13 +242,26 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 		}
 		return 0, &AfterStartError{lost("the run", fmt.Errorf("waiting for the container: %w", err))}
 	case <-ctx.Done():
-		e.interrupt(id, wait)
+		e.interrupt(ctx, id, wait)
 		<-outputDone
+		awaitRemoval(removed)
 		return 0, &AfterStartError{ctx.Err()}
 	}
 }
 
-// Create makes the run container (not started).
+// awaitRemoval waits a while for an auto-removed container to be gone;
+// an engine that reports the removal as an error (it was quicker than the
+// wait) or never reports it does not hold mlenv up.
+func awaitRemoval(removed client.ContainerWaitResult) {
+	select {
+	case <-removed.Result:
+	case <-removed.Error:
+	case <-time.After(30 * time.Second):
+	}
+}
+
+// Create makes the run container (not started). A container whose GPUs
+// the engine did not record as asked is removed: it would run on the CPU.
 func (e *Engine) Create(ctx context.Context, spec RunSpec) (string, error) {
 	cfg, hc, err := spec.Container()
 	if err != nil {
@@ -258,7 +279,61 @@ func (e *Engine) Create(ctx context.Context, spec RunSpec) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create the container: %w", err)
 	}
+	if len(hc.DeviceRequests) > 0 {
+		if err := e.checkGPUsRecorded(ctx, res.ID, hc.DeviceRequests); err != nil {
+			e.remove(res.ID)
+			return "", err
+		}
+	}
 	return res.ID, nil
+}
+
+// checkGPUsRecorded reads back the device requests the engine recorded for
+// a container: they must be the ones asked (podman 4.3 drops CDI device
+// requests from Docker API clients without a word).
+func (e *Engine) checkGPUsRecorded(ctx context.Context, id string, asked []container.DeviceRequest) error {
+	got, err := e.Client.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return fmt.Errorf("read back the container's GPUs: %w", err)
+	}
+	var recorded []container.DeviceRequest
+	if got.Container.HostConfig != nil {
+		recorded = got.Container.HostConfig.DeviceRequests
+	}
+	if sameRequests(asked, recorded) {
+		return nil
+	}
+	engine := "this engine"
+	if v, err := e.Client.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
+		engine = "the engine (" + engineName(v) + " " + v.Version + ")"
+	}
+	return fmt.Errorf("%s did not record the GPUs asked for (%s; it recorded %s), so the command would run without them: upgrade the engine (podman passes CDI device requests of Docker API clients on in releases after 4.3), or run with --gpus none",
+		engine, describeRequests(asked), describeRequests(recorded))
+}
+
+func sameRequests(a, b []container.DeviceRequest) bool {
+	return describeRequests(a) == describeRequests(b)
+}
+
+func describeRequests(reqs []container.DeviceRequest) string {
+	if len(reqs) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, r := range reqs {
+		parts = append(parts, fmt.Sprintf("%s count %d ids %v", r.Driver, r.Count, r.DeviceIDs))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// engineName is "podman" or "docker", from the engine's version answer.
+func engineName(v client.ServerVersionResult) string {
+	for _, c := range v.Components {
+		if c.Name == "Podman Engine" {
+			return "podman"
+		}
+	}
+	return "docker"
 }
 
 // stream copies stdin to the container and its output to stdout and
@@ -343,16 +418,32 @@ func (e *Engine) stillUp(ctx context.Context, code int64) error {
 	return nil
 }
 
-// interrupt passes Ctrl-C on as docker's signal proxy does: SIGINT to the
-// container (python, even as PID 1, stops on it), then waits for it to
-// exit; a second Ctrl-C or SIGTERM kills it. It returns as soon as the
+// Interrupted is why a run's context was cancelled: the signal mlenv got,
+// which the container is sent in turn.
+type Interrupted struct{ Signal os.Signal }
+
+func (i Interrupted) Error() string { return "interrupted by " + i.Signal.String() }
+
+// signalName is the signal to pass on for a cancelled run: SIGTERM for a
+// SIGTERM (a scheduler's stop), else SIGINT (Ctrl-C).
+func signalName(ctx context.Context) string {
+	var i Interrupted
+	if errors.As(context.Cause(ctx), &i) && i.Signal == syscall.SIGTERM {
+		return "SIGTERM"
+	}
+	return "SIGINT"
+}
+
+// interrupt passes Ctrl-C (or SIGTERM) on as docker's signal proxy does:
+// the same signal to the container (python, even as PID 1, stops on
+// SIGINT), then waits for it to exit; a second Ctrl-C or SIGTERM kills it. It returns as soon as the
 // container has exited (the engine then removes it).
-func (e *Engine) interrupt(id string, wait client.ContainerWaitResult) {
+func (e *Engine) interrupt(runCtx context.Context, id string, wait client.ContainerWaitResult) {
 	again := make(chan os.Signal, 1)
 	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(again)
 	ctx := context.Background()
-	e.Client.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "SIGINT"})
+	e.Client.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: signalName(runCtx)})
 	for {
 		select {
 		case <-wait.Result:

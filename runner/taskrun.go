@@ -168,10 +168,31 @@ type CommandError struct {
 func (e *CommandError) Error() string { return fmt.Sprintf("start %s: %v", e.Argv[0], e.Err) }
 func (e *CommandError) Unwrap() error { return e.Err }
 
-// NotFound reports whether the executable was missing.
+// NotFound reports whether the executable was missing (docker run's
+// words, and podman's with crun or runc).
 func (e *CommandError) NotFound() bool {
-	s := e.Err.Error()
-	return strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file or directory")
+	s := strings.ToLower(e.Err.Error())
+	return strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file or directory") ||
+		strings.Contains(s, "command was not found")
+}
+
+// NotExecutable reports whether the executable could not be run: not
+// executable, or a directory.
+func (e *CommandError) NotExecutable() bool {
+	s := strings.ToLower(e.Err.Error())
+	return strings.Contains(s, "permission denied") || strings.Contains(s, "is a directory")
+}
+
+// Code is the exit code docker run gives for it: 127 for a command that
+// is not found, 126 for one that cannot be run, else 125.
+func (e *CommandError) Code() int {
+	switch {
+	case e.NotFound():
+		return 127
+	case e.NotExecutable():
+		return 126
+	}
+	return 125
 }
 
 func tarOf(files map[string][]byte) io.Reader {

@@ -30,6 +30,8 @@ var exitCodes = []struct{ code, meaning string }{
 	{"2", "usage or bad input (mlenv.toml, a corrupted or unknown-format lock)"},
 	{"3", "stale lock (`lock --check`, `run` without `--frozen`)"},
 	{"125", "`mlenv run` failed before the container started"},
+	{"126", "`mlenv run`: the command cannot be run (not executable), as `docker run` says"},
+	{"127", "`mlenv run`: the command is not found in the image, as `docker run` says"},
 	{"130", "interrupted"},
 	{"other", "`mlenv run`: the container's exit code"},
 }
@@ -84,7 +86,7 @@ func report(ctx context.Context, stderr io.Writer, err error) int {
 	var printed reported
 	var exited *runner.ExitError
 	switch {
-	case err == nil, errors.As(err, &printed), errors.As(err, &exited):
+	case err == nil, errors.As(err, &printed), errors.As(err, &exited) && exited.Err == nil:
 	case code == exitInterrupted:
 		fmt.Fprintln(stderr, "mlenv: interrupted")
 	default:

@@ -2,9 +2,10 @@
 // image, its CUDA and cuDNN, and every pip package into mlenv.lock, and
 // runs containers from exactly that lock.
 //
-// Exit codes are a contract: 0 ok, 1 failure, 2 usage or bad input,
-// 3 stale lock, 125 `mlenv run` failed before the container started,
-// 130 interrupted; otherwise `mlenv run` returns the container's code.
+// Exit codes are a contract (exit.go has the one table): 0 ok, 1
+// failure, 2 usage or bad input, 3 stale lock, 125 `mlenv run` failed
+// before the container started (126, 127: its command cannot run, is not
+// found), 130 interrupted; otherwise `mlenv run` returns the container's.
 package main
 
 import (
@@ -12,15 +13,25 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mlenv/mlenv/runner"
 )
 
 // version is mlenv's version, recorded as the lock's generator.
 var version = "0.1.0"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	// Ctrl-C and SIGTERM cancel the work with the signal as the cause, so
+	// a run passes the same signal on to its container. They stay caught
+	// after the first: a second one is the runner's to act on.
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		for s := range signals {
+			cancel(runner.Interrupted{Signal: s})
+		}
+	}()
 	code := execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
-	stop()
 	os.Exit(code)
 }

@@ -80,7 +80,7 @@ func TestRunExitCodes(t *testing.T) {
 	if r := mlenv(t, dir, "run"); r.code != 7 {
 		t.Errorf("[run] command exiting 7: mlenv exit %d: %s", r.code, r.stderr)
 	}
-	if r := mlenv(t, dir, "run", "--", "no-such-program"); r.code != 125 || !strings.Contains(r.stderr, "no-such-program") {
+	if r := mlenv(t, dir, "run", "--", "no-such-program"); r.code != 127 || !strings.Contains(r.stderr, "no-such-program") {
 		t.Errorf("missing program: exit %d: %s", r.code, r.stderr)
 	}
 	if r := mlenv(t, dir, "run", "--gpus", "all", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "no NVIDIA runtime") || !strings.Contains(r.stderr, "nvidia-ctk") {
@@ -245,9 +245,14 @@ func TestGPURequestsReachTheEngine(t *testing.T) {
 	ctx := context.Background()
 	// inside a Slurm step given GPUs 2 and 3, "all" means those two
 	step := runner.GivenGPUs(func(k string) (string, bool) {
-		return map[string]string{"SLURM_STEP_GPUS": "2,3"}[k], k == "SLURM_STEP_GPUS"
+		v, ok := map[string]string{"SLURM_JOB_ID": "7", "SLURM_STEP_GPUS": "2,3"}[k]
+		return v, ok
 	})
-	for gpus, want := range map[schema.GPUs]string{"all": "-1 []", "2": "2 []", "device=0,1": "0 [0 1]", step.Narrow("all"): "0 [2 3]"} {
+	inStep, err := step.Narrow("all")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for gpus, want := range map[schema.GPUs]string{"all": "-1 []", "2": "2 []", "device=0,1": "0 [0 1]", inStep: "0 [2 3]"} {
 		spec := runner.RunSpec{Image: img, ProjectDir: t.TempDir(), Settings: schema.Run{Workdir: "/src", Network: "bridge", GPUs: gpus}, Argv: []string{"true"}, GPUs: gpus}
 		id, err := engine.Create(ctx, spec)
 		if err != nil {

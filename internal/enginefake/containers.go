@@ -132,9 +132,26 @@ func (e *Engine) ContainerCreate(_ context.Context, o client.ContainerCreateOpti
 	if o.HostConfig != nil {
 		hc = *o.HostConfig
 	}
+	if e.DropDeviceRequests {
+		hc.DeviceRequests = nil
+	}
 	c := e.newContainer(*o.Config, hc, platform)
 	c.imageID = id
 	return client.ContainerCreateResult{ID: c.ID}, nil
+}
+
+// ContainerInspect is what the container was created with.
+func (e *Engine) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
+	e.record("ContainerInspect")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, err := e.container(id)
+	if err != nil {
+		return client.ContainerInspectResult{}, err
+	}
+	hc := c.Host
+	cfg := c.Config
+	return client.ContainerInspectResult{Container: container.InspectResponse{ID: c.ID, Image: c.imageID, Config: &cfg, HostConfig: &hc}}, nil
 }
 
 // ContainerAttach connects to the container's streams: what its Program

@@ -41,6 +41,17 @@ type Engine struct {
 	// FullLoadsOnly refuses archives that lack layers the engine has
 	// (podman and the containerd store want every layer).
 	FullLoadsOnly bool
+	// Podman makes the engine say it is podman (ServerVersion), which
+	// serves GPUs by CDI only; DropDeviceRequests makes it record no
+	// device requests, as podman 4.3 does with CDI ones from Docker API
+	// clients.
+	Podman, DropDeviceRequests bool
+	// DaemonPATH, when set, is the engine process's PATH (DaemonEnv);
+	// unset, the engine's environment cannot be read.
+	DaemonPATH string
+	// InfoCDIDirs are the CDI spec directories Info reports (docker with
+	// CDI enabled); PodmanCDIDirs where podman reads them.
+	InfoCDIDirs, PodmanCDIDirs []string
 	// Programs run containers: the command's argv[0] → what it does. A
 	// command without one is not found (exit 127 in docker's words).
 	Programs map[string]Program
@@ -107,8 +118,30 @@ func (e *Engine) Ping(context.Context, client.PingOptions) (client.PingResult, e
 // Info reports the platform and runtimes.
 func (e *Engine) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
 	e.record("Info")
-	return client.SystemInfoResult{Info: system.Info{OSType: e.OS, Architecture: e.Architecture, Runtimes: e.Runtimes}}, nil
+	return client.SystemInfoResult{Info: system.Info{OSType: e.OS, Architecture: e.Architecture, Runtimes: e.Runtimes, CDISpecDirs: e.InfoCDIDirs}}, nil
 }
+
+// ServerVersion names the engine: Docker, or podman.
+func (e *Engine) ServerVersion(context.Context, client.ServerVersionOptions) (client.ServerVersionResult, error) {
+	e.record("ServerVersion")
+	v := client.ServerVersionResult{Version: "20.10.24", APIVersion: "1.41", Os: e.OS}
+	if e.Podman {
+		v.Version = "4.3.1"
+		v.Components = []system.ComponentVersion{{Name: "Podman Engine", Version: "4.3.1"}}
+	}
+	return v, nil
+}
+
+// DaemonEnv is the engine process's environment, when DaemonPATH says it.
+func (e *Engine) DaemonEnv() ([]string, error) {
+	if e.DaemonPATH == "" {
+		return nil, errors.New("permission denied")
+	}
+	return []string{"PATH=" + e.DaemonPATH}, nil
+}
+
+// CDISpecDirs are where the fake podman reads CDI specs.
+func (e *Engine) CDISpecDirs() []string { return e.PodmanCDIDirs }
 
 // Close does nothing.
 func (e *Engine) Close() error { return nil }

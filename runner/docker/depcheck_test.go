@@ -8,5 +8,5 @@ import (
 
 // TestDependencies: the one package that connects moby's client.
 func TestDependencies(t *testing.T) {
-	depcheck.AssertImports(t, "github.com/moby/moby/client", "runner")
+	depcheck.AssertImports(t, "github.com/moby/moby/client", "golang.org/x/sys/unix", "runner")
 }

@@ -39,8 +39,38 @@ func Connect(ctx context.Context) (runner.Client, error) {
 		c.Close()
 		return nil, &NoEngineError{Host: host, Err: err}
 	}
+	if socket, ok := strings.CutPrefix(host, "unix://"); ok {
+		return &local{Client: c, socket: socket}, nil
+	}
 	return c, nil
 }
+
+// local is a client of an engine on this machine (a unix socket): it can
+// say what the engine reads here (runner.EngineHost).
+type local struct {
+	*client.Client
+	socket string
+}
+
+// DaemonEnv is the environment of the process serving the socket: its
+// pid from the socket's peer credentials, its environment from /proc
+// (readable by its owner and root).
+func (l *local) DaemonEnv() ([]string, error) {
+	pid, err := peerPID(l.socket)
+	if err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), nil
+}
+
+// CDISpecDirs are where podman reads CDI specs: its defaults.
+func (l *local) CDISpecDirs() []string { return []string{"/etc/cdi", "/var/run/cdi"} }
+
+var _ runner.EngineHost = (*local)(nil)
 
 // NoEngineError says the engine did not answer, and how to fix that.
 type NoEngineError struct {

@@ -1,0 +1,35 @@
+package docker
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// The socket's peer is the process that listens on it: here, this test.
+func TestPeerPID(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "s.sock")
+	l, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	pid, err := peerPID(socket)
+	if err != nil || pid != os.Getpid() {
+		t.Fatalf("peerPID = %d, %v; want %d", pid, err, os.Getpid())
+	}
+	env, err := (&local{socket: socket}).DaemonEnv()
+	if err != nil || len(env) == 0 {
+		t.Fatalf("DaemonEnv: %d entries, %v", len(env), err)
+	}
+}
