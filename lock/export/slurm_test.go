@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/schema"
 )
 
 func slurmLock(cache string) *lock.Lock {
@@ -40,9 +41,9 @@ func TestSlurmScripts(t *testing.T) {
 		"docker": {
 			"#SBATCH --job-name=paper\n#SBATCH --output=paper-%j.out\n#SBATCH --gpus=2\n",
 			"set -euo pipefail\nexport WANDB_MODE='offline'\n",
-			"    exec mlenv run --frozen --gpus 'auto' -- 'python' 'train.py' '--name' 'it'\\''s'\n",
+			"    exec mlenv run --frozen --gpus '2' -- 'python' 'train.py' '--name' 'it'\\''s'\n",
 			`if [ -n "$gpus" ]; then gpu_args=(--gpus "\"device=$gpus\""); fi`,
-			`exec docker run --rm -v "$SLURM_SUBMIT_DIR":'/src' -w '/src' -e WANDB_MODE '--ipc' 'host' '--shm-size' '8g' --user "$(id -u):$(id -g)" -e HOME=/tmp "${gpu_args[@]}" 'registry.example:5000/team/envs@` + env + `' 'python' 'train.py' '--name' 'it'\''s'`,
+			`exec docker run --rm -v "$SLURM_SUBMIT_DIR":'/src' -w '/src' -e WANDB_MODE '--ipc' 'host' '--shm-size' '8g' --user "$(id -u):$(id -g)" -e HOME=/tmp ${gpu_args[@]+"${gpu_args[@]}"} 'registry.example:5000/team/envs@` + env + `' 'python' 'train.py' '--name' 'it'\''s'`,
 		},
 		"pyxis": {
 			"image='registry.example:5000#team/envs@" + env + "'\n",
@@ -112,5 +113,42 @@ func TestSlurmNeedsWhatItRuns(t *testing.T) {
 	}
 	if _, err := Render("slurm", func() *lock.Lock { l := slurmLock(""); l.Run.GPUs = "all"; return l }(), Options{Name: "p", Slurm: SlurmOptions{Sbatch: []string{"--gpus=4"}}}); err != nil {
 		t.Errorf("gpus all with --sbatch=--gpus=4: %v", err)
+	}
+}
+
+// TestSlurmGPUSelection runs the script's GPU lines in bash: the job's
+// GPUs for auto (none when it was given none), the first N for a count,
+// an error when it was given fewer. The array is expanded in the form
+// bash before 4.4 takes under set -u when it is empty.
+func TestSlurmGPUSelection(t *testing.T) {
+	tests := []struct {
+		gpus schema.GPUs
+		env  []string
+		out  string
+		code int
+	}{
+		{"auto", []string{"SLURM_JOB_GPUS=1,3"}, `--gpus "device=1,3"`, 0},
+		{"auto", []string{"SLURM_STEP_GPUS=2", "SLURM_JOB_GPUS=1,2"}, `--gpus "device=2"`, 0},
+		{"auto", nil, "", 0},
+		{"1", []string{"SLURM_JOB_GPUS=1,3"}, `--gpus "device=1"`, 0},
+		{"2", []string{"SLURM_JOB_GPUS=5"}, "", 1},
+		{"1", nil, "", 1},
+	}
+	for _, tc := range tests {
+		script := "set -euo pipefail\n" + slurmGPUs(tc.gpus) + `echo ${gpu_args[@]+"${gpu_args[@]}"}` + "\n"
+		cmd := exec.Command("bash", "-c", script)
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, tc.env...)
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if strings.TrimSpace(string(out)) != tc.out || code != tc.code {
+			t.Errorf("gpus %s with %v: %q exit %d, want %q exit %d", tc.gpus, tc.env, out, code, tc.out, tc.code)
+		}
+	}
+	script := render(t, slurmLock("registry.example/envs"), SlurmOptions{})
+	if strings.Contains(script, ` "${gpu_args[@]}"`) || !strings.Contains(script, `${gpu_args[@]+"${gpu_args[@]}"}`) {
+		t.Errorf("the script expands an array that may be empty in a form bash before 4.4 rejects under set -u:\n%s", script)
 	}
 }
