@@ -48,10 +48,14 @@ type Client interface {
 // EngineHost is a Client of an engine on this machine, which can say
 // what the engine itself reads there: its process's environment (the
 // PATH it looks up its GPU hook on) and where it reads CDI specs (podman,
-// which does not report them). runner/docker's clients of a local socket
+// which does not report them), and its user. runner/docker's clients of a local socket
 // are; a remote engine's are not.
 type EngineHost interface {
 	DaemonEnv() ([]string, error)
+	// DaemonUID is the user the engine's process runs as: not root
+	// means a rootless engine (rootless podman's Docker API does not say
+	// it is one).
+	DaemonUID() (int, error)
 	CDISpecDirs() []string
 }
 

@@ -9,6 +9,9 @@ package runner
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/moby/moby/api/types/system"
@@ -40,6 +43,40 @@ func (e *Engine) sysInfo(ctx context.Context) (system.Info, error) {
 		e.info = &res.Info
 	}
 	return *e.info, nil
+}
+
+// Rootless reports whether the engine runs without root (rootless
+// podman or docker): its containers' root is the user who runs it, and
+// their other users map to subordinate ids. Docker says so in its
+// security options; podman does not, so an engine on this machine is
+// also asked who runs it.
+func (e *Engine) Rootless(ctx context.Context) (bool, error) {
+	info, err := e.sysInfo(ctx)
+	if err != nil {
+		return false, err
+	}
+	if slices.ContainsFunc(info.SecurityOptions, func(o string) bool {
+		return slices.Contains(strings.Split(o, ","), "name=rootless")
+	}) {
+		return true, nil
+	}
+	if host, ok := e.Client.(EngineHost); ok {
+		if uid, err := host.DaemonUID(); err == nil {
+			return uid != 0, nil
+		}
+	}
+	return false, nil
+}
+
+// HostUser is who user = "host" runs as on this engine, so that files
+// the run writes are the caller's: the caller's uid:gid, or root on a
+// rootless engine (which is the caller).
+func (e *Engine) HostUser(ctx context.Context) (string, error) {
+	rootless, err := e.Rootless(ctx)
+	if err != nil || !rootless {
+		return fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()), err
+	}
+	return "0:0", nil
 }
 
 // New is mlenv's rules over the engine c.

@@ -322,6 +322,20 @@ func TestRunLockExitCodeAndContainer(t *testing.T) {
 	}
 }
 
+// On a rootless engine, user = "host" is the container's root, which is
+// the caller on the host (the caller's own uid would be a subordinate id).
+func TestRunLockHostUserOnRootless(t *testing.T) {
+	f := newFixture(t)
+	f.fake.Rootless = true
+	f.fake.Programs["true"] = func(*enginefake.Proc) int { return 0 }
+	if err := f.run(t, runner.RunSpec{Argv: []string{"true"}, Settings: schema.Run{Workdir: "/src", Network: "bridge", User: "host"}}, runner.Stdio{Out: io.Discard, Err: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	if u := f.fake.Containers()[0].Config.User; u != "0:0" {
+		t.Errorf("user = host on a rootless engine runs as %q, want 0:0", u)
+	}
+}
+
 func contains(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {

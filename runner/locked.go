@@ -78,6 +78,9 @@ type RunOptions struct {
 	OnInstall func(image string, packages int)
 	Warn      func(string)
 	Info      func(string) // what the run uses and why (its GPUs)
+	// Notice is told what a terminal should show and a log need not:
+	// that the run uses no GPU, and why.
+	Notice func(string)
 }
 
 // RunLock is `mlenv run`: it connects to the engine (z), makes the lock's
@@ -143,6 +146,9 @@ func (e *Engine) prepare(ctx context.Context, l *lock.Lock, spec RunSpec, o RunO
 		return spec, err
 	}
 	spec.Image, spec.Platform = image, platform
+	if spec.HostUser, err = e.HostUser(ctx); err != nil {
+		return spec, err
+	}
 	if spec, err = e.gpus(ctx, spec, o); err != nil {
 		return spec, err
 	}
@@ -178,14 +184,14 @@ func (e *Engine) gpus(ctx context.Context, spec RunSpec, o RunOptions) (RunSpec,
 	case why != "" && asksGPUs(gpus):
 		say(o.Info, "Using "+why+", through "+support.Why())
 	case why != "" && asksGPUs(spec.Settings.GPUs):
-		say(o.Info, "Running without GPUs: "+why)
+		say(o.Notice, "Running without GPUs: "+why)
 	case spec.Settings.GPUs.Mode() == "auto" && !support.Serves():
-		say(o.Info, "Running without GPUs: "+support.Why())
+		say(o.Notice, "Running without GPUs: "+support.Why())
 		if seen := hostShowsNVIDIA(""); seen != "" {
 			say(o.Warn, fmt.Sprintf("this machine has NVIDIA GPUs (%s), but %s: %s", seen, support.Why(), support.Fix()))
 		}
 		for _, n := range support.Notes {
-			say(o.Info, n)
+			say(o.Notice, n)
 		}
 	}
 	return spec, nil

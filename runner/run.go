@@ -38,6 +38,9 @@ type RunSpec struct {
 	// CDI (GPUSupport).
 	GPUDriver string
 	CDI       []string
+	// HostUser is who user = "host" runs as: the caller's uid:gid (the
+	// default), or 0:0 on a rootless engine, whose root is the caller.
+	HostUser string
 	// AllowOutside permits mounts outside the project directory.
 	AllowOutside bool
 	// Subdir is where the command starts, relative to the project
@@ -76,7 +79,7 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		AttachStderr: true,
 		Labels:       map[string]string{LabelRun: "1"},
 	}
-	cfg.User, cfg.Env = userEnv(r, fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid()))
+	cfg.User, cfg.Env = userEnv(r, s.hostUser())
 	hc := &container.HostConfig{
 		// The engine removes the container itself too, so that none is left
 		// behind when the engine (or mlenv) stops mid-run.
@@ -87,7 +90,7 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		Resources:   container.Resources{DeviceRequests: DeviceRequests(s.GPUs, s.GPUDriver, s.CDI)},
 		ConsoleSize: s.ConsoleSize,
 	}
-	if r.ShmSize != "" {
+	if r.ShmSize != "" && r.IPC != "host" { // the host's /dev/shm has its own size, as docker leaves it
 		n, err := units.RAMInBytes(r.ShmSize)
 		if err != nil {
 			return nil, nil, fmt.Errorf("[run] shm-size %q: %w", r.ShmSize, err)
@@ -116,6 +119,13 @@ func SubdirOf(project string) string {
 		return ""
 	}
 	return rel
+}
+
+func (s RunSpec) hostUser() string {
+	if s.HostUser != "" {
+		return s.HostUser
+	}
+	return fmt.Sprintf("%d:%d", os.Getuid(), os.Getgid())
 }
 
 // WorkingDir is where the command starts in the container: the same
@@ -201,8 +211,13 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 		return 0, err
 	}
 	defer e.remove(id)
-	attach, err := e.Client.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: spec.Stdin, Stdout: true, Stderr: true})
+	// The streams outlive Ctrl-C too: what the command prints as it stops
+	// is shown.
+	attach, err := e.Client.ContainerAttach(context.WithoutCancel(ctx), id, client.ContainerAttachOptions{Stream: true, Stdin: spec.Stdin, Stdout: true, Stderr: true})
 	if err != nil {
+		if why := e.whyNoStart(ctx, spec, err); why != nil {
+			return 0, why
+		}
 		return 0, fmt.Errorf("attach: %w", err)
 	}
 	defer attach.Close()
@@ -260,13 +275,44 @@ func awaitRemoval(removed client.ContainerWaitResult) {
 	}
 }
 
+// whyNoStart asks the engine why a container could not be attached to:
+// podman prepares the container for its start when attached (runc create,
+// which finds the executable) and answers a failure there with a 409 whose
+// words moby's client drops, then removes the auto-removed container. A
+// second container of the same spec, not auto-removed, is started without
+// attaching: the engine's answer is the reason (a *CommandError, so that
+// a missing command is 127 as docker says). One that starts after all is
+// killed at once, and nil leaves the attach error as it was.
+func (e *Engine) whyNoStart(ctx context.Context, spec RunSpec, attachErr error) error {
+	if !strings.Contains(attachErr.Error(), "409") {
+		return nil
+	}
+	probe, err := e.create(ctx, spec, false)
+	if err != nil {
+		return nil
+	}
+	defer e.remove(probe)
+	if _, err := e.Client.ContainerStart(ctx, probe, client.ContainerStartOptions{}); err != nil {
+		return &CommandError{Argv: append([]string{"container"}, spec.Argv...), Err: err}
+	}
+	e.Client.ContainerKill(context.Background(), probe, client.ContainerKillOptions{Signal: "SIGKILL"})
+	return nil
+}
+
 // Create makes the run container (not started). A container whose GPUs
 // the engine did not record as asked is removed: it would run on the CPU.
 func (e *Engine) Create(ctx context.Context, spec RunSpec) (string, error) {
+	return e.create(ctx, spec, true)
+}
+
+// create makes a container of spec, auto-removed by the engine when
+// autoRemove (docker run --rm).
+func (e *Engine) create(ctx context.Context, spec RunSpec, autoRemove bool) (string, error) {
 	cfg, hc, err := spec.Container()
 	if err != nil {
 		return "", err
 	}
+	hc.AutoRemove = autoRemove
 	opts := client.ContainerCreateOptions{Config: cfg, HostConfig: hc}
 	if spec.Platform != "" {
 		p, err := parsePlatform(spec.Platform)

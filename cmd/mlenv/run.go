@@ -122,6 +122,9 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 		ro.OnInstall = func(image string, n int) { fmt.Fprintf(stderr, "Installing %d locked packages into %s\n", n, image) }
 		ro.Warn = func(w string) { fmt.Fprintln(stderr, "mlenv: warning: "+w) }
 		ro.Info = func(s string) { fmt.Fprintln(stderr, s) }
+		if isTerminal(stderr) {
+			ro.Notice = ro.Info
+		}
 	}
 	return runner.RunLock(ctx, s.engine, l, spec, runner.Stdio{In: stdin, Out: stdout, Err: stderr}, ro)
 }

@@ -46,6 +46,8 @@ type Engine struct {
 	// device requests, as podman 4.3 does with CDI ones from Docker API
 	// clients.
 	Podman, DropDeviceRequests bool
+	// Rootless makes Info report a rootless engine.
+	Rootless bool
 	// DaemonPATH, when set, is the engine process's PATH (DaemonEnv);
 	// unset, the engine's environment cannot be read.
 	DaemonPATH string
@@ -118,7 +120,12 @@ func (e *Engine) Ping(context.Context, client.PingOptions) (client.PingResult, e
 // Info reports the platform and runtimes.
 func (e *Engine) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
 	e.record("Info")
-	return client.SystemInfoResult{Info: system.Info{OSType: e.OS, Architecture: e.Architecture, Runtimes: e.Runtimes, CDISpecDirs: e.InfoCDIDirs}}, nil
+	info := system.Info{OSType: e.OS, Architecture: e.Architecture, Runtimes: e.Runtimes, CDISpecDirs: e.InfoCDIDirs,
+		SecurityOptions: []string{"name=seccomp,profile=builtin"}}
+	if e.Rootless {
+		info.SecurityOptions = append(info.SecurityOptions, "name=rootless")
+	}
+	return client.SystemInfoResult{Info: info}, nil
 }
 
 // ServerVersion names the engine: Docker, or podman.
@@ -138,6 +145,14 @@ func (e *Engine) DaemonEnv() ([]string, error) {
 		return nil, errors.New("permission denied")
 	}
 	return []string{"PATH=" + e.DaemonPATH}, nil
+}
+
+// DaemonUID is root, or a user for a Rootless engine.
+func (e *Engine) DaemonUID() (int, error) {
+	if e.Rootless {
+		return 1000, nil
+	}
+	return 0, nil
 }
 
 // CDISpecDirs are where the fake podman reads CDI specs.

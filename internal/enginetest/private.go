@@ -24,6 +24,7 @@ type PrivateEngine struct {
 	Host string // DOCKER_HOST value: unix:///…/docker.sock
 	dir  string
 	args []string
+	env  []string // more environment for dockerd
 	t    testing.TB
 }
 
@@ -51,6 +52,23 @@ func NewOtherMachine(t testing.TB) *PrivateEngine {
 	return newPrivateEngine(t, "--storage-driver", "vfs", "--bridge", bridge)
 }
 
+// NewGPUEngine is a private engine that serves --gpus as a GPU host's
+// does: a stand-in nvidia-container-runtime-hook (which records the
+// NVIDIA_VISIBLE_DEVICES it is run for in HookLog and exits 0) is on its
+// PATH, which makes dockerd register the nvidia device driver. It is on
+// no other process's PATH.
+func NewGPUEngine(t testing.TB) (e *PrivateEngine, hookLog string) {
+	t.Helper()
+	bin := t.TempDir()
+	hookLog = filepath.Join(bin, "hook.log")
+	hook := "#!/bin/sh\n# a stand-in for the NVIDIA Container Toolkit's hook\ncat >/dev/null\necho \"$@\" >> " + hookLog + "\nexit 0\n"
+	if err := os.WriteFile(filepath.Join(bin, "nvidia-container-runtime-hook"), []byte(hook), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e = newPrivateEngineEnv(t, []string{"PATH=" + bin + ":" + os.Getenv("PATH")})
+	return e, hookLog
+}
+
 // NewPrivateEngine starts one; it is stopped and removed when the test
 // ends. Needs root.
 func NewPrivateEngine(t testing.TB) *PrivateEngine {
@@ -60,6 +78,11 @@ func NewPrivateEngine(t testing.TB) *PrivateEngine {
 
 func newPrivateEngine(t testing.TB, args ...string) *PrivateEngine {
 	t.Helper()
+	return newPrivateEngineEnv(t, nil, args...)
+}
+
+func newPrivateEngineEnv(t testing.TB, env []string, args ...string) *PrivateEngine {
+	t.Helper()
 	Engine(t)
 	if os.Geteuid() != 0 {
 		Missing(t, "root, to start a private dockerd")
@@ -68,7 +91,7 @@ func newPrivateEngine(t testing.TB, args ...string) *PrivateEngine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &PrivateEngine{Host: "unix://" + filepath.Join(dir, "docker.sock"), dir: dir, args: args, t: t}
+	e := &PrivateEngine{Host: "unix://" + filepath.Join(dir, "docker.sock"), dir: dir, args: args, env: env, t: t}
 	e.Start()
 	t.Cleanup(func() {
 		e.Stop()
@@ -88,6 +111,7 @@ func (e *PrivateEngine) Start() {
 	cmd := exec.Command("dockerd", "--data-root", filepath.Join(e.dir, "root"), "--exec-root", filepath.Join(e.dir, "exec"),
 		"-H", e.Host, "--pidfile", filepath.Join(e.dir, "docker.pid"), "--iptables=false", "--ip6tables=false", "--ip-masq=false")
 	cmd.Args = append(cmd.Args, e.args...)
+	cmd.Env = append(os.Environ(), e.env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

@@ -56,7 +56,7 @@ type local struct {
 // pid from the socket's peer credentials, its environment from /proc
 // (readable by its owner and root).
 func (l *local) DaemonEnv() ([]string, error) {
-	pid, err := peerPID(l.socket)
+	pid, _, err := peer(l.socket)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +65,12 @@ func (l *local) DaemonEnv() ([]string, error) {
 		return nil, err
 	}
 	return strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"), nil
+}
+
+// DaemonUID is the user of the process serving the socket.
+func (l *local) DaemonUID() (int, error) {
+	_, uid, err := peer(l.socket)
+	return uid, err
 }
 
 // CDISpecDirs are where podman reads CDI specs: its defaults.

@@ -24,9 +24,9 @@ func TestPeerPID(t *testing.T) {
 			c.Close()
 		}
 	}()
-	pid, err := peerPID(socket)
-	if err != nil || pid != os.Getpid() {
-		t.Fatalf("peerPID = %d, %v; want %d", pid, err, os.Getpid())
+	pid, uid, err := peer(socket)
+	if err != nil || pid != os.Getpid() || uid != os.Getuid() {
+		t.Fatalf("peer = %d, %d, %v; want %d, %d", pid, uid, err, os.Getpid(), os.Getuid())
 	}
 	env, err := (&local{socket: socket}).DaemonEnv()
 	if err != nil || len(env) == 0 {

@@ -4,7 +4,7 @@ package docker
 
 import "errors"
 
-// peerPID needs Linux's peer credentials.
-func peerPID(string) (int, error) {
-	return 0, errors.New("the engine's process cannot be found on this system")
+// peer needs Linux's peer credentials.
+func peer(string) (pid, uid int, _ error) {
+	return 0, 0, errors.New("the engine's process cannot be found on this system")
 }
