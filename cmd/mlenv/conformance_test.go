@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -177,8 +178,27 @@ func conformExitCodes(t *testing.T, e engineUnderTest) {
 // its output is read to the end (os/exec closes the pipe at Wait).
 type running struct {
 	cmd     *exec.Cmd
-	out     *bytes.Buffer
+	out     *syncBuffer // stdout after the first line, and stderr
 	drained chan struct{}
+}
+
+// syncBuffer is a buffer two goroutines write to (stdout's reader and
+// os/exec's copy of stderr).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func (r running) wait() int {
@@ -196,8 +216,8 @@ func startConform(t *testing.T, e engineUnderTest, script string) running {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
+	errb := &syncBuffer{}
+	cmd.Stderr = errb
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -213,11 +233,11 @@ func startConform(t *testing.T, e engineUnderTest, script string) running {
 	drained := make(chan struct{})
 	go func() {
 		for lines.Scan() {
-			errb.WriteString(lines.Text() + "\n")
+			io.WriteString(errb, lines.Text()+"\n")
 		}
 		close(drained)
 	}()
-	return running{cmd, &errb, drained}
+	return running{cmd, errb, drained}
 }
 
 // conformSignals: SIGINT and SIGTERM reach the command as themselves, and
