@@ -322,6 +322,40 @@ func TestRunLockExitCodeAndContainer(t *testing.T) {
 	}
 }
 
+// gpus = "auto" on an engine that serves no GPUs says so (on a terminal),
+// and warns, naming the fix, where the machine shows NVIDIA GPUs.
+func TestAutoIsNeverSilent(t *testing.T) {
+	f := newFixture(t)
+	f.fake.Programs["true"] = func(*enginefake.Proc) int { return 0 }
+	root := t.TempDir()
+	if err := os.MkdirAll(root+"/dev", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var notices, warnings []string
+	o := runner.RunOptions{Notice: func(s string) { notices = append(notices, s) }, Warn: func(s string) { warnings = append(warnings, s) }, Host: runner.GPUHost{Root: root}}
+	lazy := &runner.Lazy{Dial: func(context.Context) (runner.Client, error) { return f.fake, nil }}
+	f.lock.Packages = nil
+	pl := &f.lock.Image.Platforms[0]
+	pl.EnvDigest, pl.EnvConfig = pl.Digest, pl.Config
+	spec := runner.RunSpec{Argv: []string{"true"}, ProjectDir: t.TempDir(), Settings: f.lock.Run}
+	if err := runner.RunLock(context.Background(), lazy, f.lock, spec, runner.Stdio{Out: io.Discard, Err: io.Discard}, o); err != nil {
+		t.Fatal(err)
+	}
+	if len(notices) == 0 || !strings.Contains(notices[0], "Running without GPUs: this engine serves no NVIDIA GPUs") || len(warnings) != 0 {
+		t.Errorf("no GPUs anywhere: notices %q, warnings %q", notices, warnings)
+	}
+	if err := os.WriteFile(root+"/dev/nvidia0", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	notices, warnings = nil, nil
+	if err := runner.RunLock(context.Background(), lazy, f.lock, spec, runner.Stdio{Out: io.Discard, Err: io.Discard}, o); err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) != 1 || !strings.Contains(warnings[0], "this machine has NVIDIA GPUs (/dev/nvidia0)") || !strings.Contains(warnings[0], "nvidia-ctk") {
+		t.Errorf("GPUs the engine does not serve: warnings %q", warnings)
+	}
+}
+
 // On a rootless engine, user = "host" is the container's root, which is
 // the caller on the host (the caller's own uid would be a subordinate id).
 func TestRunLockHostUserOnRootless(t *testing.T) {

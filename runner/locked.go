@@ -78,6 +78,9 @@ type RunOptions struct {
 	OnInstall func(image string, packages int)
 	Warn      func(string)
 	Info      func(string) // what the run uses and why (its GPUs)
+	// Host is the machine's NVIDIA driver and GPUs (the zero value reads
+	// this machine).
+	Host GPUHost
 	// Notice is told what a terminal should show and a log need not:
 	// that the run uses no GPU, and why.
 	Notice func(string)
@@ -152,7 +155,7 @@ func (e *Engine) prepare(ctx context.Context, l *lock.Lock, spec RunSpec, o RunO
 	if spec, err = e.gpus(ctx, spec, o); err != nil {
 		return spec, err
 	}
-	warnings, err := Preflight(GPUHost{}, l, platform, spec.GPUs)
+	warnings, err := Preflight(o.Host, l, platform, spec.GPUs)
 	if err != nil {
 		return spec, err
 	}
@@ -187,7 +190,7 @@ func (e *Engine) gpus(ctx context.Context, spec RunSpec, o RunOptions) (RunSpec,
 		say(o.Notice, "Running without GPUs: "+why)
 	case spec.Settings.GPUs.Mode() == "auto" && !support.Serves():
 		say(o.Notice, "Running without GPUs: "+support.Why())
-		if seen := hostShowsNVIDIA(""); seen != "" {
+		if seen := hostShowsNVIDIA(o.Host.Root); seen != "" {
 			say(o.Warn, fmt.Sprintf("this machine has NVIDIA GPUs (%s), but %s: %s", seen, support.Why(), support.Fix()))
 		}
 		for _, n := range support.Notes {
