@@ -111,8 +111,15 @@ func (e engineUnderTest) command(t *testing.T, args ...string) *exec.Cmd {
 func (e engineUnderTest) mlenv(t *testing.T, stdin io.Reader, args ...string) result {
 	t.Helper()
 	cmd := e.command(t, args...)
+	cmd.Stdin = stdin
+	return runBinary(t, cmd)
+}
+
+// runBinary runs the mlenv binary's command to its end.
+func runBinary(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errb bytes.Buffer
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, &out, &errb
+	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {

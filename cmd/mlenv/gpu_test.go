@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -74,16 +73,7 @@ func gpuRun(t *testing.T, dir, host string, env []string, args ...string) result
 	t.Helper()
 	cmd := exec.Command(mlenvBinary(t), append([]string{"--file", filepath.Join(dir, "mlenv.toml")}, args...)...)
 	cmd.Env = append(cleanGPUEnv(), append(env, "DOCKER_HOST="+host)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return result{code, out.String(), errb.String()}
+	return runBinary(t, cmd)
 }
 
 // cleanGPUEnv is this process's environment without the variables that
