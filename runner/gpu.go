@@ -66,7 +66,7 @@ func (s GPUSupport) Why() string {
 	if s.Podman {
 		return "this engine (podman) serves no NVIDIA GPUs: no CDI spec for " + cdiKind + " where it reads them (/etc/cdi, /var/run/cdi)"
 	}
-	return "this engine serves no NVIDIA GPUs: no nvidia runtime, no " + nvidiaHook + " on its PATH, no CDI spec for " + cdiKind
+	return "this engine serves no NVIDIA GPUs: no NVIDIA runtime, no " + nvidiaHook + " on its PATH, no CDI spec for " + cdiKind
 }
 
 // Fix is how to make the engine serve GPUs.
