@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -160,9 +159,3 @@ func (e *Engine) CDISpecDirs() []string { return e.PodmanCDIDirs }
 
 // Close does nothing.
 func (e *Engine) Close() error { return nil }
-
-// errNotImplemented marks a call the fake has no answer for.
-var errNotImplemented = errors.New("enginefake: not implemented")
-
-// trimRef drops a "sha256:" an engine accepts in front of an ID.
-func trimRef(ref string) string { return strings.TrimSpace(ref) }

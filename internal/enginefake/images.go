@@ -95,7 +95,6 @@ func (e *Engine) Tag(id, name string) {
 
 // lookup finds an image by name or ID.
 func (e *Engine) lookup(ref string) (string, *Image, bool) {
-	ref = trimRef(ref)
 	if img, ok := e.images[ref]; ok {
 		return ref, img, true
 	}

@@ -254,5 +254,3 @@ func yamlDoc(v any) string {
 	}
 	return string(b)
 }
-
-func joinIDs(ids []string) string { return strings.Join(ids, ",") }
