@@ -1,5 +1,5 @@
 // Package resolve turns an mlenv.toml into an mlenv.lock: it pins the
-// image against its registry (resolve/registry, resolve/family), pins
+// image against its registry (internal/registry, resolve/family), pins
 // [pip] inside it (resolve/pip), keeps what did not change, and verifies a
 // lock against the registries.
 package resolve

@@ -146,7 +146,7 @@ func TestGolden(t *testing.T) {
 	}
 	want, err := os.ReadFile(golden)
 	if err != nil {
-		t.Fatalf("%v (run go test ./runner/envimage -update)", err)
+		t.Fatalf("%v (run go test ./internal/envimage -update)", err)
 	}
 	if got != string(want) {
 		t.Errorf("the environment of the golden lock changed: a lock written by an earlier mlenv would no longer verify\ngot:\n%s\nwant:\n%s", got, want)

@@ -1,4 +1,4 @@
-// Package resolvetest serves in-process registries holding images shaped
+// Package registrytest serves in-process registries holding images shaped
 // like the real families' (their tags, config env vars and labels,
 // multi-platform indexes), built deterministically so that their digests,
 // and the locks made from them, are the same on every run.
