@@ -24,8 +24,9 @@ type Engine struct {
 	// Offline forbids pulls: images must already be in the engine.
 	Offline bool
 
-	infoMu sync.Mutex
-	info   *system.Info // the engine's info, asked once
+	infoMu  sync.Mutex
+	info    *system.Info // the engine's info, asked once
+	product *Product     // what engine it is, asked once
 
 	swept sync.Once // leftovers of dead mlenv processes removed
 }
@@ -43,6 +44,37 @@ func (e *Engine) sysInfo(ctx context.Context) (system.Info, error) {
 		e.info = &res.Info
 	}
 	return *e.info, nil
+}
+
+// Product is which engine answers: podman or docker, and its version.
+type Product struct {
+	Name, Version string
+}
+
+func (p Product) String() string { return strings.TrimSpace(p.Name + " " + p.Version) }
+
+// Podman says the engine is podman, which serves GPUs by CDI only and
+// answers some calls otherwise than docker.
+func (p Product) Podman() bool { return p.Name == "podman" }
+
+// Product asks the engine what it is, once per Engine; an engine that
+// does not say is docker of an unknown version.
+func (e *Engine) Product(ctx context.Context) Product {
+	e.infoMu.Lock()
+	defer e.infoMu.Unlock()
+	if e.product == nil {
+		p := Product{Name: "docker"}
+		if v, err := e.Client.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
+			p.Version = v.Version
+			for _, c := range v.Components {
+				if c.Name == "Podman Engine" {
+					p.Name = "podman"
+				}
+			}
+		}
+		e.product = &p
+	}
+	return *e.product
 }
 
 // Rootless reports whether the engine runs without root (rootless

@@ -10,8 +10,6 @@ import (
 	"strings"
 
 	"github.com/moby/moby/api/types/container"
-	"github.com/moby/moby/api/types/system"
-	"github.com/moby/moby/client"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/mlenv/mlenv/schema"
@@ -106,9 +104,7 @@ func (e *Engine) GPUSupport(ctx context.Context) (GPUSupport, error) {
 	}
 	var s GPUSupport
 	_, s.Runtime = info.Runtimes["nvidia"]
-	if v, err := e.Client.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
-		s.Podman = slices.ContainsFunc(v.Components, func(c system.ComponentVersion) bool { return c.Name == "Podman Engine" })
-	}
+	s.Podman = e.Product(ctx).Podman()
 	dirs := info.CDISpecDirs
 	host, local := e.Client.(EngineHost)
 	switch {
@@ -203,12 +199,6 @@ func cdiDevices(dirs []string) []string {
 	return out
 }
 
-// HasNVIDIARuntime reports whether the engine serves NVIDIA GPUs at all.
-func (e *Engine) HasNVIDIARuntime(ctx context.Context) (bool, error) {
-	s, err := e.GPUSupport(ctx)
-	return s.Serves(), err
-}
-
 // GPURequests turns [run] gpus into the GPUs a run asks the engine for
 // ("none" for none) and how (the support's Driver). With "auto", GPUs are
 // asked for only where the engine serves them; "auto", "all" and counts
@@ -271,15 +261,4 @@ func cdiNames(gpus schema.GPUs, cdi []string) []string {
 		out = append(out, cdiKind+"="+id)
 	}
 	return out
-}
-
-// hostShowsNVIDIA names what on this machine says it has NVIDIA GPUs
-// ("" when nothing does).
-func hostShowsNVIDIA(root string) string {
-	for _, p := range []string{"/dev/nvidia0", "/proc/driver/nvidia/version"} {
-		if _, err := os.Stat(filepath.Join(root, p)); err == nil {
-			return p
-		}
-	}
-	return ""
 }

@@ -99,3 +99,14 @@ func brands(report []byte) []string {
 	}
 	return out
 }
+
+// ShowsNVIDIA names what on this machine says it has NVIDIA GPUs (a
+// device node, the driver's version file); "" when nothing does.
+func (h GPUHost) ShowsNVIDIA() string {
+	for _, p := range []string{"/dev/nvidia0", "/proc/driver/nvidia/version"} {
+		if _, err := os.Stat(filepath.Join(h.Root, p)); err == nil {
+			return p
+		}
+	}
+	return ""
+}

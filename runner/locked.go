@@ -190,7 +190,7 @@ func (e *Engine) gpus(ctx context.Context, spec RunSpec, o RunOptions) (RunSpec,
 		say(o.Notice, "Running without GPUs: "+why)
 	case spec.Settings.GPUs.Mode() == "auto" && !support.Serves():
 		say(o.Notice, "Running without GPUs: "+support.Why())
-		if seen := hostShowsNVIDIA(o.Host.Root); seen != "" {
+		if seen := o.Host.ShowsNVIDIA(); seen != "" {
 			say(o.Warn, fmt.Sprintf("this machine has NVIDIA GPUs (%s), but %s: %s", seen, support.Why(), support.Fix()))
 		}
 		for _, n := range support.Notes {

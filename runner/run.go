@@ -349,12 +349,8 @@ func (e *Engine) checkGPUsRecorded(ctx context.Context, id string, asked []conta
 	if sameRequests(asked, recorded) {
 		return nil
 	}
-	engine := "this engine"
-	if v, err := e.Client.ServerVersion(ctx, client.ServerVersionOptions{}); err == nil {
-		engine = "the engine (" + engineName(v) + " " + v.Version + ")"
-	}
-	return fmt.Errorf("%s did not record the GPUs asked for (%s; it recorded %s), so the command would run without them: upgrade the engine (podman passes CDI device requests of Docker API clients on in releases after 4.3), or run with --gpus none",
-		engine, describeRequests(asked), describeRequests(recorded))
+	return fmt.Errorf("the engine (%s) did not record the GPUs asked for (%s; it recorded %s), so the command would run without them: upgrade the engine (podman passes CDI device requests of Docker API clients on in releases after 4.3), or run with --gpus none",
+		e.Product(ctx), describeRequests(asked), describeRequests(recorded))
 }
 
 func sameRequests(a, b []container.DeviceRequest) bool {
@@ -370,16 +366,6 @@ func describeRequests(reqs []container.DeviceRequest) string {
 		parts = append(parts, fmt.Sprintf("%s count %d ids %v", r.Driver, r.Count, r.DeviceIDs))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// engineName is "podman" or "docker", from the engine's version answer.
-func engineName(v client.ServerVersionResult) string {
-	for _, c := range v.Components {
-		if c.Name == "Podman Engine" {
-			return "podman"
-		}
-	}
-	return "docker"
 }
 
 // stream copies stdin to the container and its output to stdout and
