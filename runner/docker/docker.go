@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/moby/moby/client"
 
@@ -50,13 +51,22 @@ func Connect(ctx context.Context) (runner.Client, error) {
 type local struct {
 	*client.Client
 	socket string
+
+	once     sync.Once // the peer is asked once per connection
+	pid, uid int
+	errPeer  error
+}
+
+func (l *local) peer() (pid, uid int, err error) {
+	l.once.Do(func() { l.pid, l.uid, l.errPeer = peer(l.socket) })
+	return l.pid, l.uid, l.errPeer
 }
 
 // DaemonEnv is the environment of the process serving the socket: its
 // pid from the socket's peer credentials, its environment from /proc
 // (readable by its owner and root).
 func (l *local) DaemonEnv() ([]string, error) {
-	pid, _, err := peer(l.socket)
+	pid, _, err := l.peer()
 	if err != nil {
 		return nil, err
 	}
@@ -69,7 +79,7 @@ func (l *local) DaemonEnv() ([]string, error) {
 
 // DaemonUID is the user of the process serving the socket.
 func (l *local) DaemonUID() (int, error) {
-	_, uid, err := peer(l.socket)
+	_, uid, err := l.peer()
 	return uid, err
 }
 
