@@ -117,9 +117,7 @@ func (e *Engine) container(id string) (*Container, error) {
 
 // ContainerCreate makes a container of an image the engine has.
 func (e *Engine) ContainerCreate(_ context.Context, o client.ContainerCreateOptions) (client.ContainerCreateResult, error) {
-	e.record("ContainerCreate")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ContainerCreate")()
 	id, _, ok := e.lookup(o.Config.Image)
 	if !ok {
 		return client.ContainerCreateResult{}, notFound("image: " + o.Config.Image)
@@ -142,9 +140,7 @@ func (e *Engine) ContainerCreate(_ context.Context, o client.ContainerCreateOpti
 
 // ContainerInspect is what the container was created with.
 func (e *Engine) ContainerInspect(_ context.Context, id string, _ client.ContainerInspectOptions) (client.ContainerInspectResult, error) {
-	e.record("ContainerInspect")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ContainerInspect")()
 	c, err := e.container(id)
 	if err != nil {
 		return client.ContainerInspectResult{}, err
@@ -158,9 +154,7 @@ func (e *Engine) ContainerInspect(_ context.Context, id string, _ client.Contain
 // writes comes back multiplexed (raw with a TTY); with stdin, what the
 // caller writes is its stdin.
 func (e *Engine) ContainerAttach(_ context.Context, id string, o client.ContainerAttachOptions) (client.ContainerAttachResult, error) {
-	e.record("ContainerAttach")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ContainerAttach")()
 	c, err := e.container(id)
 	if err != nil {
 		return client.ContainerAttachResult{}, err
@@ -303,9 +297,7 @@ func (e *Engine) ContainerWait(ctx context.Context, id string, o client.Containe
 
 // ContainerKill sends a signal; SIGKILL ends the container.
 func (e *Engine) ContainerKill(_ context.Context, id string, o client.ContainerKillOptions) (client.ContainerKillResult, error) {
-	e.record("ContainerKill")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ContainerKill")()
 	c, err := e.container(id)
 	if err != nil {
 		return client.ContainerKillResult{}, err
@@ -355,9 +347,7 @@ func (e *Engine) ContainerRemove(_ context.Context, id string, o client.Containe
 // ContainerList lists containers (with All, stopped ones too) that have
 // the filter's labels.
 func (e *Engine) ContainerList(_ context.Context, o client.ContainerListOptions) (client.ContainerListResult, error) {
-	e.record("ContainerList")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ContainerList")()
 	var out client.ContainerListResult
 	for _, id := range sortedKeys(e.containers) {
 		c := e.containers[id]
@@ -371,9 +361,7 @@ func (e *Engine) ContainerList(_ context.Context, o client.ContainerListOptions)
 
 // CopyToContainer unpacks a tar into the container's files.
 func (e *Engine) CopyToContainer(_ context.Context, id string, o client.CopyToContainerOptions) (client.CopyToContainerResult, error) {
-	e.record("CopyToContainer")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("CopyToContainer")()
 	c, err := e.container(id)
 	if err != nil {
 		return client.CopyToContainerResult{}, err
@@ -398,9 +386,7 @@ func (e *Engine) CopyToContainer(_ context.Context, id string, o client.CopyToCo
 // CopyFromContainer is a tar of the container's files under the path,
 // named from the path's last element as docker does.
 func (e *Engine) CopyFromContainer(_ context.Context, id string, o client.CopyFromContainerOptions) (client.CopyFromContainerResult, error) {
-	e.record("CopyFromContainer")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("CopyFromContainer")()
 	c, ok := e.containers[id]
 	if !ok {
 		return client.CopyFromContainerResult{}, notFound("container: " + id)

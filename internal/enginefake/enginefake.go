@@ -101,6 +101,14 @@ func (e *Engine) record(call string) {
 	e.mu.Unlock()
 }
 
+// call records an API call and holds the engine's lock until the
+// returned func: `defer e.call("ImageTag")()`.
+func (e *Engine) call(name string) (unlock func()) {
+	e.mu.Lock()
+	e.calls = append(e.calls, name)
+	return e.mu.Unlock
+}
+
 func (e *Engine) nextID(prefix string) string {
 	e.seq++
 	return fmt.Sprintf("%s%061d", prefix, e.seq)

@@ -133,9 +133,7 @@ func (e *Engine) config(img *Image) *dockerspec.DockerOCIImageConfig {
 
 // ImageInspect finds an image by name or ID.
 func (e *Engine) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (client.ImageInspectResult, error) {
-	e.record("ImageInspect")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ImageInspect")()
 	id, img, ok := e.lookup(ref)
 	if !ok {
 		return client.ImageInspectResult{}, notFound("image: " + ref)
@@ -155,9 +153,7 @@ func (e *Engine) size(img *Image) int64 {
 
 // ImageList lists the images, those with a label when the filter asks.
 func (e *Engine) ImageList(_ context.Context, o client.ImageListOptions) (client.ImageListResult, error) {
-	e.record("ImageList")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ImageList")()
 	var out client.ImageListResult
 	for _, id := range sortedKeys(e.images) {
 		img := e.images[id]
@@ -176,9 +172,7 @@ func (e *Engine) ImageList(_ context.Context, o client.ImageListOptions) (client
 
 // ImageTag names an image.
 func (e *Engine) ImageTag(_ context.Context, o client.ImageTagOptions) (client.ImageTagResult, error) {
-	e.record("ImageTag")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ImageTag")()
 	id, _, ok := e.lookup(o.Source)
 	if !ok {
 		return client.ImageTagResult{}, notFound("image: " + o.Source)
@@ -194,9 +188,7 @@ func (e *Engine) ImageTag(_ context.Context, o client.ImageTagOptions) (client.I
 // ImageRemove removes a name, and the image with its last name (as
 // docker rmi does); an image a container uses is a conflict.
 func (e *Engine) ImageRemove(_ context.Context, ref string, _ client.ImageRemoveOptions) (client.ImageRemoveResult, error) {
-	e.record("ImageRemove")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ImageRemove")()
 	id, _, ok := e.lookup(ref)
 	if !ok {
 		return client.ImageRemoveResult{}, notFound("image: " + ref)
@@ -224,9 +216,7 @@ func (e *Engine) ImageRemove(_ context.Context, ref string, _ client.ImageRemove
 // ImagePull gets repository@digest from Remote, streaming docker's JSON
 // progress messages (an error message when the registry lacks it).
 func (e *Engine) ImagePull(_ context.Context, ref string, _ client.ImagePullOptions) (client.ImagePullResponse, error) {
-	e.record("ImagePull")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ImagePull")()
 	if e.PullError != nil {
 		return nil, e.PullError
 	}
@@ -296,9 +286,7 @@ func (e *Engine) ImageLoad(_ context.Context, input io.Reader, _ ...client.Image
 
 // ImageSave writes the images as a `docker save` archive.
 func (e *Engine) ImageSave(_ context.Context, refs []string, _ ...client.ImageSaveOption) (client.ImageSaveResult, error) {
-	e.record("ImageSave")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("ImageSave")()
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	var manifest []map[string]any

@@ -9,9 +9,7 @@ import (
 
 // VolumeInspect finds a volume.
 func (e *Engine) VolumeInspect(_ context.Context, name string, _ client.VolumeInspectOptions) (client.VolumeInspectResult, error) {
-	e.record("VolumeInspect")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("VolumeInspect")()
 	labels, ok := e.volumes[name]
 	if !ok {
 		return client.VolumeInspectResult{}, notFound("volume: " + name)
@@ -21,18 +19,14 @@ func (e *Engine) VolumeInspect(_ context.Context, name string, _ client.VolumeIn
 
 // VolumeCreate makes a volume.
 func (e *Engine) VolumeCreate(_ context.Context, o client.VolumeCreateOptions) (client.VolumeCreateResult, error) {
-	e.record("VolumeCreate")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("VolumeCreate")()
 	e.volumes[o.Name] = o.Labels
 	return client.VolumeCreateResult{Volume: volume.Volume{Name: o.Name, Labels: o.Labels}}, nil
 }
 
 // VolumeList lists the volumes that have the filter's labels.
 func (e *Engine) VolumeList(_ context.Context, o client.VolumeListOptions) (client.VolumeListResult, error) {
-	e.record("VolumeList")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("VolumeList")()
 	var out client.VolumeListResult
 	for _, name := range sortedKeys(e.volumes) {
 		if matchLabels(o.Filters, e.volumes[name]) {
@@ -45,9 +39,7 @@ func (e *Engine) VolumeList(_ context.Context, o client.VolumeListOptions) (clie
 // VolumeRemove removes a volume; one a live container mounts is a
 // conflict.
 func (e *Engine) VolumeRemove(_ context.Context, name string, _ client.VolumeRemoveOptions) (client.VolumeRemoveResult, error) {
-	e.record("VolumeRemove")
-	e.mu.Lock()
-	defer e.mu.Unlock()
+	defer e.call("VolumeRemove")()
 	if _, ok := e.volumes[name]; !ok {
 		return client.VolumeRemoveResult{}, notFound("volume: " + name)
 	}
