@@ -277,6 +277,12 @@ func TestEnsureImage(t *testing.T) {
 // run is `mlenv run` of the fixture's lock on its fake engine.
 func (f *fixture) run(t *testing.T, spec runner.RunSpec, stdio runner.Stdio) error {
 	t.Helper()
+	return f.runWith(t, spec, stdio, runner.RunOptions{})
+}
+
+// runWith is run with options.
+func (f *fixture) runWith(t *testing.T, spec runner.RunSpec, stdio runner.Stdio, o runner.RunOptions) error {
+	t.Helper()
 	f.lock.Packages = nil // the base image runs: these tests are about the run
 	pl := &f.lock.Image.Platforms[0]
 	pl.EnvDigest, pl.EnvConfig = pl.Digest, pl.Config
@@ -287,7 +293,7 @@ func (f *fixture) run(t *testing.T, spec runner.RunSpec, stdio runner.Stdio) err
 		spec.Settings = f.lock.Run
 	}
 	z := &runner.Lazy{Dial: func(context.Context) (runner.Client, error) { return f.fake, nil }}
-	return runner.RunLock(context.Background(), z, f.lock, spec, stdio, runner.RunOptions{})
+	return runner.RunLock(context.Background(), z, f.lock, spec, stdio, o)
 }
 
 // Exit codes pass through; the container is created as [run] says and
@@ -333,12 +339,9 @@ func TestAutoIsNeverSilent(t *testing.T) {
 	}
 	var notices, warnings []string
 	o := runner.RunOptions{Notice: func(s string) { notices = append(notices, s) }, Warn: func(s string) { warnings = append(warnings, s) }, Host: runner.GPUHost{Root: root}}
-	lazy := &runner.Lazy{Dial: func(context.Context) (runner.Client, error) { return f.fake, nil }}
-	f.lock.Packages = nil
-	pl := &f.lock.Image.Platforms[0]
-	pl.EnvDigest, pl.EnvConfig = pl.Digest, pl.Config
-	spec := runner.RunSpec{Argv: []string{"true"}, ProjectDir: t.TempDir(), Settings: f.lock.Run}
-	if err := runner.RunLock(context.Background(), lazy, f.lock, spec, runner.Stdio{Out: io.Discard, Err: io.Discard}, o); err != nil {
+	spec := runner.RunSpec{Argv: []string{"true"}}
+	quiet := runner.Stdio{Out: io.Discard, Err: io.Discard}
+	if err := f.runWith(t, spec, quiet, o); err != nil {
 		t.Fatal(err)
 	}
 	if len(notices) == 0 || !strings.Contains(notices[0], "Running without GPUs: this engine serves no NVIDIA GPUs") || len(warnings) != 0 {
@@ -348,7 +351,7 @@ func TestAutoIsNeverSilent(t *testing.T) {
 		t.Fatal(err)
 	}
 	notices, warnings = nil, nil
-	if err := runner.RunLock(context.Background(), lazy, f.lock, spec, runner.Stdio{Out: io.Discard, Err: io.Discard}, o); err != nil {
+	if err := f.runWith(t, spec, quiet, o); err != nil {
 		t.Fatal(err)
 	}
 	if len(warnings) != 1 || !strings.Contains(warnings[0], "this machine has NVIDIA GPUs (/dev/nvidia0)") || !strings.Contains(warnings[0], "nvidia-ctk") {
