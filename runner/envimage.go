@@ -204,8 +204,8 @@ func (e *Engine) lockedEnv(ctx context.Context, env Env, warn func(string)) (str
 // images` show the environment by name. Runs go by the ID, so a name that
 // cannot be given is said (to warn) and the run goes on.
 func (e *Engine) name(ctx context.Context, id, name string, warn func(string)) {
-	if _, err := e.Client.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: name}); err != nil && warn != nil {
-		warn(fmt.Sprintf("could not name the environment %s %s: %v (mlenv runs it by its ID all the same)", id, name, err))
+	if _, err := e.Client.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: name}); err != nil {
+		tell(warn, fmt.Sprintf("could not name the environment %s %s: %v (mlenv runs it by its ID all the same)", id, name, err))
 	}
 }
 
@@ -218,15 +218,11 @@ func (e *Engine) pullEnv(ctx context.Context, env Env, o EnvOptions) (string, bo
 	}
 	ref := ImageRef{Repository: o.Cache, Digest: env.Locked.EnvDigest, Platform: env.Base.Platform, Config: env.Locked.EnvConfig}
 	if _, err := e.EnsureImage(ctx, ref, o.Progress); err != nil {
-		if o.Info != nil {
-			o.Info(fmt.Sprintf("env-cache %s: %v; building the environment instead", ref, err))
-		}
+		tell(o.Info, fmt.Sprintf("env-cache %s: %v; building the environment instead", ref, err))
 		return "", false
 	}
 	e.name(ctx, env.Locked.EnvConfig, env.Image(), o.Warn)
-	if o.Info != nil {
-		o.Info(fmt.Sprintf("Pulled the environment %s from env-cache %s", env.Locked.EnvConfig, o.Cache))
-	}
+	tell(o.Info, fmt.Sprintf("Pulled the environment %s from env-cache %s", env.Locked.EnvConfig, o.Cache))
 	return env.Locked.EnvConfig, true
 }
 

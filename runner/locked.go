@@ -160,9 +160,7 @@ func (e *Engine) prepare(ctx context.Context, l *lock.Lock, spec RunSpec, o RunO
 		return spec, err
 	}
 	for _, w := range warnings {
-		if o.Warn != nil {
-			o.Warn(w)
-		}
+		tell(o.Warn, w)
 	}
 	return spec, nil
 }
@@ -178,26 +176,28 @@ func (e *Engine) gpus(ctx context.Context, spec RunSpec, o RunOptions) (RunSpec,
 		return spec, err
 	}
 	spec.GPUs, spec.GPUDriver, spec.CDI = gpus, support.Driver(), support.CDI
-	say := func(f func(string), s string) {
-		if f != nil {
-			f(s)
-		}
-	}
 	switch why := given.Why(gpus); {
 	case why != "" && asksGPUs(gpus):
-		say(o.Info, "Using "+why+", through "+support.Why())
+		tell(o.Info, "Using "+why+", through "+support.Why())
 	case why != "" && asksGPUs(spec.Settings.GPUs):
-		say(o.Notice, "Running without GPUs: "+why)
+		tell(o.Notice, "Running without GPUs: "+why)
 	case spec.Settings.GPUs.Mode() == "auto" && !support.Serves():
-		say(o.Notice, "Running without GPUs: "+support.Why())
+		tell(o.Notice, "Running without GPUs: "+support.Why())
 		if seen := o.Host.ShowsNVIDIA(); seen != "" {
-			say(o.Warn, fmt.Sprintf("this machine has NVIDIA GPUs (%s), but %s: %s", seen, support.Why(), support.Fix()))
+			tell(o.Warn, fmt.Sprintf("this machine has NVIDIA GPUs (%s), but %s: %s", seen, support.Why(), support.Fix()))
 		}
 		for _, n := range support.Notes {
-			say(o.Notice, n)
+			tell(o.Notice, n)
 		}
 	}
 	return spec, nil
+}
+
+// tell passes s to one of the options' printers, where it is set.
+func tell(f func(string), s string) {
+	if f != nil {
+		f(s)
+	}
 }
 
 // baseFunc is s as EnvOptions.Base (nil when s is).
