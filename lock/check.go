@@ -1,6 +1,9 @@
 package lock
 
 import (
+	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mlenv/mlenv/schema"
@@ -12,6 +15,11 @@ type Freshness struct {
 	Fresh   bool
 	Changed []string // sections of mlenv.toml: "image", "pip", "run", "project"
 	Files   []string // other inputs: the requirements file
+	// Forged lists the keys of the lock's [run] that are not what its
+	// mlenv.toml gives, where the lock claims [run] unchanged: the lock
+	// was edited and its integrity recomputed. Never usable, --frozen or
+	// not.
+	Forged []string
 }
 
 // Reason is a one-line explanation of a stale lock that names what
@@ -19,6 +27,9 @@ type Freshness struct {
 func (f Freshness) Reason() string {
 	if f.Fresh {
 		return "the lock is up to date"
+	}
+	if len(f.Forged) > 0 {
+		return fmt.Sprintf("its [run] %s is not what mlenv.toml's [run] gives, though the lock says [run] is unchanged (the lock was edited by hand, its integrity recomputed): mlenv will not run it", strings.Join(f.Forged, ", "))
 	}
 	var parts []string
 	if len(f.Changed) > 0 {
@@ -72,4 +83,46 @@ func pipChanges(h schema.Hashes, l *Lock, changed []string) ([]string, []string)
 		return changed, []string{h.RequirementsFile}
 	}
 	return changed, nil
+}
+
+// CheckRun compares the lock's [run] with the one mlenv.toml gives (a
+// pure function of it): where the lock says its [run] input is unchanged
+// and yet a key differs, the lock is forged (Freshness.Forged).
+func CheckRun(h schema.Hashes, spec Run, l *Lock) Freshness {
+	f := Check(h, l)
+	if l.Inputs.Run != h.Run {
+		return f
+	}
+	if keys := runKeysDiffer(spec, l.Run); len(keys) > 0 {
+		f.Fresh, f.Forged = false, keys
+		if !slices.Contains(f.Changed, "run") {
+			f.Changed = append(f.Changed, "run")
+		}
+	}
+	return f
+}
+
+// runKeysDiffer names the keys of [run] whose values differ.
+func runKeysDiffer(a, b Run) []string {
+	ma, mb := runFields(a), runFields(b)
+	var keys []string
+	for k := range ma {
+		if string(ma[k]) != string(mb[k]) {
+			keys = append(keys, k)
+		}
+	}
+	for k := range mb {
+		if _, ok := ma[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func runFields(r Run) map[string]json.RawMessage {
+	var m map[string]json.RawMessage
+	b, _ := json.Marshal(r) // plain strings, slices and maps
+	_ = json.Unmarshal(b, &m)
+	return m
 }

@@ -101,6 +101,8 @@ func platformChanges(a, b []Platform) []Change {
 		out = append(out, changes([][3]string{
 			{"platform " + n + " digest", am[n].Digest, bm[n].Digest},
 			{"platform " + n + " config", am[n].Config, bm[n].Config},
+			{"platform " + n + " env", am[n].EnvDigest, bm[n].EnvDigest},
+			{"platform " + n + " env-config", am[n].EnvConfig, bm[n].EnvConfig},
 		})...)
 	}
 	return out

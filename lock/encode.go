@@ -88,6 +88,10 @@ func Unmarshal(file string, data []byte) (*Lock, error) {
 	if l.Version != FormatVersion {
 		return nil, fmt.Errorf("%w: %s: lock format version %d is not supported by this mlenv (it reads version %d): use the mlenv that wrote it, or run `mlenv lock --upgrade` to rewrite it", ErrFormat, file, l.Version, FormatVersion)
 	}
+	if und := md.Undecoded(); len(und) > 0 {
+		key := und[0].String()
+		return nil, fmt.Errorf("%w: %s:%d: unknown key %s: a lock holds only what mlenv writes, and what it does not check cannot be trusted; restore it from version control or run `mlenv lock --upgrade`", ErrFormat, file, schema.KeyLine(data, key), key)
+	}
 	if err := l.check(); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v: restore it from version control or run `mlenv lock --upgrade`", ErrFormat, file, err)
 	}
@@ -121,6 +125,11 @@ func (l *Lock) check() error {
 	for _, p := range l.Packages {
 		if err := p.check(); err != nil {
 			return err
+		}
+	}
+	for _, pl := range l.Image.Platforms {
+		if len(l.PackagesFor(pl.Platform)) == 0 && pl.EnvDigest != "" && (pl.EnvDigest != pl.Digest || pl.EnvConfig != pl.Config) {
+			return fmt.Errorf("platform %s installs no packages, so its environment is the base image %s, not env %s", pl.Platform, pl.Digest, pl.EnvDigest)
 		}
 	}
 	if err := schema.ValidateRun(l.Run); err != nil {

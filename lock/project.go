@@ -91,7 +91,9 @@ func (p *Project) ReadLock() (*Lock, error) {
 }
 
 // Freshness compares the project's lock with its mlenv.toml.
-func (p *Project) Freshness(l *Lock) Freshness { return Check(p.Hashes, l) }
+// A lock whose [run] is not mlenv.toml's, where it claims to be, is never
+// fresh (Freshness.Forged).
+func (p *Project) Freshness(l *Lock) Freshness { return CheckRun(p.Hashes, p.Spec.Run, l) }
 
 // Locked reads the project's lock for use: a missing lock, or a stale one
 // unless frozen, is a StaleError.
@@ -100,7 +102,9 @@ func (p *Project) Locked(frozen bool) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f := p.Freshness(l); !f.Fresh && !frozen {
+	if f := p.Freshness(l); len(f.Forged) > 0 {
+		return nil, &StaleError{Path: p.LockPath, Reason: f.Reason(), Hint: "restore it from version control, or run `mlenv lock` to write it from mlenv.toml"}
+	} else if !f.Fresh && !frozen {
 		return nil, &StaleError{Path: p.LockPath, Reason: f.Reason(), Hint: "run `mlenv lock`, or pass --frozen to use the lock as it is"}
 	}
 	return l, nil

@@ -9,6 +9,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/envrecord"
 	"github.com/mlenv/mlenv/internal/registry"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
@@ -38,6 +39,22 @@ func pinEnv(ctx context.Context, prev, next *lock.Lock, o Options) error {
 		}
 		pl.EnvDigest, pl.EnvConfig = b.Digest.String(), b.Config.String()
 		b.Close()
+		if err := remember(next, pl.Platform); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// remember records that mlenv computed l's env digests for platform here
+// (envrecord), so that runs on this machine trust them.
+func remember(l *lock.Lock, platform string) error {
+	store, err := envrecord.Default()
+	if err == nil {
+		err = store.Remember(envrecord.Inputs(l, platform), envrecord.Locked(l, platform))
+	}
+	if err != nil {
+		return fmt.Errorf("record the %s environment mlenv computed: %w", platform, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/mlenv/mlenv/internal/envrecord"
 	"github.com/mlenv/mlenv/internal/registry"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
@@ -64,6 +65,11 @@ type VerifyOptions struct {
 	Registry *registry.Registry
 	Offline  bool // only the checks that need no network
 	Strict   bool // a moved tag fails instead of warning
+	// Build gives what computing an environment's digests needs (the
+	// registry, the indexes' credentials, pip for files that are not
+	// wheels), where this machine has not computed them (envrecord); nil:
+	// such environments are a warning.
+	Build *Options
 	// Deep, when set, installs the environment afresh and compares it with
 	// the lock (runner.Lazy's VerifyEnv).
 	Deep func(context.Context, *lock.Lock) error
@@ -85,6 +91,9 @@ func Verify(ctx context.Context, p *lock.Project, o VerifyOptions) (*VerifyRepor
 	rep.Checks[len(rep.Checks)-1].informs = true
 	if sources := packageSources(l); sources != "" {
 		rep.Checks = append(rep.Checks, Check{Name: "package sources", Status: "ok", Detail: sources, informs: true})
+	}
+	if fresh.Fresh {
+		verifyEnvs(ctx, o, l, rep)
 	}
 	if !o.Offline && fresh.Fresh {
 		if err := verifyRegistry(ctx, o, l, rep); err != nil {
@@ -206,4 +215,56 @@ func reason(err error) string {
 func isNotFound(err error) bool {
 	var re *registry.Error
 	return errors.As(err, &re) && re.Kind == registry.KindNotFound
+}
+
+// verifyEnvs checks that each platform's env digests are the ones its base
+// image and packages make: by this machine's record of what mlenv
+// computed; where there is none, online, by computing them (and recording
+// them), offline, a warning that they are not checked yet.
+func verifyEnvs(ctx context.Context, o VerifyOptions, l *lock.Lock, rep *VerifyReport) {
+	store, storeErr := envrecord.Default()
+	for _, pl := range l.Image.Platforms {
+		name := "environment " + pl.Platform
+		if pl.EnvConfig == "" || len(l.PackagesFor(pl.Platform)) == 0 {
+			continue // none recorded (older lock), or the base image itself
+		}
+		if storeErr != nil {
+			rep.add(name, "warn", storeErr.Error())
+			continue
+		}
+		ok, err := store.Check(l, pl.Platform)
+		switch {
+		case err != nil:
+			rep.add(name, "fail", err.Error())
+		case ok:
+			rep.add(name, "ok", "env "+pl.EnvDigest+" is what mlenv computed here from the base image and locked files")
+		case o.Offline || o.Build == nil:
+			rep.add(name, "warn", "mlenv has not computed this environment on this machine, so its env digests are not checked: run `mlenv verify` online")
+		default:
+			status, detail := envStatus(computeEnv(ctx, l, pl.Platform, *o.Build))
+			rep.add(name, status, detail)
+		}
+	}
+}
+
+func envStatus(err error) (string, string) {
+	if err != nil {
+		return "fail", err.Error()
+	}
+	return "ok", "computed from the base image and locked files: the lock's env digests"
+}
+
+// computeEnv computes l's env digests for platform, compares them with the
+// lock's and records them.
+func computeEnv(ctx context.Context, l *lock.Lock, platform string, o Options) error {
+	b, err := buildEnv(ctx, l, platform, o, true)
+	if err != nil {
+		return fmt.Errorf("compute the environment: %w", err)
+	}
+	defer b.Close()
+	got := envrecord.Digests{Env: b.Digest.String(), Config: b.Config.String()}
+	if want := envrecord.Locked(l, platform); got != want {
+		return &envrecord.MismatchError{Platform: platform, Locked: want, Computed: got}
+	}
+	return remember(l, platform)
 }

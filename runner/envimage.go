@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,9 +16,11 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/envrecord"
 	"github.com/mlenv/mlenv/internal/filelock"
 	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/internal/task"
+	"github.com/mlenv/mlenv/internal/userdir"
 	"github.com/mlenv/mlenv/lock"
 )
 
@@ -131,6 +132,9 @@ type EnvOptions struct {
 	// the engine lacks is pulled from there by its locked digest before
 	// anything is built.
 	Cache string
+	// Records are the environments mlenv computed on this machine (nil:
+	// the user's, envrecord.Default).
+	Records *envrecord.Store
 	// Client downloads the locked files (nil: http.DefaultClient).
 	Client *http.Client
 	// OnInstall, when set, is told before a build; Warn and Info, when
@@ -155,19 +159,23 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 	if len(env.Packages) == 0 {
 		return base, nil
 	}
-	if !o.Rebuild {
+	trusted, err := e.trusted(env, o)
+	if err != nil {
+		return "", err
+	}
+	if !o.Rebuild && trusted {
 		if id, ok := e.lockedEnv(ctx, env, o.Warn); ok {
 			return id, nil // the warm path takes no lock
 		}
 	}
-	// One build of an environment at a time on this host: a second run
+	// One build of an environment at a time for this user: a second run
 	// waits, then finds the image the first one made.
-	unlock, err := buildMutex(env.Key())
+	unlock, err := buildMutex(ctx, env.Key(), o.Info)
 	if err != nil {
 		return "", err
 	}
 	defer unlock()
-	if !o.Rebuild {
+	if !o.Rebuild && trusted {
 		if id, ok := e.lockedEnv(ctx, env, nil); ok {
 			return id, nil
 		}
@@ -175,7 +183,31 @@ func (e *Engine) EnsureEnv(ctx context.Context, env Env, o EnvOptions) (string, 
 			return id, nil
 		}
 	}
+	if !trusted {
+		tell(o.Info, fmt.Sprintf("mlenv has not computed the %s environment %s on this machine: building it from the locked files to check the lock's env digests before any image is run, pulled or named by them", env.Base.Platform, env.Locked.EnvConfig))
+	}
 	return e.buildEnv(ctx, env, o)
+}
+
+// trusted says whether the lock's env digests for env are ones mlenv
+// computed here from the same inputs (envrecord); a lock without them
+// (older mlenv) names its environment by key, and is built when missing.
+func (e *Engine) trusted(env Env, o EnvOptions) (bool, error) {
+	if env.Locked.EnvConfig == "" {
+		return true, nil
+	}
+	store, err := o.records()
+	if err != nil {
+		return false, err
+	}
+	return store.Check(env.Lock, env.Base.Platform)
+}
+
+func (o EnvOptions) records() (envrecord.Store, error) {
+	if o.Records != nil {
+		return *o.Records, nil
+	}
+	return envrecord.Default()
 }
 
 // lockedEnv finds the locked environment in the engine by its ID (a name
@@ -226,16 +258,17 @@ func (e *Engine) pullEnv(ctx context.Context, env Env, o EnvOptions) (string, bo
 	return env.Locked.EnvConfig, true
 }
 
-// buildMutex serializes the builds of one environment among the processes
-// of this host (all users: the lock files live in a shared, sticky
-// directory).
-func buildMutex(key string) (func(), error) {
-	dir := filepath.Join(os.TempDir(), "mlenv-locks")
-	if err := os.MkdirAll(dir, 0o777|os.ModeSticky); err != nil {
+// buildMutex serializes the builds of one environment among this user's
+// processes: the lock file is in the user's own runtime directory. A wait
+// says for whom, and ends with ctx (a signal).
+func buildMutex(ctx context.Context, key string, info func(string)) (func(), error) {
+	dir, err := userdir.Runtime()
+	if err != nil {
 		return nil, fmt.Errorf("serialize builds of environment %s: %w", key, err)
 	}
-	os.Chmod(dir, 0o777|os.ModeSticky) // best effort: only its owner may
-	unlock, err := filelock.Lock(filepath.Join(dir, "env-"+key+".lock"))
+	unlock, err := filelock.Private(ctx, filepath.Join(dir, "env-"+key+".lock"), func(holder string) {
+		tell(info, fmt.Sprintf("waiting for another mlenv (%s) building the environment %s", holder, key))
+	})
 	if err != nil {
 		return nil, fmt.Errorf("serialize builds of environment %s: %w", key, err)
 	}
@@ -262,8 +295,14 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) (string, e
 		return "", err
 	}
 	defer built.Close()
-	if want := env.Locked.EnvConfig; want != "" && built.Config.String() != want {
+	if want := env.Locked.EnvConfig; want != "" && (built.Config.String() != want || built.Digest.String() != env.Locked.EnvDigest) {
 		return "", e.notReproducible(ctx, env, built)
+	}
+	if err := e.remember(env, built, o); err != nil {
+		return "", err
+	}
+	if id, ok := e.lockedEnv(ctx, env, nil); ok && !o.Rebuild {
+		return id, nil // the engine had it: checked now, not loaded again
 	}
 	old, _ := e.Client.ImageInspect(ctx, env.Image())
 	if err := e.LoadEnv(ctx, built.Image, env.Image()); err != nil {
@@ -273,6 +312,21 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) (string, e
 		e.removeReplaced(ctx, old.ID)
 	}
 	return built.Config.String(), nil
+}
+
+// remember records the digests of a build (envrecord).
+func (e *Engine) remember(env Env, built *envimage.Built, o EnvOptions) error {
+	if env.Locked.EnvConfig == "" {
+		return nil
+	}
+	store, err := o.records()
+	if err == nil {
+		err = store.Remember(envrecord.Inputs(env.Lock, env.Base.Platform), envrecord.Digests{Env: built.Digest.String(), Config: built.Config.String()})
+	}
+	if err != nil {
+		return fmt.Errorf("record the environment mlenv computed: %w", err)
+	}
+	return nil
 }
 
 // removeReplaced removes the image a rebuild replaced, only when the

@@ -28,6 +28,7 @@ import (
 
 	"github.com/mlenv/mlenv/internal/enginefake"
 	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/envrecord"
 	"github.com/mlenv/mlenv/internal/pypitest"
 	"github.com/mlenv/mlenv/internal/task"
 	"github.com/mlenv/mlenv/lock"
@@ -109,6 +110,13 @@ func (f *fixture) lockEnv(t *testing.T) *envimage.Built {
 	}
 	t.Cleanup(func() { b.Close() })
 	f.lock.Image.Platforms[0].EnvDigest, f.lock.Image.Platforms[0].EnvConfig = b.Digest.String(), b.Config.String()
+	store, err := envrecord.Default() // as `mlenv lock` does on the machine that locks
+	if err == nil {
+		err = store.Remember(envrecord.Inputs(f.lock, "linux/amd64"), envrecord.Locked(f.lock, "linux/amd64"))
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	return b
 }
 
@@ -202,20 +210,60 @@ func TestEnsureEnvIgnoresAMovedName(t *testing.T) {
 	}
 }
 
-// A build that is not the locked environment never enters the engine.
+// A lock whose env digests are not what its packages make (copied from
+// another lock, integrity recomputed) is refused before anything is run,
+// pulled, loaded or named: by the record where this machine computed the
+// environment, else by building it here and comparing.
 func TestEnsureEnvRefusesWhatTheLockDoesNotSay(t *testing.T) {
-	f := newFixture(t)
-	other, _ := random.Image(64, 1)
-	forged, _ := other.ConfigName()
-	f.lock.Image.Platforms[0].EnvConfig = forged.String()
-	var warn []string
-	_, err := f.engine.EnsureEnv(context.Background(), f.env(t), f.options(&warn))
-	var nr *runner.NotReproducibleError
-	if !errors.As(err, &nr) || nr.EnvConfig != forged.String() {
-		t.Fatalf("err = %v, want a NotReproducibleError naming the locked config", err)
+	for _, recorded := range []bool{true, false} {
+		f := newFixture(t)
+		f.lockEnv(t)
+		if !recorded {
+			t.Setenv("XDG_CACHE_HOME", t.TempDir()) // another machine
+		}
+		other, _ := random.Image(64, 1)
+		forged, _ := other.ConfigName()
+		forgedDigest, _ := other.Digest()
+		f.fake.Remote["cache.example/envs@"+forgedDigest.String()] = mustFake(t, other)
+		f.lock.Image.Platforms[0].EnvConfig, f.lock.Image.Platforms[0].EnvDigest = forged.String(), forgedDigest.String()
+		var warn []string
+		o := f.options(&warn)
+		o.Cache = "cache.example/envs"
+		_, err := f.engine.EnsureEnv(context.Background(), f.env(t), o)
+		var nr *runner.NotReproducibleError
+		var mm *envrecord.MismatchError
+		switch {
+		case recorded && (!errors.As(err, &mm) || mm.Locked.Config != forged.String()):
+			t.Errorf("recorded: err = %v, want a MismatchError naming the locked config", err)
+		case !recorded && (!errors.As(err, &nr) || nr.EnvConfig != forged.String()):
+			t.Errorf("not recorded: err = %v, want a NotReproducibleError naming the locked config", err)
+		}
+		if n := f.fake.Count("ImageLoad") + f.fake.Count("ImageTag") + f.fake.Count("ImagePull") - 1; n > 0 {
+			t.Errorf("recorded %v: calls %v: the forged environment reached the engine", recorded, f.fake.Calls())
+		}
 	}
-	if n := f.fake.Count("ImageLoad"); n != 0 {
-		t.Errorf("%d loads: the build that is not the lock's reached the engine", n)
+}
+
+// On a machine that has not computed the environment, the env-cache is
+// not trusted: the environment is built here and checked, then recorded,
+// so the next run finds it by ID with nothing built.
+func TestEnsureEnvComputesWhereNotRecorded(t *testing.T) {
+	f := newFixture(t)
+	built := f.lockEnv(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // another machine
+	env := f.env(t)
+	f.fake.Remote["cache.example/envs@"+env.Locked.EnvDigest] = mustFake(t, built.Image)
+	var warn []string
+	o := f.options(&warn)
+	o.Cache = "cache.example/envs"
+	for i := range 2 {
+		id, err := f.engine.EnsureEnv(context.Background(), env, o)
+		if err != nil || id != env.Locked.EnvConfig {
+			t.Fatalf("run %d: EnsureEnv = %s, %v", i, id, err)
+		}
+	}
+	if f.fake.Count("ImageLoad") != 1 || f.fake.Count("ImagePull") != 1 {
+		t.Errorf("calls %v: want the base pulled, the environment built and loaded once, then found", f.fake.Calls())
 	}
 }
 

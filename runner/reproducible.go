@@ -25,7 +25,7 @@ type NotReproducibleError struct {
 }
 
 func (e *NotReproducibleError) Error() string {
-	msg := fmt.Sprintf("the %s environment built here is not the locked one: the build is not reproducible (built %s with config %s; mlenv.lock records %s with config %s). mlenv did not run it",
+	msg := fmt.Sprintf("the %s environment built here is not the locked one: mlenv.lock's env digests were edited or come from another lock, or the build is not reproducible (built %s with config %s; mlenv.lock records %s with config %s). mlenv did not run it",
 		e.Platform, e.Built, e.BuiltConfig, e.Env, e.EnvConfig)
 	switch {
 	case len(e.Files) > 0:

@@ -89,7 +89,7 @@ func (es Errors) Error() string {
 // Errorf returns an error positioned at key (dotted, like "image.cuda") in
 // the spec's file.
 func (s *Spec) Errorf(key, hint, format string, args ...any) *Error {
-	return &Error{File: s.Path, Line: keyLine(s.src, key), Key: key, Err: fmt.Errorf(format, args...), Hint: hint}
+	return &Error{File: s.Path, Line: KeyLine(s.src, key), Key: key, Err: fmt.Errorf(format, args...), Hint: hint}
 }
 
 // Suggest returns the candidate closest to word by edit distance, or ""

@@ -10,34 +10,46 @@ import (
 
 // Limits on input files (mlenv.toml, mlenv.lock, a requirements file),
 // far above any real one: a larger or deeper file is refused before it is
-// parsed, so that no input can exhaust memory or the parser's stack.
+// parsed, so that no input can exhaust memory or the parser's stack. The
+// TOML decoder's cost grows with the square of a key's parts (a 40 KB key
+// of 20,000 parts takes it 8 GB), so parts and lines are bounded too. The
+// real files mlenv writes and reads have keys of at most 3 parts
+// (run.env.NAME) and lines of at most a few hundred bytes (a package's
+// file URL); the limits are 5 and 50 times that.
 const (
-	MaxInputSize  = 4 << 20 // bytes
-	MaxInputDepth = 64      // nested arrays and inline tables
+	MaxInputSize  = 4 << 20  // bytes
+	MaxInputDepth = 64       // nested arrays and inline tables
+	MaxKeyParts   = 16       // parts of one dotted key or table header
+	MaxLineLength = 16 << 10 // bytes in one line, strings included
 )
 
-// CheckInput refuses data larger than MaxInputSize or nested deeper than
-// MaxInputDepth, naming file and, for depth, the line.
+// CheckInput refuses data larger than MaxInputSize, nested deeper than
+// MaxInputDepth, with a key of more than MaxKeyParts parts or a line
+// longer than MaxLineLength, naming file and line.
 func CheckInput(file string, data []byte) error {
 	if len(data) > MaxInputSize {
 		return &Error{File: file, Err: fmt.Errorf("the file is larger than mlenv reads (%d bytes)", MaxInputSize),
 			Hint: "an mlenv file is a few kilobytes: restore it from version control"}
 	}
-	if line := tooDeep(data); line > 0 {
-		return &Error{File: file, Line: line, Err: fmt.Errorf("arrays or inline tables nested more than %d levels", MaxInputDepth),
-			Hint: "an mlenv file nests a few levels: restore it from version control"}
+	if line, what := scanShape(data); line > 0 {
+		return &Error{File: file, Line: line, Err: errors.New(what),
+			Hint: "an mlenv file has short lines, short keys and a few levels of nesting: restore it from version control"}
 	}
 	return nil
 }
 
-// tooDeep scans TOML for the bracket nesting of values, skipping strings
-// and comments, and returns the line where it passes MaxInputDepth, or 0.
-func tooDeep(data []byte) int {
-	depth, line := 0, 1
+// scanShape scans TOML for the bracket nesting of values, the parts of
+// each key and the length of each line, skipping strings and comments,
+// and returns the first line that passes a limit and which, or 0.
+func scanShape(data []byte) (int, string) {
+	depth, line, lineStart, dots := 0, 1, 0, 0
 	for i := 0; i < len(data); i++ {
+		if i-lineStart > MaxLineLength {
+			return line, fmt.Sprintf("a line longer than %d bytes", MaxLineLength)
+		}
 		switch c := data[i]; c {
 		case '\n':
-			line++
+			line, lineStart, dots = line+1, i+1, 0
 		case '#':
 			for i < len(data) && data[i] != '\n' {
 				i++
@@ -49,11 +61,25 @@ func tooDeep(data []byte) int {
 				quote = bytes.Repeat(quote, 3)
 			}
 			end := skipString(data, i+len(quote), quote, c == '"')
-			line += bytes.Count(data[i:end], []byte("\n"))
+			if n := bytes.LastIndexByte(data[i:end], '\n'); n >= 0 {
+				line += bytes.Count(data[i:end], []byte("\n"))
+				lineStart = i + n + 1
+			}
+			if end-lineStart > MaxLineLength {
+				return line, fmt.Sprintf("a line longer than %d bytes", MaxLineLength)
+			}
 			i = end - 1
+		case '.':
+			// A value has at most one dot outside strings (1.5, a time's
+			// fraction); a key's dots are its parts.
+			if dots++; dots >= MaxKeyParts {
+				return line, fmt.Sprintf("a key of more than %d dotted parts", MaxKeyParts)
+			}
+		case '=', ',':
+			dots = 0
 		case '[', '{':
-			if depth++; depth > MaxInputDepth {
-				return line
+			if depth, dots = depth+1, 0; depth > MaxInputDepth {
+				return line, fmt.Sprintf("arrays or inline tables nested more than %d levels", MaxInputDepth)
 			}
 		case ']', '}':
 			if depth > 0 {
@@ -61,7 +87,7 @@ func tooDeep(data []byte) int {
 			}
 		}
 	}
-	return 0
+	return 0, ""
 }
 
 // skipString returns the index just past the string that starts at i

@@ -6,12 +6,12 @@ import (
 	"strings"
 )
 
-// keyLine finds the line on which a dotted key ("image.cuda", "run.env.X")
+// KeyLine finds the line on which a dotted key ("image.cuda", "run.env.X")
 // is defined in TOML source, or the line of its closest defined parent. It
 // is used only to position error messages, so it reads the common shapes of
 // TOML (table headers, bare, quoted and dotted keys, inline tables) and
 // returns 0 when it cannot tell.
-func keyLine(src []byte, key string) int {
+func KeyLine(src []byte, key string) int {
 	want := strings.Split(key, ".")
 	best, bestLen := 0, 0
 	var table []string

@@ -241,7 +241,7 @@ func fill(ctx context.Context, t tree, l *lock.Lock, platform string, pkgs []loc
 		if err != nil {
 			return cleanup, fmt.Errorf("%s: %w", path.Base(file), err)
 		}
-		if err := installWheel(t, lay, zr, path.Base(file)); err != nil {
+		if err := installWheel(t, lay, zr, path.Base(file), p); err != nil {
 			return cleanup, err
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/mlenv/mlenv/lock"
 )
 
 // venvLayout is where a wheel's parts go in the venv (the wheel format
@@ -34,11 +36,12 @@ func newLayout(root, pyMajorMinor string) venvLayout {
 // pointing at the venv's python, headers and data where the scheme says,
 // console and GUI entry points as launchers, and a RECORD of it all with
 // INSTALLER and REQUESTED.
-func installWheel(t tree, l venvLayout, zr *zip.Reader, fileName string) error {
-	for _, f := range zr.File {
-		if err := safeName(f.Name); err != nil {
-			return fmt.Errorf("%s: %w", fileName, err)
-		}
+func installWheel(t tree, l venvLayout, zr *zip.Reader, fileName string, p lock.Package) error {
+	if err := checkSizes(zr, fileName); err != nil {
+		return err
+	}
+	if err := validateWheel(zr, fileName, p); err != nil {
+		return err
 	}
 	distInfo, dataDir, err := wheelDirs(zr, fileName)
 	if err != nil {
@@ -128,40 +131,106 @@ func destination(l venvLayout, name, dataDir string) (string, bool, error) {
 	return "", false, fmt.Errorf("unknown install scheme %q in %s", scheme, name)
 }
 
+// Limits on a wheel's inflated contents, checked against its zip headers
+// before a byte is inflated (archive/zip then refuses an entry that
+// inflates to more than its header says). The largest real wheels (torch
+// with CUDA, ~2.5 GB compressed) inflate to under 5 GiB, the largest file
+// in them to under 2 GiB; RECORD and entry_points.txt are kilobytes.
+const (
+	MaxWheelInflated = 20 << 30 // bytes, all entries together
+	MaxEntryInflated = 10 << 30 // bytes, one entry
+	maxMetadataFile  = 64 << 20 // RECORD, entry_points.txt
+	maxShebangLine   = 4 << 10  // a script's first line, as rewritten
+)
+
+// checkSizes refuses a wheel whose entries inflate past the limits.
+func checkSizes(zr *zip.Reader, fileName string) error {
+	var total uint64
+	for _, f := range zr.File {
+		if f.UncompressedSize64 > MaxEntryInflated {
+			return fmt.Errorf("%s: %s inflates to %d bytes, more than mlenv installs from one wheel entry (%d): this is no real wheel", fileName, f.Name, f.UncompressedSize64, MaxEntryInflated)
+		}
+		if total += f.UncompressedSize64; total > MaxWheelInflated {
+			return fmt.Errorf("%s inflates to more than %d bytes, more than mlenv installs from one wheel: this is no real wheel", fileName, MaxWheelInflated)
+		}
+	}
+	return nil
+}
+
 // addZipFile adds one wheel file; it returns its RECORD hash and size,
-// from the wheel's RECORD when the file is copied as it is.
+// from the wheel's RECORD when the file is copied as it is, else hashed
+// as it streams (a file is never held in memory whole).
 func addZipFile(t tree, f *zip.File, dest string, script bool, python string, recorded []string) ([]string, error) {
 	mode := int64(0o644)
 	if f.Mode()&0o111 != 0 || script {
 		mode = 0o755
 	}
+	open := func() (io.ReadCloser, error) { return f.Open() }
+	size := int64(f.UncompressedSize64)
 	if script {
-		b, err := readZip(f)
+		first, err := firstLine(f)
 		if err != nil {
 			return nil, err
 		}
-		b = rewriteShebang(b, python)
-		t.bytes(dest, mode, b)
-		return recordHash(b), nil
-	}
-	t.add(&entry{name: dest, typ: tar.TypeReg, mode: mode, size: int64(f.UncompressedSize64), open: func() (io.ReadCloser, error) { return f.Open() }})
-	if len(recorded) == 2 && strings.HasPrefix(recorded[0], "sha256=") {
+		if shebang := rewriteShebang(first, python); shebang != nil {
+			open = func() (io.ReadCloser, error) { return replaceFirst(f, len(first), shebang) }
+			size += int64(len(shebang) - len(first))
+		}
+	} else if len(recorded) == 2 && strings.HasPrefix(recorded[0], "sha256=") {
+		t.add(&entry{name: dest, typ: tar.TypeReg, mode: mode, size: size, open: open})
 		return recorded, nil
 	}
-	b, err := readZip(f)
-	if err != nil {
-		return nil, err
-	}
-	return recordHash(b), nil
+	t.add(&entry{name: dest, typ: tar.TypeReg, mode: mode, size: size, open: open})
+	return streamHash(open)
 }
 
-func readZip(f *zip.File) ([]byte, error) {
+// firstLine is a script's first line, its line end included (at most
+// maxShebangLine bytes: a longer line is no #!python line).
+func firstLine(f *zip.File) ([]byte, error) {
 	r, err := f.Open()
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	return io.ReadAll(r)
+	line, err := bufio.NewReaderSize(io.LimitReader(r, maxShebangLine), maxShebangLine).ReadSlice('\n')
+	switch err {
+	case nil, io.EOF:
+		return bytes.Clone(line), nil
+	case bufio.ErrBufferFull:
+		return nil, nil // no #!python line: copied as it is
+	}
+	return nil, err
+}
+
+// replaceFirst opens f with its first n bytes replaced by line.
+func replaceFirst(f *zip.File, n int, line []byte) (io.ReadCloser, error) {
+	r, err := f.Open()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.CopyN(io.Discard, r, int64(n)); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(line), r), r}, nil
+}
+
+// streamHash is the RECORD hash and size of what open reads.
+func streamHash(open func() (io.ReadCloser, error)) ([]string, error) {
+	r, err := open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, r)
+	if err != nil {
+		return nil, err
+	}
+	return []string{"sha256=" + base64.RawURLEncoding.EncodeToString(h.Sum(nil)), fmt.Sprint(n)}, nil
 }
 
 func addBytes(t tree, dest string, mode int64, b []byte, sitePackages string) []string {
@@ -182,7 +251,7 @@ func readRecord(zr *zip.Reader, name string) (map[string][]string, error) {
 		return nil, fmt.Errorf("no %s: %w", name, err)
 	}
 	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
+	rows, err := csv.NewReader(io.LimitReader(f, maxMetadataFile)).ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
@@ -195,15 +264,14 @@ func readRecord(zr *zip.Reader, name string) (map[string][]string, error) {
 	return out, nil
 }
 
-// rewriteShebang points a script's #!python (or #!pythonw) line at the
-// venv's python, as pip does.
-func rewriteShebang(b []byte, python string) []byte {
-	first, rest, _ := bytes.Cut(b, []byte("\n"))
-	line := strings.TrimRight(string(first), "\r")
+// rewriteShebang is the venv's #!python line for a script whose first
+// line is #!python (or #!pythonw), as pip rewrites it, or nil.
+func rewriteShebang(first []byte, python string) []byte {
+	line := strings.TrimRight(string(first), "\r\n")
 	if line != "#!python" && line != "#!pythonw" && !strings.HasPrefix(line, "#!python ") && !strings.HasPrefix(line, "#!pythonw ") {
-		return b
+		return nil
 	}
-	return append([]byte("#!"+python+"\n"), rest...)
+	return []byte("#!" + python + "\n")
 }
 
 // relTo is dest as RECORD writes it: relative to site-packages.
@@ -237,7 +305,7 @@ func entryPoints(zr *zip.Reader, name, python string) (map[string][]byte, error)
 	defer f.Close()
 	out := map[string][]byte{}
 	section := ""
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(io.LimitReader(f, maxMetadataFile))
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		switch {
@@ -250,11 +318,11 @@ func entryPoints(zr *zip.Reader, name, python string) (map[string][]byte, error)
 				return nil, fmt.Errorf("%s: bad entry point %q", name, line)
 			}
 			script, ref = strings.TrimSpace(script), strings.TrimSpace(ref)
-			ref, _, _ = strings.Cut(ref, "[") // extras do not change the launcher
-			module, attr, ok := strings.Cut(strings.TrimSpace(ref), ":")
-			if !ok || safeName(script) != nil || strings.Contains(script, "/") {
-				return nil, fmt.Errorf("%s: bad entry point %q", name, line)
+			if err := checkEntryPoint(script, ref); err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
 			}
+			ref, _, _ = strings.Cut(ref, "[") // extras do not change the launcher
+			module, attr, _ := strings.Cut(strings.TrimSpace(ref), ":")
 			attr = strings.TrimSpace(attr)
 			top, _, _ := strings.Cut(attr, ".")
 			out[script] = fmt.Appendf(nil, launcher, python, strings.TrimSpace(module), top, attr)

@@ -12,3 +12,9 @@ func lockFile(*os.File) error {
 }
 
 func unlockFile(*os.File) error { return nil }
+
+func tryLockFile(f *os.File) (bool, error) { return false, lockFile(f) }
+
+func openPrivate(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+}
