@@ -63,16 +63,24 @@ func TrustedHosts(indexes []string) []string {
 // by its grammar first, so no data can put a line break or a pip option
 // into the file.
 func Requirements(pkgs []Package) (string, error) {
+	var b strings.Builder
+	args := IndexArgs(pkgs)
+	for i := 0; i < len(args); i += 2 {
+		b.WriteString(args[i] + " " + args[i+1] + "\n")
+	}
+	pins, err := Pins(pkgs)
+	return b.String() + pins, err
+}
+
+// Pins are the requirements file's package lines: each name==version with
+// its hashes.
+func Pins(pkgs []Package) (string, error) {
 	for _, p := range pkgs {
 		if err := p.check(); err != nil {
 			return "", fmt.Errorf("refusing to write requirements: %w", err)
 		}
 	}
 	var b strings.Builder
-	args := IndexArgs(pkgs)
-	for i := 0; i < len(args); i += 2 {
-		b.WriteString(args[i] + " " + args[i+1] + "\n")
-	}
 	for _, p := range pkgs {
 		b.WriteString(p.Name + "==" + p.Version)
 		for _, h := range p.Hashes {

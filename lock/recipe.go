@@ -21,7 +21,7 @@ const (
 	RequirementsPath = Dir + "/requirements.txt" // the hash-pinned requirements file
 	RequestPath      = Dir + "/request.json"     // a task script's JSON request
 	WheelsDir        = Dir + "/wheels"           // a vendor archive's wheelhouse, mounted
-	NetrcPath        = Dir + "/netrc"            // the indexes' credentials, mounted read-only
+	IndexesPath      = Dir + "/indexes.txt"      // index options with credentials, mounted read-only
 )
 
 // VenvPath is where a lock's packages live inside a container: a virtual

@@ -373,21 +373,12 @@ func (r removeAfter) Close() error {
 // pipInstall runs the installer in a container and returns the stopped
 // container, which the caller removes.
 func (e *Engine) pipInstall(ctx context.Context, env Env, o EnvOptions) (string, error) {
-	requirements, err := lock.Requirements(env.Packages)
+	requirements, secret, err := env.requirements()
 	if err != nil {
 		return "", err
-	}
-	netrc, remove, err := env.Auth.File(env.urls())
-	if err != nil {
-		return "", err
-	}
-	defer remove()
-	pipEnv := lock.PipEnv
-	if netrc != "" {
-		pipEnv = append(slices.Clone(pipEnv), indexauth.Env)
 	}
 	request, err := json.Marshal(map[string]any{
-		"env": pipEnv, "venv_args": lock.VenvArgs, "venv_python": lock.VenvPython,
+		"env": lock.PipEnv, "venv_args": lock.VenvArgs, "venv_python": lock.VenvPython,
 		"install_argv": lock.InstallArgv(lock.RequirementsPath), "extra_args": append(env.installArgs(), "--no-compile"),
 	})
 	if err != nil {
@@ -395,8 +386,7 @@ func (e *Engine) pipInstall(ctx context.Context, env Env, o EnvOptions) (string,
 	}
 	req := task.Request{
 		Repository: env.Base.Repository, Digest: env.Base.Digest, Platform: env.Base.Platform, Config: env.Base.Config,
-		Files: map[string][]byte{installPath: installScript, lock.RequestPath: request,
-			lock.RequirementsPath: []byte(requirements)},
+		Files:    map[string][]byte{installPath: installScript, lock.RequestPath: request},
 		Volumes:  map[string]string{env.PipCache: lock.PipCacheDir},
 		Progress: o.Progress,
 		Binds:    map[string]string{},
@@ -404,8 +394,17 @@ func (e *Engine) pipInstall(ctx context.Context, env Env, o EnvOptions) (string,
 	if env.Wheelhouse != "" {
 		req.Binds[env.Wheelhouse] = lock.WheelsDir
 	}
-	if netrc != "" {
-		req.Binds[netrc] = lock.NetrcPath
+	if secret {
+		// With credentials, the requirements file stays a private host
+		// file, mounted read-only, never in the container's layer.
+		path, remove, err := indexauth.File(requirements)
+		if err != nil {
+			return "", err
+		}
+		defer remove()
+		req.Binds[path] = lock.RequirementsPath
+	} else {
+		req.Files[lock.RequirementsPath] = []byte(requirements)
 	}
 	var id string
 	var res *task.Result
@@ -436,6 +435,27 @@ func (e *Engine) pipInstall(ctx context.Context, env Env, o EnvOptions) (string,
 		o.Warn(fmt.Sprintf("the pip cache (volume %s) held a copy of %s that does not match mlenv.lock: mlenv evicted it and fetched the file again from the index", env.PipCache, strings.Join(evicted, ", ")))
 	}
 	return id, nil
+}
+
+// requirements is the hash-pinned requirements file for env's packages;
+// secret says it holds the indexes' credentials (indexauth.IndexLines).
+func (env Env) requirements() (string, bool, error) {
+	pins, err := lock.Pins(env.Packages)
+	if err != nil {
+		return "", false, err
+	}
+	if env.Wheelhouse != "" {
+		plain, err := lock.Requirements(env.Packages)
+		return plain, false, err
+	}
+	lines, secret, err := env.Auth.IndexLines(env.indexes())
+	if err != nil {
+		return "", false, err
+	}
+	for _, h := range lock.TrustedHosts(env.indexes()) {
+		lines += "--trusted-host " + h + "\n"
+	}
+	return lines + pins, secret, nil
 }
 
 // InstallError is a failed install of the locked packages, with pip's

@@ -32,6 +32,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/mlenv/mlenv/internal/userdir"
 	"github.com/mlenv/mlenv/lock"
 )
 
@@ -63,14 +64,15 @@ type Options struct {
 	DigestOnly bool
 }
 
-// DefaultCache is where downloaded locked files are kept:
-// $XDG_CACHE_HOME/mlenv/files (or the OS's equivalent).
-func DefaultCache() string {
-	dir, err := os.UserCacheDir()
+// DefaultCache is where downloaded locked files are kept, for this user
+// alone: $XDG_CACHE_HOME/mlenv/files (or the OS's equivalent), never a
+// shared $TMPDIR.
+func DefaultCache() (string, error) {
+	dir, err := userdir.Cache("files")
 	if err != nil {
-		dir = os.TempDir()
+		return "", err
 	}
-	return path.Join(dir, "mlenv", "files")
+	return userdir.Private(dir)
 }
 
 // Built is an environment image. Close removes its layer file.

@@ -32,7 +32,10 @@ func (f Files) Path(ctx context.Context, p lock.Package) (string, error) {
 	}
 	cache := f.Cache
 	if cache == "" {
-		cache = DefaultCache()
+		var err error
+		if cache, err = DefaultCache(); err != nil {
+			return "", err
+		}
 	}
 	if len(p.Hashes) == 0 {
 		return Fetch(ctx, f.client(), p, cache)

@@ -1,8 +1,12 @@
 // Package indexauth finds credentials for package indexes where pip users
 // keep them — ${VAR}s in an index URL's user information, expanded from
-// the environment, and ~/.netrc (or $NETRC) — and hands them to pip as a
-// netrc file in a private host file mounted read-only into mlenv's
-// containers, so that they reach no lock, image, argv, log or error.
+// the environment, and ~/.netrc (or $NETRC) — and gives them only to the
+// origin (scheme, host and port) they were given for: to mlenv's own
+// downloads through Transport, and to pip as index URLs with an explicit
+// port in a private host file mounted read-only into mlenv's containers
+// (pip keys what it sends by host:port as written, so a redirect to
+// another port, or from https to http, gets none). They reach no lock,
+// image, argv, log or error.
 package indexauth
 
 import (
@@ -15,75 +19,91 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/mlenv/mlenv/internal/redact"
-	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
 )
 
-// Env is the environment that points pip (through requests) at the netrc
-// file mounted at lock.NetrcPath.
-var Env = "NETRC=" + lock.NetrcPath
-
 type cred struct{ login, password string }
 
-// Auth holds credentials by host name.
+// Auth holds credentials by origin ("https://host:443").
 type Auth struct {
-	byHost  map[string]cred
-	missing map[string]error // hosts whose ${VAR}s are not set
+	byOrigin map[string]cred
+	missing  map[string]error // origins whose ${VAR}s are not set
 }
 
-// Load gathers the credentials for indexURLs: the user information of each
-// (its ${VAR}s expanded from the environment), over the user's netrc. An
-// unset ${VAR} is an error only once its host is needed (File), so that a
-// run from a built environment needs no credentials.
+// Load gathers the credentials for indexURLs: the user information of
+// each (its ${VAR}s expanded from the environment), for that index's
+// origin; where it has none, the user's netrc entry for its host. A netrc
+// entry also applies to https on its host's default port, and nowhere
+// else. An unset ${VAR} is an error only once its origin is needed, so
+// that a run from a built environment needs no credentials.
 func Load(indexURLs []string) (*Auth, error) {
-	a := &Auth{byHost: map[string]cred{}, missing: map[string]error{}}
-	if err := a.readNetrc(); err != nil {
+	a := &Auth{byOrigin: map[string]cred{}, missing: map[string]error{}}
+	netrc, err := readNetrc()
+	if err != nil {
 		return nil, err
+	}
+	for host, c := range netrc {
+		a.byOrigin["https://"+host+":443"] = c
 	}
 	for _, raw := range indexURLs {
 		expanded, err := schema.ExpandURL(raw, os.LookupEnv)
 		if err != nil {
 			if u, perr := url.Parse(redact.URL(raw)); perr == nil {
-				a.missing[u.Hostname()] = err
+				a.missing[origin(u)] = err
 			}
 			continue
 		}
 		u, err := url.Parse(expanded)
-		if err != nil || u.User == nil {
+		if err != nil {
 			continue
 		}
-		pw, _ := u.User.Password()
-		a.byHost[u.Hostname()] = cred{u.User.Username(), pw}
+		if u.User != nil {
+			pw, _ := u.User.Password()
+			a.byOrigin[origin(u)] = cred{u.User.Username(), pw}
+		} else if c, ok := netrc[u.Hostname()]; ok {
+			a.byOrigin[origin(u)] = c
+		}
 	}
 	return a, nil
 }
 
-// readNetrc reads $NETRC, else ~/.netrc, where it exists.
-func (a *Auth) readNetrc() error {
+// origin is u's scheme, host and port, the port explicit.
+func origin(u *url.URL) string {
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Hostname()) + ":" + port(u)
+}
+
+func port(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "http") {
+		return "80"
+	}
+	return "443"
+}
+
+// readNetrc reads $NETRC, else ~/.netrc, where it exists: host → login.
+func readNetrc() (map[string]cred, error) {
 	path := os.Getenv("NETRC")
 	if path == "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
-			return nil
+			return nil, nil
 		}
 		path = filepath.Join(home, ".netrc")
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", path, err)
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	for host, c := range parseNetrc(data) {
-		a.byHost[host] = c
-	}
-	return nil
+	return parseNetrc(data), nil
 }
 
 // parseNetrc reads the machine entries of a netrc file (default and macdef
@@ -128,57 +148,60 @@ func parseNetrc(data []byte) map[string]cred {
 	return out
 }
 
-// hosts are the known hosts among urls, sorted.
-func (a *Auth) hosts(urls []string) []string {
-	var out []string
-	for _, raw := range urls {
-		if u, err := url.Parse(raw); err == nil {
-			if _, ok := a.byHost[u.Hostname()]; ok && !slices.Contains(out, u.Hostname()) {
-				out = append(out, u.Hostname())
+// IndexLines are the requirements-file options that name indexes for
+// pip (the first --index-url, the others --extra-index-url), each with
+// its credentials and an explicit port where it has credentials; secret
+// says whether any has, and so whether the lines must stay in a private
+// file (File). An index whose ${VAR}s are unset is an error.
+func (a *Auth) IndexLines(indexes []string) (lines string, secret bool, err error) {
+	var b strings.Builder
+	for i, raw := range indexes {
+		flag := "--extra-index-url"
+		if i == 0 {
+			flag = "--index-url"
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			return "", false, fmt.Errorf("index %s: %w", redact.URL(raw), err)
+		}
+		if a != nil {
+			if err := a.missing[origin(u)]; err != nil {
+				return "", false, err
+			}
+			if c, ok := a.byOrigin[origin(u)]; ok {
+				u.User, u.Host, secret = url.UserPassword(c.login, c.password), u.Hostname()+":"+port(u), true
+				if strings.Contains(u.Hostname(), ":") {
+					u.Host = "[" + u.Hostname() + "]:" + port(u)
+				}
 			}
 		}
+		fmt.Fprintf(&b, "%s %s\n", flag, u)
 	}
-	slices.Sort(out)
-	return out
+	return b.String(), secret, nil
 }
 
-// File writes a netrc with the credentials for the hosts of urls to a new
-// private file (mode 0600 in a 0700 directory) and returns its path and
-// the function that removes it; path is "" when no credentials apply.
-func (a *Auth) File(urls []string) (path string, remove func(), err error) {
-	if a == nil {
-		return "", func() {}, nil
-	}
-	for _, raw := range urls {
-		if u, err := url.Parse(raw); err == nil && a.missing[u.Hostname()] != nil {
-			return "", nil, a.missing[u.Hostname()]
-		}
-	}
-	hosts := a.hosts(urls)
-	if len(hosts) == 0 {
-		return "", func() {}, nil
-	}
-	var b strings.Builder
-	for _, h := range hosts {
-		c := a.byHost[h]
-		fmt.Fprintf(&b, "machine %s login %s password %s\n", h, c.login, c.password)
-	}
-	dir, err := os.MkdirTemp("", "mlenv-netrc-")
+// File writes content (lines with credentials) to a new private file
+// (mode 0600 in a 0700 directory) and returns its path and the function
+// that removes it.
+func File(content string) (path string, remove func(), err error) {
+	dir, err := os.MkdirTemp("", "mlenv-indexes-")
 	if err != nil {
 		return "", nil, err
 	}
-	path = filepath.Join(dir, "netrc")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+	path = filepath.Join(dir, "requirements.txt")
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
 		os.RemoveAll(dir)
 		return "", nil, err
 	}
 	return path, func() { os.RemoveAll(dir) }, nil
 }
 
-// Transport sends basic authentication to the hosts that have
-// credentials, for mlenv's own downloads (mlenv vendor).
+// Transport sends basic authentication to the origins that have
+// credentials, for mlenv's own downloads; a redirect to another origin
+// is followed without them (the header is set here, per request, never on
+// the request the client copies for a redirect).
 func (a *Auth) Transport(next http.RoundTripper) http.RoundTripper {
-	if a == nil || len(a.byHost)+len(a.missing) == 0 {
+	if a == nil || len(a.byOrigin)+len(a.missing) == 0 {
 		return next
 	}
 	return authTransport{a, next}
@@ -190,10 +213,10 @@ type authTransport struct {
 }
 
 func (t authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := t.auth.missing[req.URL.Hostname()]; err != nil {
+	if err := t.auth.missing[origin(req.URL)]; err != nil {
 		return nil, err
 	}
-	if c, ok := t.auth.byHost[req.URL.Hostname()]; ok && req.Header.Get("Authorization") == "" {
+	if c, ok := t.auth.byOrigin[origin(req.URL)]; ok && req.Header.Get("Authorization") == "" {
 		req = req.Clone(req.Context())
 		req.SetBasicAuth(c.login, c.password)
 	}

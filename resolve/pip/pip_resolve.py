@@ -231,6 +231,8 @@ def main():
     try:
         pip = make_venv(req["venv"], req["venv_args"])
         index_args = []
+        if req.get("index_file"):  # index URLs with credentials: never on argv
+            index_args += ["-r", req["index_file"]]
         if req.get("index_url"):
             index_args += ["--index-url", req["index_url"]]
         for u in req.get("extra_index_urls") or []:

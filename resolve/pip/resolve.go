@@ -143,14 +143,22 @@ func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl loc
 		Volumes:  map[string]string{in.Spec.Run.PipCache: lock.PipCacheDir},
 		Progress: p.Progress,
 	}
-	netrc, remove, err := p.Auth.File(in.Spec.Pip.PublicIndexes())
+	lines, secret, err := p.Auth.IndexLines(in.Spec.Pip.PublicIndexes())
 	if err != nil {
 		return nil, err
 	}
-	defer remove()
-	if netrc != "" {
-		req.Env = append(slices.Clone(req.Env), indexauth.Env)
-		req.Binds = map[string]string{netrc: lock.NetrcPath}
+	if secret {
+		// The indexes with their credentials reach pip in a private host
+		// file mounted read-only, never on its command line.
+		path, remove, err := indexauth.File(lines)
+		if err != nil {
+			return nil, err
+		}
+		defer remove()
+		req.Binds = map[string]string{path: lock.IndexesPath}
+		if err := withIndexFile(req.Files); err != nil {
+			return nil, err
+		}
 	}
 	var res *task.Result
 	err = task.WithPython(func(python string) (err error) {
@@ -172,6 +180,21 @@ func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl loc
 		}
 	}
 	return r, err
+}
+
+// withIndexFile points the resolver's request at the mounted index file
+// instead of the public index URLs.
+func withIndexFile(files map[string][]byte) error {
+	var request map[string]any
+	if err := json.Unmarshal(files[lock.RequestPath], &request); err != nil {
+		return err
+	}
+	delete(request, "index_url")
+	delete(request, "extra_index_urls")
+	request["index_file"] = lock.IndexesPath
+	b, err := json.Marshal(request)
+	files[lock.RequestPath] = b
+	return err
 }
 
 func scriptFiles(in Input, reqs []Requirement, cross map[string]any) (map[string][]byte, error) {
