@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
@@ -23,6 +24,10 @@ type Engine struct {
 	Client Client
 	// Offline forbids pulls: images must already be in the engine.
 	Offline bool
+	// Stall ends an engine pull or load that makes no progress for this
+	// long (0: DefaultStall): a registry that never answers is an error
+	// naming it, not a wait without end.
+	Stall time.Duration
 
 	infoMu  sync.Mutex
 	info    *system.Info // the engine's info, asked once

@@ -84,14 +84,25 @@ func (e *Engine) pull(ctx context.Context, ref ImageRef, progress io.Writer) err
 		}
 		opts.Platforms = []ocispec.Platform{p}
 	}
-	resp, err := e.Client.ImagePull(ctx, ref.String(), opts)
-	if err != nil {
+	watch := watchStall(ctx, e.Stall)
+	defer watch.Stop()
+	stalled := func(err error) error {
+		if watch.Stalled() {
+			return &StalledError{What: "pull " + ref.String(), Registry: strings.SplitN(ref.Repository, "/", 2)[0], After: watch.d}
+		}
 		return pullError(ref, err)
+	}
+	resp, err := e.Client.ImagePull(watch.ctx, ref.String(), opts)
+	if err != nil {
+		return stalled(err)
 	}
 	defer resp.Close()
 	out, fd, isTerm := progressWriter(progress)
-	if err := jsonmessage.DisplayJSONMessagesStream(resp, out, fd, isTerm, nil); err != nil {
-		return pullError(ref, err)
+	if err := jsonmessage.DisplayJSONMessagesStream(watch.Reader(resp), out, fd, isTerm, nil); err != nil {
+		return stalled(err)
+	}
+	if watch.Stalled() {
+		return stalled(nil)
 	}
 	return nil
 }

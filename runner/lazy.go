@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/internal/indexauth"
@@ -26,6 +27,8 @@ type Lazy struct {
 	Auth   *indexauth.Auth
 	Client *http.Client
 	Base   BaseSource
+	// Stall bounds an engine pull or load without progress (Engine.Stall).
+	Stall time.Duration
 
 	once   sync.Once
 	engine *Engine
@@ -45,6 +48,7 @@ func (z *Lazy) Engine(ctx context.Context) (*Engine, error) {
 			return
 		}
 		z.engine = New(c)
+		z.engine.Stall = z.Stall
 	})
 	return z.engine, z.err
 }

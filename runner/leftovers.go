@@ -3,48 +3,39 @@ package runner
 import (
 	"context"
 	"os"
-	"strconv"
-	"strings"
 
 	"github.com/moby/moby/client"
+
+	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/leftover"
 )
 
-// LabelOwner marks a task container with the mlenv process that made it:
-// "host/pid".
+// LabelOwner marks a container with the mlenv process that made it:
+// "host/pid" (leftover.Owner).
 const LabelOwner = "dev.mlenv.owner"
 
-func owner() string {
-	host, _ := os.Hostname()
-	return host + "/" + strconv.Itoa(os.Getpid())
-}
+func owner() string { return leftover.Owner() }
 
-// sweepLeftovers removes, once per Engine, the task containers whose owner
-// is an mlenv process of this host that no longer runs (one killed with
-// SIGKILL leaves the container it was to commit, with the request it was
-// given). Containers of live processes, other users' included, and of
-// other hosts are left alone.
+// sweepLeftovers removes, once per Engine, what mlenv processes of this
+// host that no longer run left behind: their task containers (one killed
+// with SIGKILL leaves the container it was to commit), their run
+// containers that never started (state created: they keep the
+// environment image "in use"), their temporary archive and layer files
+// and their partial downloads. What belongs to live processes, other
+// users' included, and to other hosts is left alone.
 func (e *Engine) sweepLeftovers(ctx context.Context) {
 	e.swept.Do(func() {
-		res, err := e.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", LabelTask)})
+		leftover.Sweep(os.TempDir(), "mlenv-save-")
+		envimage.SweepLeftovers()
+		res, err := e.Client.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: make(client.Filters).Add("label", LabelOwner)})
 		if err != nil {
 			return
 		}
 		for _, c := range res.Items {
-			if deadOwner(c.Labels[LabelOwner]) {
+			_, task := c.Labels[LabelTask]
+			if (task || c.State == "created") && leftover.DeadOwner(c.Labels[LabelOwner]) {
 				e.remove(c.ID)
 			}
 		}
 	})
-}
-
-// deadOwner reports whether owner ("host/pid") names a process of this
-// host that is gone.
-func deadOwner(owner string) bool {
-	host, pidText, ok := strings.Cut(owner, "/")
-	me, _ := os.Hostname()
-	pid, err := strconv.Atoi(pidText)
-	if !ok || err != nil || host != me || pid <= 0 {
-		return false
-	}
-	return processGone(pid)
 }

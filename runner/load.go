@@ -42,14 +42,24 @@ func (e *Engine) LoadImage(ctx context.Context, img v1.Image, tag string) error 
 type archiveWriter func(w io.Writer, b v1.Image, tag string) error
 
 func (e *Engine) load(ctx context.Context, b v1.Image, tag string, write archiveWriter) error {
+	// The engine must keep taking the archive; once it has it all, it
+	// unpacks (local work, unbounded) before it answers.
+	watch := watchStall(ctx, e.Stall)
+	defer watch.Stop()
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(write(pw, b, tag)) }()
-	res, err := e.Client.ImageLoad(ctx, pr, client.ImageLoadWithQuiet(true))
+	go func() { pw.CloseWithError(write(watch.Writer(pw), b, tag)); watch.timer.Stop() }()
+	res, err := e.Client.ImageLoad(watch.ctx, pr, client.ImageLoadWithQuiet(true))
 	if err != nil {
 		pr.CloseWithError(err)
+		if watch.Stalled() {
+			return &StalledError{What: "load " + tag, After: watch.d}
+		}
 		return err
 	}
 	out, _ := io.ReadAll(res)
+	if watch.Stalled() {
+		return &StalledError{What: "load " + tag, After: watch.d}
+	}
 	res.Close()
 	pr.Close()
 	var msg struct {

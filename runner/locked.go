@@ -96,6 +96,7 @@ func RunLock(ctx context.Context, z *Lazy, l *lock.Lock, spec RunSpec, stdio Std
 	if err != nil {
 		return beforeStart{err}
 	}
+	e.sweepLeftovers(ctx)
 	spec, err = e.prepare(ctx, l, spec, o)
 	switch {
 	case err != nil && ctx.Err() != nil:

@@ -77,7 +77,7 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		AttachStdin:  s.Stdin,
 		AttachStdout: true,
 		AttachStderr: true,
-		Labels:       map[string]string{LabelRun: "1"},
+		Labels:       map[string]string{LabelRun: "1", LabelOwner: owner()},
 	}
 	cfg.User, cfg.Env = userEnv(r, s.hostUser())
 	hc := &container.HostConfig{

@@ -3,11 +3,13 @@ package runner
 import (
 	"io"
 	"os"
+
+	"github.com/mlenv/mlenv/internal/leftover"
 )
 
 // spoolToTemp writes r to a new temporary file and returns its path.
 func spoolToTemp(r io.Reader) (string, error) {
-	f, err := os.CreateTemp("", "mlenv-save-*.tar")
+	f, err := leftover.CreateTemp("", "mlenv-save-*.tar")
 	if err != nil {
 		return "", err
 	}

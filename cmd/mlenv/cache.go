@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/docker/go-units"
 	"github.com/spf13/cobra"
 
+	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/schema"
 )
@@ -24,10 +26,11 @@ func newCacheCmd(g *globalOptions) *cobra.Command {
 	o := cacheOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "cache",
-		Short: "Show or remove mlenv's environment images and pip-cache volumes",
+		Short: "Show or remove mlenv's environment images, pip-cache volumes and downloads",
 		Long: `mlenv keeps each installed environment as a local image (mlenv-env:<key>,
-labelled dev.mlenv.env) and pip's cache as a named volume; these commands
-show and remove them.`,
+labelled dev.mlenv.env), pip's cache as a named volume, and the locked files
+it downloaded in your own cache directory ($XDG_CACHE_HOME/mlenv/files);
+these commands show and remove them.`,
 		Example: "  mlenv cache ls\n  mlenv cache prune",
 		Args:    usageArgs(cobra.NoArgs),
 	}
@@ -47,7 +50,9 @@ show and remove them.`,
 		Long: `Remove the environment images of this project's lock, and its pip-cache
 volume when it has one of its own ([run] pip-cache other than the shared
 default). --all removes every environment image and pip-cache volume mlenv
-made on the engine, other users' too. What a container uses is skipped.`,
+made on the engine, other users' too. What a container uses is skipped.
+Downloaded locked files no build used for 30 days are removed (--all: every
+one; each build that uses a file keeps it another 30 days).`,
 		Example: "  mlenv cache prune --dry-run\n  mlenv cache prune\n  mlenv cache prune --all",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -61,7 +66,7 @@ made on the engine, other users' too. What a container uses is skipped.`,
 }
 
 func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
-	z := newEngine()
+	z := newEngine(o.globalOptions)
 	defer z.Close()
 	engine, err := z.Engine(ctx)
 	if err != nil {
@@ -71,8 +76,12 @@ func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	downloads, err := envimage.Cached()
+	if err != nil {
+		return err
+	}
 	if o.json {
-		return emit(true, stdout, map[string]any{"environments": envs, "volumes": vols})
+		return emit(true, stdout, map[string]any{"environments": envs, "volumes": vols, "downloads": downloads})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENVIRONMENT\tPLATFORM\tSIZE\tBASE")
@@ -82,6 +91,7 @@ func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
 	for _, v := range vols {
 		fmt.Fprintf(tw, "volume %s\t\t\tpip cache\n", v.Name)
 	}
+	fmt.Fprintf(tw, "downloads %s\t\t%s\t%d locked files\n", downloads.Dir, units.HumanSize(float64(downloads.Size)), downloads.Files)
 	return tw.Flush()
 }
 
@@ -97,7 +107,7 @@ func runCachePrune(ctx context.Context, o cacheOptions, stderr io.Writer) error 
 			po.Volumes = []string{l.Run.PipCache}
 		}
 	}
-	z := newEngine()
+	z := newEngine(o.globalOptions)
 	defer z.Close()
 	engine, err := z.Engine(ctx)
 	if err != nil {
@@ -107,11 +117,27 @@ func runCachePrune(ctx context.Context, o cacheOptions, stderr io.Writer) error 
 	if o.dryRun {
 		verb = "would remove"
 	}
-	return engine.Prune(ctx, po, func(what string, err error) {
+	err = engine.Prune(ctx, po, func(what string, err error) {
 		if err != nil {
 			fmt.Fprintf(stderr, "%s: %v\n", what, err)
 			return
 		}
 		say(o.globalOptions, stderr, "%s %s\n", verb, what)
 	})
+	if err != nil {
+		return err
+	}
+	unused := downloadsKept
+	if o.all {
+		unused = 0
+	}
+	pruned, err := envimage.PruneCache(unused, o.dryRun)
+	if pruned.Files > 0 {
+		say(o.globalOptions, stderr, "%s %d downloaded files (%s) from %s\n", verb, pruned.Files, units.HumanSize(float64(pruned.Size)), pruned.Dir)
+	}
+	return err
 }
+
+// downloadsKept is how long `cache prune` keeps a downloaded locked file
+// no build has used.
+const downloadsKept = 30 * 24 * time.Hour

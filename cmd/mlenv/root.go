@@ -52,7 +52,7 @@ packages) into mlenv.lock and runs containers from exactly that lock.
 	root.PersistentFlags().StringVarP(&g.file, "file", "f", "", "path to mlenv.toml (default: found upward from the current directory)")
 	root.PersistentFlags().StringVar(&g.lockfile, "lockfile", "", "path to mlenv.lock (default: beside mlenv.toml)")
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors")
-	root.PersistentFlags().DurationVar(&g.registryTimeout, "registry-timeout", 60*time.Second, "how long to wait for one registry answer before retrying")
+	root.PersistentFlags().DurationVar(&g.registryTimeout, "registry-timeout", 60*time.Second, "how long to wait for one registry answer before retrying, and for progress of an engine pull or load before giving up")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
 		if g.registryTimeout <= 0 {

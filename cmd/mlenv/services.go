@@ -34,15 +34,18 @@ func newServices(g *globalOptions, p *lock.Project, stderr io.Writer) (*services
 			return nil, err
 		}
 	}
-	engine := newEngine()
+	engine := newEngine(g)
 	engine.Auth, engine.Progress = auth, progressOut(g, stderr)
 	engine.Base, engine.Client = resolve.RegistryBase{Registry: reg}, reg.HTTPClient()
 	return &services{reg: reg, auth: auth, engine: engine}, nil
 }
 
-// newEngine is the engine as docker finds it, connected on first use:
-// the one place the CLI makes one.
-func newEngine() *runner.Lazy { return &runner.Lazy{Dial: docker.Connect} }
+// newEngine is the engine as docker finds it, connected on first use,
+// its pulls and loads bounded by --registry-timeout without progress: the
+// one place the CLI makes one.
+func newEngine(g *globalOptions) *runner.Lazy {
+	return &runner.Lazy{Dial: docker.Connect, Stall: g.registryTimeout}
+}
 
 // Close closes the engine's connection, if one was made.
 func (s *services) Close() error { return s.engine.Close() }

@@ -32,6 +32,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/mlenv/mlenv/internal/leftover"
 	"github.com/mlenv/mlenv/internal/userdir"
 	"github.com/mlenv/mlenv/lock"
 )
@@ -118,6 +119,7 @@ func Key(baseConfig, platform string, pkgs []lock.Package) string {
 // image for that platform (its layers are read only when the result is
 // written out). The result is not checked against the lock: see Check.
 func Build(ctx context.Context, l *lock.Lock, platform string, base v1.Image, o Options) (*Built, error) {
+	SweepLeftovers()
 	pl, ok := l.Image.Platform(platform)
 	if !ok {
 		return nil, fmt.Errorf("the lock has no %s image", platform)
@@ -202,7 +204,7 @@ func fill(ctx context.Context, t tree, l *lock.Lock, platform string, pkgs []loc
 		if o.Info != nil {
 			o.Info(fmt.Sprintf("%s are not wheels: pip installs the environment in a container", strings.Join(notWheels, ", ")))
 		}
-		spill, err := os.CreateTemp("", "mlenv-venv-*")
+		spill, err := leftover.CreateTemp("", "mlenv-venv-*")
 		if err != nil {
 			return cleanup, err
 		}

@@ -13,8 +13,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/leftover"
 	"github.com/mlenv/mlenv/internal/redact"
 	"github.com/mlenv/mlenv/lock"
 )
@@ -47,6 +49,8 @@ func download(ctx context.Context, client *http.Client, fileURL, dir string, has
 	}
 	dest := filepath.Join(dir, path.Base(u.Path))
 	if ok, _ := hashMatches(dest, hashes); ok {
+		now := time.Now()
+		os.Chtimes(dest, now, now) // used: `mlenv cache prune` keeps it
 		return dest, nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fileURL, nil)
@@ -64,7 +68,7 @@ func download(ctx context.Context, client *http.Client, fileURL, dir string, has
 	case resp.StatusCode != http.StatusOK:
 		return "", fmt.Errorf("download %s: %s", redact.URL(fileURL), resp.Status)
 	}
-	tmp, err := os.CreateTemp(dir, ".download-*")
+	tmp, err := leftover.CreateTemp(dir, ".download-*")
 	if err != nil {
 		return "", err
 	}

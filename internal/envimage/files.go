@@ -10,7 +10,9 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
+	"github.com/mlenv/mlenv/internal/leftover"
 	"github.com/mlenv/mlenv/lock"
 )
 
@@ -86,3 +88,24 @@ func lockedHashDir(hash string) string {
 	algo, hex, _ := strings.Cut(hash, ":")
 	return algo + "/" + hex
 }
+
+// SweepLeftovers removes, once per process, what builds of mlenv
+// processes that are gone left behind: layer and venv files in $TMPDIR
+// and partial downloads in the download cache (leftover).
+func SweepLeftovers() {
+	sweepOnce.Do(func() {
+		leftover.Sweep(os.TempDir(), "mlenv-layer-")
+		leftover.Sweep(os.TempDir(), "mlenv-venv-")
+		cache, err := DefaultCache()
+		if err != nil {
+			return
+		}
+		// The cache holds a directory per locked hash: <algo>/<hex>/.
+		dirs, _ := filepath.Glob(filepath.Join(cache, "*", "*"))
+		for _, d := range append(dirs, cache) {
+			leftover.Sweep(d, ".download-")
+		}
+	})
+}
+
+var sweepOnce sync.Once

@@ -16,6 +16,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/mlenv/mlenv/internal/leftover"
 )
 
 // ModTime is every entry's modification time in an environment layer: one
@@ -133,7 +135,7 @@ func writeLayer(t tree, mt types.MediaType, digestOnly bool) (*fileLayer, error)
 		}
 		return &fileLayer{size: cw.n, mediaType: mt, digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%x", h.Sum(nil))}}, nil
 	}
-	f, err := os.CreateTemp("", "mlenv-layer-*.tar")
+	f, err := leftover.CreateTemp("", "mlenv-layer-*.tar")
 	if err != nil {
 		return nil, err
 	}

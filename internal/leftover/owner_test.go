@@ -1,4 +1,4 @@
-package runner
+package leftover
 
 import (
 	"os"
@@ -15,15 +15,15 @@ func TestDeadOwner(t *testing.T) {
 	}
 	gone := cmd.Process.Pid
 	for owner, dead := range map[string]bool{
-		owner():                                 false, // this process
+		Owner():                                 false, // this process
 		host + "/" + strconv.Itoa(gone):         true,
 		"other-host/" + strconv.Itoa(gone):      false, // not ours to judge
 		host + "/1":                             false, // alive (init)
 		"garbage":                               false,
 		host + "/" + strconv.Itoa(os.Getppid()): false,
 	} {
-		if got := deadOwner(owner); got != dead {
-			t.Errorf("deadOwner(%q) = %v, want %v", owner, got, dead)
+		if got := DeadOwner(owner); got != dead {
+			t.Errorf("DeadOwner(%q) = %v, want %v", owner, got, dead)
 		}
 	}
 }

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mlenv/mlenv/runner"
+	"github.com/mlenv/mlenv/runner/docker"
+)
+
+// TestEnginePullThatNeverAnswersEnds: a pull through the real engine from
+// a registry that accepts and never answers ends after the stall limit
+// (--registry-timeout) with an error naming the registry, instead of
+// hanging until killed.
+func TestEnginePullThatNeverAnswersEnds(t *testing.T) {
+	reg := families(t)
+	release := make(chan struct{})
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}
+	defer func() { close(release); reg.Wrap = nil }()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // the hang, failing
+	defer cancel()
+	c, err := docker.Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	e := runner.New(c)
+	e.Stall = 2 * time.Second
+	start := time.Now()
+	_, err = e.EnsureImage(ctx, runner.ImageRef{Repository: reg.Host + "/stall/never", Digest: "sha256:" + strings.Repeat("5", 64), Platform: "linux/amd64"}, nil)
+	took := time.Since(start)
+	var se *runner.StalledError
+	if !errors.As(err, &se) || !strings.Contains(err.Error(), reg.Host) || took > 30*time.Second {
+		t.Fatalf("after %v: err = %v, want a StalledError naming %s", took, err, reg.Host)
+	}
+}
