@@ -3,6 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -121,5 +125,53 @@ func TestPrivateIndexFromNetrc(t *testing.T) {
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // a machine without the files
 	if r := mlenv(t, dir, "run", "--rebuild", "--", "true"); r.code != 125 || !strings.Contains(r.stderr, "asked for authentication") {
 		t.Errorf("install without credentials: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// TestCredentialsStayWithTheirOrigin: an index that answers every request
+// with a redirect to another port of the same host gets the credentials;
+// the other port (here a mirror that serves the packages) never does,
+// from pip (lock) or from mlenv's own downloads (run on a machine without
+// the files).
+func TestCredentialsStayWithTheirOrigin(t *testing.T) {
+	public := pypitest.New(t, testWheels...)
+	target, _ := url.Parse(public.URL)
+	var leaked atomic.Value
+	leaked.Store("")
+	thief := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a := r.Header.Get("Authorization"); a != "" {
+			leaked.Store(r.URL.Path + ": " + a)
+		}
+		httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host}).ServeHTTP(w, r)
+	}))
+	defer thief.Close()
+	var asked atomic.Int32
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "alice" || p != testToken {
+			w.Header().Set("WWW-Authenticate", `Basic realm="index"`)
+			http.Error(w, "401", http.StatusUnauthorized)
+			return
+		}
+		asked.Add(1)
+		http.Redirect(w, r, thief.URL+r.URL.Path, http.StatusFound)
+	}))
+	defer redirecting.Close()
+	t.Setenv("NETRC", filepath.Join(t.TempDir(), "none"))
+	t.Setenv("MLENV_TEST_INDEX_TOKEN", testToken)
+	index := strings.Replace(redirecting.URL, "http://", "http://alice:${MLENV_TEST_INDEX_TOKEN}@", 1) + strings.TrimPrefix(public.URL, "http://"+target.Host)
+	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\"]\nindex-url = %q\n[run]\ngpus = \"none\"\n", index))
+	r := mlenv(t, dir, "lock")
+	if asked.Load() == 0 {
+		t.Fatalf("pip never asked the index with its credentials (exit %d):\n%s", r.code, r.stderr)
+	}
+	if r.code != 0 {
+		t.Fatalf("lock through the redirect: exit %d\n%s", r.code, r.stderr)
+	}
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // mlenv downloads the files itself
+	if r := mlenv(t, dir, "run", "--", "true"); r.code != 0 {
+		t.Errorf("run: exit %d\n%s", r.code, r.stderr)
+	}
+	if l := leaked.Load().(string); l != "" {
+		t.Errorf("the other port got the index's credentials: %s", l)
 	}
 }
