@@ -40,7 +40,7 @@ func TestTinyTOMLCannotExhaustMemory(t *testing.T) {
 	dotted := strings.Repeat("a.", 20000) + "a = 1\n"
 	for _, tc := range []struct {
 		name, toml, want string
-		args          []string
+		args             []string
 	}{
 		{"key parts in mlenv.toml", pytorchSpec + "[run.env]\n" + dotted, "mlenv.toml:8: a key of more than 16 dotted parts", []string{"lock"}},
 		{"table header parts", pytorchSpec + "[" + strings.Repeat("a.", 20000) + "a]\n", "a key of more than 16 dotted parts", []string{"lock"}},
