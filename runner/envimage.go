@@ -90,15 +90,6 @@ func (e Env) Key() string { return envimage.Key(e.Base.Config, e.Base.Platform, 
 // Image is the environment image's name.
 func (e Env) Image() string { return EnvImagePrefix + ":" + e.Key() }
 
-// urls are the indexes and files the locked packages come from.
-func (e Env) urls() []string {
-	var out []string
-	for _, p := range e.Packages {
-		out = append(out, p.Index, p.URL)
-	}
-	return out
-}
-
 // indexes are the indexes the locked packages come from.
 func (e Env) indexes() []string {
 	var out []string

@@ -78,10 +78,16 @@ type badInput struct{ error }
 func (b badInput) Unwrap() error        { return b.error }
 func (b badInput) Is(target error) bool { return target == ErrBadInput }
 
+// maxShown is how many problems an Errors shows; the rest are counted.
+const maxShown = 20
+
 func (es Errors) Error() string {
-	lines := make([]string, len(es))
-	for i, e := range es {
-		lines[i] = e.Error()
+	lines := make([]string, 0, min(len(es), maxShown)+1)
+	for _, e := range es[:min(len(es), maxShown)] {
+		lines = append(lines, e.Error())
+	}
+	if len(es) > maxShown {
+		lines = append(lines, fmt.Sprintf("(and %d more problems: fix these first)", len(es)-maxShown))
 	}
 	return strings.Join(lines, "\n")
 }

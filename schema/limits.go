@@ -12,15 +12,20 @@ import (
 // far above any real one: a larger or deeper file is refused before it is
 // parsed, so that no input can exhaust memory or the parser's stack. The
 // TOML decoder's cost grows with the square of a key's parts (a 40 KB key
-// of 20,000 parts takes it 8 GB), so parts and lines are bounded too. The
+// of 20,000 parts takes it 8 GB) and its memory with the parts of all
+// keys (each with its table's), so parts and lines are bounded too. The
 // real files mlenv writes and reads have keys of at most 3 parts
-// (run.env.NAME) and lines of at most a few hundred bytes (a package's
-// file URL); the limits are 5 and 50 times that.
+// (run.env.NAME), lines of at most a few hundred bytes (a package's file
+// URL) and about 13 key parts per locked package (130,000 for 10,000
+// packages); the limits are 2.7, 50 and 3 times that. Within them a 4 MiB
+// file of the worst shape takes mlenv about 300 MB and a second and a
+// half (measured: 8-part keys to the limit).
 const (
 	MaxInputSize  = 4 << 20  // bytes
 	MaxInputDepth = 64       // nested arrays and inline tables
-	MaxKeyParts   = 16       // parts of one dotted key or table header
+	MaxKeyParts   = 8        // parts of one dotted key or table header
 	MaxLineLength = 16 << 10 // bytes in one line, strings included
+	MaxTotalParts = 400_000  // parts of all keys, each with its table's
 )
 
 // CheckInput refuses data larger than MaxInputSize, nested deeper than
@@ -43,13 +48,20 @@ func CheckInput(file string, data []byte) error {
 // and returns the first line that passes a limit and which, or 0.
 func scanShape(data []byte) (int, string) {
 	depth, line, lineStart, dots := 0, 1, 0, 0
+	header, total := 0, 0 // the parts of the current table header; of all keys
+	inHeader, lineEmpty := false, true
 	for i := 0; i < len(data); i++ {
 		if i-lineStart > MaxLineLength {
 			return line, fmt.Sprintf("a line longer than %d bytes", MaxLineLength)
 		}
-		switch c := data[i]; c {
+		c := data[i]
+		startsLine := lineEmpty && c != ' ' && c != '\t' && c != '\r' && c != '\n'
+		if startsLine {
+			lineEmpty = false
+		}
+		switch c {
 		case '\n':
-			line, lineStart, dots = line+1, i+1, 0
+			line, lineStart, dots, lineEmpty = line+1, i+1, 0, true
 		case '#':
 			for i < len(data) && data[i] != '\n' {
 				i++
@@ -75,13 +87,35 @@ func scanShape(data []byte) (int, string) {
 			if dots++; dots >= MaxKeyParts {
 				return line, fmt.Sprintf("a key of more than %d dotted parts", MaxKeyParts)
 			}
-		case '=', ',':
+		case '=':
+			if total += header + dots + 1; total > MaxTotalParts {
+				return line, fmt.Sprintf("more than %d key parts in all", MaxTotalParts)
+			}
+			dots = 0
+		case ',':
 			dots = 0
 		case '[', '{':
+			if startsLine && c == '[' && depth == 0 {
+				inHeader, dots = true, 0
+				if i+1 < len(data) && data[i+1] == '[' {
+					i++
+				}
+				continue
+			}
 			if depth, dots = depth+1, 0; depth > MaxInputDepth {
 				return line, fmt.Sprintf("arrays or inline tables nested more than %d levels", MaxInputDepth)
 			}
 		case ']', '}':
+			if inHeader && c == ']' {
+				inHeader, header = false, dots+1
+				if total += header; total > MaxTotalParts {
+					return line, fmt.Sprintf("more than %d key parts in all", MaxTotalParts)
+				}
+				if i+1 < len(data) && data[i+1] == ']' {
+					i++
+				}
+				continue
+			}
 			if depth > 0 {
 				depth--
 			}

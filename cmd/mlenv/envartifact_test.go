@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"maps"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/mlenv/mlenv/internal/enginetest"
 	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/internal/userdir"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/runner"
 )
@@ -83,9 +85,16 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := mlenv(t, dir, "run", "--", "python3", "-c", "print('ran')")
+	if r.code != 125 || strings.Contains(r.stdout, "ran") || !strings.Contains(r.stderr, "env digests were edited") {
+		t.Fatalf("run of a lock whose digests this machine did not compute: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	home := os.Getenv("XDG_CACHE_HOME")
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // no record: built and compared
+	r = mlenv(t, dir, "run", "--", "python3", "-c", "print('ran')")
 	if r.code != 125 || strings.Contains(r.stdout, "ran") || !strings.Contains(r.stderr, "the build is not reproducible") || !strings.Contains(r.stderr, "so the config differs") {
 		t.Fatalf("run of a lock its build does not reproduce: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+	t.Setenv("XDG_CACHE_HOME", home)
 	writeFile(t, lockPath, goodLock)
 
 	// A [run]-only change keeps the digests and fetches nothing.
@@ -96,13 +105,18 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 	}
 
 	// Another machine, an empty download cache, later: the same digests.
-	// An env-cache without the environment: it builds, and says so.
+	// It has not computed the environment, so it builds it rather than
+	// trust an env-cache, and says so.
+	records, err := userdir.Cache("envs") // this machine's
+	if err != nil {
+		t.Fatal(err)
+	}
 	other := enginetest.NewOtherMachine(t)
 	t.Setenv("DOCKER_HOST", other.Host)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	empty := enginetest.Registry(t) + "/mlenv-test/no-envs"
-	if r := mlenv(t, dir, "run", "--env-cache", empty, "--", "true"); r.code != 0 || !strings.Contains(r.stderr, "building the environment instead") {
-		t.Fatalf("run with an env-cache that lacks the environment: exit %d\n%s", r.code, r.stderr)
+	if r := mlenv(t, dir, "run", "--env-cache", empty, "--", "true"); r.code != 0 || !strings.Contains(r.stderr, "building it from the locked files to check the lock's env digests") {
+		t.Fatalf("run with an env-cache on a machine that did not compute the environment: exit %d\n%s", r.code, r.stderr)
 	}
 	other.Docker(nil, "rmi", env.Image())
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
@@ -117,7 +131,8 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 		t.Fatalf("the other machine's storage driver is %s", driver)
 	}
 
-	// Push once (from this machine), pull everywhere: the other machine,
+	// Push once (from this machine), pull everywhere the user's record is
+	// (a shared home): the other machine, its engine and download cache
 	// cleared, runs the environment from the env-cache; the index serves
 	// it nothing.
 	cache := enginetest.Registry(t) + "/mlenv-test/envs"
@@ -126,7 +141,11 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 		t.Fatalf("push: exit %d\n%s", r.code, r.stderr)
 	}
 	t.Setenv("DOCKER_HOST", other.Host)
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	shared := t.TempDir()
+	if err := os.CopyFS(filepath.Join(shared, "mlenv", "envs"), os.DirFS(records)); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("XDG_CACHE_HOME", shared)
 	other.Docker(nil, "rmi", env.Image())
 	before := maps.Clone(idx.Downloads())
 	r = mlenv(t, dir, "run", "--env-cache", cache, "--", "python3", "-c", importBoth)
