@@ -201,6 +201,8 @@ func (e *AfterStartError) Unwrap() error { return e.Err }
 // cancelled (Ctrl-C, SIGTERM) the container is stopped and removed and
 // Run returns ctx's error.
 func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error) {
+	foreground.Add(1)
+	defer foreground.Add(-1)
 	if f, ok := stdio.Out.(*os.File); ok && spec.TTY && term.IsTerminal(f.Fd()) {
 		if ws, err := term.GetWinsize(f.Fd()); err == nil {
 			spec.ConsoleSize = [2]uint{uint(ws.Height), uint(ws.Width)}

@@ -10,12 +10,30 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/mlenv/mlenv/runner"
 )
+
+// stopGrace is how long mlenv's own work (parsing, hashing, writing a
+// layer) may take to notice a signal before mlenv exits anyway. What it
+// leaves is named for this process and swept by the next run.
+const stopGrace = time.Second
+
+// stopSoon exits 130 after stopGrace, unless a user's container runs in
+// the foreground: that one acts on the signal, and mlenv waits for it as
+// docker run does.
+func stopSoon() {
+	time.Sleep(stopGrace)
+	if !runner.InForeground() {
+		fmt.Fprintln(os.Stderr, "mlenv: interrupted")
+		os.Exit(exitInterrupted)
+	}
+}
 
 // version is mlenv's version, recorded as the lock's generator.
 var version = "0.1.0"
@@ -30,6 +48,7 @@ func main() {
 	go func() {
 		for s := range signals {
 			cancel(runner.Interrupted{Signal: s})
+			go stopSoon()
 		}
 	}()
 	code := execute(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)

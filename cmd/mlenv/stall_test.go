@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -41,5 +44,34 @@ func TestEnginePullThatNeverAnswersEnds(t *testing.T) {
 	var se *runner.StalledError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), reg.Host) || took > 30*time.Second {
 		t.Fatalf("after %v: err = %v, want a StalledError naming %s", took, err, reg.Host)
+	}
+}
+
+// TestSignalStopsWithinASecond: SIGTERM or Ctrl-C to an mlenv waiting on
+// a registry that never answers ends it within about a second, exit 130.
+func TestSignalStopsWithinASecond(t *testing.T) {
+	reg := families(t)
+	dir := newProject(t, reg, pytorchSpec)
+	release := make(chan struct{})
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}
+	defer func() { close(release); reg.Wrap = nil }()
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		cmd := exec.Command(mlenvBinary(t), "--file", filepath.Join(dir, "mlenv.toml"), "lock")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond) // parsed, asking the registry
+		sent := time.Now()
+		cmd.Process.Signal(sig)
+		err := cmd.Wait()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 130 || time.Since(sent) > 1500*time.Millisecond {
+			t.Errorf("%v: %v after %v, want exit 130 within a second", sig, err, time.Since(sent))
+		}
 	}
 }
