@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/envrecord"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/runner"
 )
@@ -85,6 +86,13 @@ func loadEnv(ctx context.Context, e runner.Loader, dir string, l *lock.Lock, pla
 	}
 	if e.HasImage(ctx, env.Locked.EnvConfig) {
 		return nil
+	}
+	// Only digests mlenv computed here are loaded as they are; otherwise
+	// the run builds from the archive's wheels and checks them first.
+	if store, err := envrecord.Default(); err != nil {
+		return err
+	} else if ok, err := store.Check(l, platform); !ok {
+		return err
 	}
 	img, err := archiveImage(dir, env.Locked.EnvDigest)
 	if err != nil {
