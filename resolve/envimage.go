@@ -38,8 +38,9 @@ func pinEnv(ctx context.Context, prev, next *lock.Lock, o Options) error {
 			return fmt.Errorf("build the %s environment to record its digest: %w", pl.Platform, err)
 		}
 		pl.EnvDigest, pl.EnvConfig = b.Digest.String(), b.Config.String()
+		err = remember(next, pl.Platform, b.Image)
 		b.Close()
-		if err := remember(next, pl.Platform); err != nil {
+		if err != nil {
 			return err
 		}
 	}
@@ -48,10 +49,10 @@ func pinEnv(ctx context.Context, prev, next *lock.Lock, o Options) error {
 
 // remember records that mlenv computed l's env digests for platform here
 // (envrecord), so that runs on this machine trust them.
-func remember(l *lock.Lock, platform string) error {
+func remember(l *lock.Lock, platform string, img v1.Image) error {
 	store, err := envrecord.Default()
 	if err == nil {
-		err = store.Remember(envrecord.Inputs(l, platform), envrecord.Locked(l, platform))
+		err = store.Remember(envrecord.Inputs(l, platform), img)
 	}
 	if err != nil {
 		return fmt.Errorf("record the %s environment mlenv computed: %w", platform, err)
@@ -141,6 +142,10 @@ func BuildEnvs(ctx context.Context, l *lock.Lock, o Options) ([]*envimage.Built,
 		if err == nil && pl.EnvDigest != "" && b.Digest.String() != pl.EnvDigest {
 			b.Close()
 			err = &EnvMismatchError{Platform: pl.Platform, Built: b.Digest.String(), Locked: pl.EnvDigest}
+		} else if err == nil && pl.EnvDigest != "" && b.Packages > 0 {
+			if err = remember(l, pl.Platform, b.Image); err != nil {
+				b.Close()
+			}
 		}
 		if err != nil {
 			for _, b := range out {

@@ -266,5 +266,5 @@ func computeEnv(ctx context.Context, l *lock.Lock, platform string, o Options) e
 	if want := envrecord.Locked(l, platform); got != want {
 		return &envrecord.MismatchError{Platform: platform, Locked: want, Computed: got}
 	}
-	return remember(l, platform)
+	return remember(l, platform, b.Image)
 }

@@ -312,7 +312,7 @@ func (e *Engine) remember(env Env, built *envimage.Built, o EnvOptions) error {
 	}
 	store, err := o.records()
 	if err == nil {
-		err = store.Remember(envrecord.Inputs(env.Lock, env.Base.Platform), envrecord.Digests{Env: built.Digest.String(), Config: built.Config.String()})
+		err = store.Remember(envrecord.Inputs(env.Lock, env.Base.Platform), built.Image)
 	}
 	if err != nil {
 		return fmt.Errorf("record the environment mlenv computed: %w", err)

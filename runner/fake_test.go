@@ -112,7 +112,7 @@ func (f *fixture) lockEnv(t *testing.T) *envimage.Built {
 	f.lock.Image.Platforms[0].EnvDigest, f.lock.Image.Platforms[0].EnvConfig = b.Digest.String(), b.Config.String()
 	store, err := envrecord.Default() // as `mlenv lock` does on the machine that locks
 	if err == nil {
-		err = store.Remember(envrecord.Inputs(f.lock, "linux/amd64"), envrecord.Locked(f.lock, "linux/amd64"))
+		err = store.Remember(envrecord.Inputs(f.lock, "linux/amd64"), b.Image)
 	}
 	if err != nil {
 		t.Fatal(err)

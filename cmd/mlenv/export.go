@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/lock/export"
+	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/runner/archive"
 )
 
@@ -29,6 +31,9 @@ type exportOptions struct {
 	namespace    string
 	nodeSelector []string
 	tolerations  []string
+	// k8s, slurm (pyxis, apptainer), compose
+	code  string
+	dirty bool
 }
 
 func newExportCmd(g *globalOptions) *cobra.Command {
@@ -52,16 +57,20 @@ stdout.`,
   mlenv export devcontainer -o .devcontainer/
   mlenv export k8s --name train | kubectl apply -f -
   mlenv export k8s --namespace ml --node-selector nvidia.com/gpu.present=true --toleration nvidia.com/gpu:NoSchedule
-  mlenv export slurm --runtime pyxis --sbatch=--partition=gpu --sbatch=--time=2:00:00 -o .`,
+  mlenv export slurm --runtime pyxis --sbatch=--partition=gpu --sbatch=--time=2:00:00 -o .
+  mlenv push --code && mlenv export k8s --code image    # the project image: code at [run] workdir
+  mlenv export k8s --code pvc:paper-code:runs/1           # or a claim holding the project`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runExport(o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runExport(cmd.Context(), o, args[0], cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cmd.Flags().StringVarP(&o.output, "output", "o", "", "write the export and its companion files into this directory")
 	cmd.Flags().StringVar(&o.platform, "platform", "", "the platform whose packages to export (default: the lock's first)")
 	cmd.Flags().StringVar(&o.name, "name", "", "name of the job, service or container (default: [project] name)")
 	f := cmd.Flags()
+	f.StringVar(&o.code, "code", "", "k8s, compose, slurm: where the job's project code comes from: image (the project image, `mlenv push --code`) or pvc:CLAIM[:SUBPATH] (k8s)")
+	f.BoolVar(&o.dirty, "dirty", false, "with --code image: the project image of the working tree's tracked files, as `mlenv push --code --dirty` pushes it")
 	f.StringVar(&o.runtime, "runtime", "docker", "slurm: how the job runs the environment: "+strings.Join(export.Runtimes, ", "))
 	f.StringArrayVar(&o.sbatch, "sbatch", nil, "slurm: one more sbatch option, e.g. --sbatch=--partition=gpu (repeatable; replaces mlenv's of the same name)")
 	f.BoolVar(&o.gres, "gres", false, "slurm: ask for GPUs as --gres=gpu:N instead of --gpus=N")
@@ -72,7 +81,7 @@ stdout.`,
 	return cmd
 }
 
-func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
+func runExport(ctx context.Context, o exportOptions, format string, stdout, stderr io.Writer) error {
 	p, err := openProject(o.globalOptions)
 	if err != nil {
 		return err
@@ -95,6 +104,9 @@ func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
 	}
 	if eo.K8s, err = export.ParseK8sOptions(o.namespace, o.nodeSelector, o.tolerations); err != nil {
 		return usageError{err}
+	}
+	if eo.Code, err = exportCode(ctx, o, p, l, format, stderr); err != nil {
+		return err
 	}
 	if o.output != "" {
 		if eo.OutDir, eo.ProjectDir, err = export.OutputPaths(p.Spec.Dir, o.output); err != nil {
@@ -124,4 +136,49 @@ func runExport(o exportOptions, format string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// exportCode is where the export's job gets the project's code (--code):
+// for image, the project image by the digest computed here, in [run]
+// env-cache (warning when the registry does not have it yet).
+func exportCode(ctx context.Context, o exportOptions, p *lock.Project, l *lock.Lock, format string, stderr io.Writer) (export.Code, error) {
+	code, isImage, err := export.ParseCode(o.code)
+	if err != nil {
+		return code, usageError{err}
+	}
+	if o.code == "" && format == "k8s" && !o.quiet {
+		fmt.Fprintf(stderr, "mlenv: the Job does not include the project's code (nothing puts it at %s): export with --code image (after `mlenv push --code`) or --code pvc:CLAIM\n", l.Run.Workdir)
+	}
+	if !isImage {
+		return code, nil
+	}
+	if l.Run.EnvCache == "" {
+		return code, usageError{fmt.Errorf("--code image runs the project image from [run] env-cache, and mlenv.toml sets none: set env-cache = \"REGISTRY/REPO\", run `mlenv lock` and `mlenv push --code`")}
+	}
+	platform := o.platform
+	if platform == "" {
+		platform = l.Image.Platforms[0].Platform
+	}
+	s, err := newServices(o.globalOptions, p, stderr)
+	if err != nil {
+		return code, err
+	}
+	defer s.Close()
+	img, c, err := resolve.ProjectImage(ctx, l, platform, p.Spec.Dir, o.dirty, resolve.Options{Registry: s.reg, Auth: s.auth, Pip: s.engine.PipVenv})
+	if err != nil {
+		return code, err
+	}
+	defer c.Close()
+	d, err := img.Digest()
+	if err != nil {
+		return code, err
+	}
+	code.Image = l.Run.EnvCache + "@" + d.String()
+	switch has, err := resolve.Has(ctx, s.reg, code.Image); {
+	case err != nil:
+		fmt.Fprintf(stderr, "mlenv: warning: could not check that the registry has the project image %s (%v); `mlenv push --code` pushes it\n", code.Image, err)
+	case !has:
+		fmt.Fprintf(stderr, "mlenv: warning: the registry does not have the project image %s yet (commit %s): run `mlenv push --code` before the job starts\n", code.Image, c.Label())
+	}
+	return code, nil
 }

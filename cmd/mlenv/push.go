@@ -15,6 +15,8 @@ type pushOptions struct {
 	frozen bool
 	tag    string
 	json   bool
+	code   bool
+	dirty  bool
 }
 
 // pushResult is what `mlenv push --json` prints.
@@ -23,6 +25,17 @@ type pushResult struct {
 	Index      string     `json:"index"`
 	Tag        string     `json:"tag,omitempty"`
 	Envs       []builtEnv `json:"environments"`
+	// Project is the project image (--code).
+	Project *projectImage `json:"project,omitempty"`
+}
+
+// projectImage is a pushed project image: the environment with the
+// project's code at a commit.
+type projectImage struct {
+	Reference string `json:"reference"` // REPOSITORY@index digest
+	Commit    string `json:"commit"`
+	Dirty     bool   `json:"dirty,omitempty"`
+	Files     int    `json:"files"`
 }
 
 func newPushCmd(g *globalOptions) *cobra.Command {
@@ -48,6 +61,8 @@ Exit codes: 0 pushed, 1 a build or the push failed, 2 bad input, 3 stale lock.`,
 	cmd.Flags().BoolVar(&o.frozen, "frozen", false, "use the lock as it is, even when mlenv.toml changed since")
 	cmd.Flags().StringVar(&o.tag, "tag", "", "also tag the index")
 	cmd.Flags().BoolVar(&o.json, "json", false, "print what was pushed as JSON")
+	cmd.Flags().BoolVar(&o.code, "code", false, "also push the project image: the environment plus the git-tracked files at HEAD in [run] workdir")
+	cmd.Flags().BoolVar(&o.dirty, "dirty", false, "with --code: take the tracked files as the working tree has them, uncommitted changes included")
 	return cmd
 }
 
@@ -78,5 +93,17 @@ func runPush(ctx context.Context, o pushOptions, args []string, stdout, stderr i
 		say(o.globalOptions, stderr, "Pushed %s %s@%s\n", built.Platform, repo, built.Digest)
 	}
 	say(o.globalOptions, stderr, "Index %s@%s\n", repo, index)
+	if o.code {
+		pushed, err := resolve.PushProject(ctx, b.reg, b.lock, b.built, p.Spec.Dir, repo, o.dirty)
+		if err != nil {
+			return err
+		}
+		res.Project = &projectImage{Reference: pushed.Reference, Commit: pushed.Code.Commit, Dirty: pushed.Code.Dirty, Files: pushed.Code.Files}
+		dirty := ""
+		if res.Project.Dirty {
+			dirty = ", with uncommitted changes"
+		}
+		say(o.globalOptions, stderr, "Project image %s (commit %s%s, %d files in %s)\n", res.Project.Reference, res.Project.Commit, dirty, res.Project.Files, b.lock.Run.Workdir)
+	}
 	return emit(o.json, stdout, res)
 }

@@ -9,5 +9,6 @@ import (
 // TestDependencies: the record speaks lock's types and keeps its files in
 // the user's directory.
 func TestDependencies(t *testing.T) {
-	depcheck.AssertImports(t, "internal/userdir", "lock", "schema")
+	depcheck.AssertImports(t, "github.com/google/go-containerregistry/pkg/v1", "github.com/google/go-containerregistry/pkg/v1/partial", "github.com/google/go-containerregistry/pkg/v1/types",
+		"internal/userdir", "lock", "schema")
 }

@@ -7,11 +7,17 @@
 package envrecord
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/mlenv/mlenv/internal/userdir"
 	"github.com/mlenv/mlenv/lock"
@@ -54,25 +60,73 @@ func (s Store) path(inputs string) string {
 	return filepath.Join(s.Dir, strings.TrimPrefix(inputs, "sha256:")+".json")
 }
 
-// Recall is the record for inputs, if there is one.
-func (s Store) Recall(inputs string) (Digests, bool) {
-	b, err := os.ReadFile(s.path(inputs))
-	if err != nil || len(b) > 4096 {
-		return Digests{}, false
-	}
-	var d Digests
-	if json.Unmarshal(b, &d) != nil || d.Env == "" || d.Config == "" {
-		return Digests{}, false
-	}
-	return d, true
+// record is what a record file holds: the digests, and the manifest and
+// config they are digests of (a project image is computed from them
+// offline).
+type record struct {
+	Digests
+	Manifest   []byte `json:"manifest,omitempty"`
+	ConfigFile []byte `json:"config-file,omitempty"`
 }
 
-// Remember records that mlenv computed d from inputs.
-func (s Store) Remember(inputs string, d Digests) error {
+func (s Store) read(inputs string) (record, bool) {
+	b, err := os.ReadFile(s.path(inputs))
+	var r record
+	if err != nil || len(b) > maxRecord || json.Unmarshal(b, &r) != nil || r.Env == "" || r.Config == "" {
+		return record{}, false
+	}
+	return r, true
+}
+
+// maxRecord bounds a record file (a manifest and a config: kilobytes).
+const maxRecord = 4 << 20
+
+// Recall is the record for inputs, if there is one.
+func (s Store) Recall(inputs string) (Digests, bool) {
+	r, ok := s.read(inputs)
+	return r.Digests, ok
+}
+
+// Image is the environment image recorded for inputs, made of its
+// manifest and config alone (its layers can be described, not read):
+// enough to compute what is built on top of it, offline.
+func (s Store) Image(inputs string) (v1.Image, bool) {
+	r, ok := s.read(inputs)
+	if !ok || len(r.Manifest) == 0 || len(r.ConfigFile) == 0 {
+		return nil, false
+	}
+	img, err := partial.CompressedToImage(described{r.Manifest, r.ConfigFile})
+	if err != nil {
+		return nil, false
+	}
+	if d, err := img.Digest(); err != nil || d.String() != r.Env {
+		return nil, false
+	}
+	return img, true
+}
+
+// Remember records that mlenv computed img from inputs.
+func (s Store) Remember(inputs string, img v1.Image) error {
+	var r record
+	d, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	c, err := img.ConfigName()
+	if err != nil {
+		return err
+	}
+	r.Digests = Digests{Env: d.String(), Config: c.String()}
+	if r.Manifest, err = img.RawManifest(); err != nil {
+		return err
+	}
+	if r.ConfigFile, err = img.RawConfigFile(); err != nil {
+		return err
+	}
 	if _, err := userdir.Private(s.Dir); err != nil {
 		return err
 	}
-	b, _ := json.Marshal(d)
+	b, _ := json.Marshal(r)
 	tmp, err := os.CreateTemp(s.Dir, ".record-*")
 	if err != nil {
 		return err
@@ -86,6 +140,41 @@ func (s Store) Remember(inputs string, d Digests) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), s.path(inputs))
+}
+
+// described is an image known by its manifest and config: its layers have
+// descriptors and no content.
+type described struct{ manifest, config []byte }
+
+func (d described) RawManifest() ([]byte, error)   { return d.manifest, nil }
+func (d described) RawConfigFile() ([]byte, error) { return d.config, nil }
+func (d described) MediaType() (types.MediaType, error) {
+	m, err := v1.ParseManifest(bytes.NewReader(d.manifest))
+	if err != nil {
+		return "", err
+	}
+	return m.MediaType, nil
+}
+func (d described) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
+	m, err := v1.ParseManifest(bytes.NewReader(d.manifest))
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range m.Layers {
+		if l.Digest == h {
+			return descriptorLayer{l}, nil
+		}
+	}
+	return nil, fmt.Errorf("no layer %s", h)
+}
+
+type descriptorLayer struct{ d v1.Descriptor }
+
+func (l descriptorLayer) Digest() (v1.Hash, error)            { return l.d.Digest, nil }
+func (l descriptorLayer) Size() (int64, error)                { return l.d.Size, nil }
+func (l descriptorLayer) MediaType() (types.MediaType, error) { return l.d.MediaType, nil }
+func (l descriptorLayer) Compressed() (io.ReadCloser, error) {
+	return nil, fmt.Errorf("layer %s: only its descriptor is recorded", l.d.Digest)
 }
 
 // MismatchError is a lock whose environment digests are not the ones

@@ -13,7 +13,7 @@ var composeFormat = Format{
 	Doc:  "a Compose service built from the exported Dockerfile",
 	Render: func(l *lock.Lock, o Options) (*Files, error) {
 		f := one("compose.yaml", Compose(l, o))
-		if installs(l, o.Platform) {
+		if installs(l, o) {
 			f.add("Dockerfile", Dockerfile(l, o))
 		}
 		return withRequirements(f, l, o), nil
@@ -27,11 +27,11 @@ var composeFormat = Format{
 func Compose(l *lock.Lock, o Options) string {
 	r := l.Run
 	svc := map[string]any{}
-	if installs(l, o.Platform) {
+	if installs(l, o) {
 		svc["build"] = map[string]any{"context": ".", "dockerfile": "Dockerfile"}
 		svc["image"] = o.Name + ":mlenv"
 	} else {
-		svc["image"] = image(l, o.Platform)
+		svc["image"] = image(l, o)
 	}
 	if len(r.Command) > 0 {
 		svc["command"] = r.Command
@@ -40,13 +40,18 @@ func Compose(l *lock.Lock, o Options) string {
 	// Compose resolves host paths against the compose file's directory:
 	// the project's are rebased onto it.
 	vols := []string{o.ProjectDir + ":" + r.Workdir}
+	if o.Code.Image != "" {
+		vols = nil // the project image holds the code at workdir
+	}
 	for _, m := range r.Mounts {
 		if pm, err := schema.ParseMount(m); err == nil && !path.IsAbs(pm.Source) && (strings.Contains(pm.Source, "/") || strings.HasPrefix(pm.Source, ".")) {
 			m = path.Join(o.ProjectDir, pm.Source) + strings.TrimPrefix(m, pm.Source)
 		}
 		vols = append(vols, m)
 	}
-	svc["volumes"] = vols
+	if len(vols) > 0 {
+		svc["volumes"] = vols
+	}
 	if len(r.Env) > 0 {
 		svc["environment"] = r.Env
 	}

@@ -44,12 +44,12 @@ func Devcontainer(l *lock.Lock, o Options) string {
 	r := l.Run
 	d := devcontainer{
 		Name:            o.Name,
-		Image:           image(l, o.Platform),
+		Image:           image(l, o),
 		WorkspaceFolder: r.Workdir,
 		WorkspaceMount:  fmt.Sprintf("source=${localWorkspaceFolder},target=%s,type=bind", r.Workdir),
 		ContainerEnv:    r.Env,
 	}
-	if installs(l, o.Platform) {
+	if installs(l, o) {
 		out := o.OutDir
 		if out == "" {
 			out = ".devcontainer"

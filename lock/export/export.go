@@ -9,6 +9,7 @@ package export
 import (
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -77,8 +78,37 @@ type Options struct {
 	// the Kubernetes Job.
 	Slurm SlurmOptions
 	K8s   K8sOptions
+	// Code is where a cluster job's project code comes from.
+	Code Code
 
 	requirements string // the rendered requirements file, set by Render
+}
+
+// Code is where an export's job gets the project's code: the project
+// image (Image, by digest: the environment with the code at workdir), or
+// a PersistentVolumeClaim mounted at workdir (Claim, and SubPath in it);
+// zero: nowhere the export can say (Slurm's docker runtime and Compose
+// mount the project directory).
+type Code struct {
+	Image          string
+	Claim, SubPath string
+}
+
+// ParseCode reads --code: "image" (the caller computes the reference) or
+// "pvc:NAME[:SUBPATH]".
+func ParseCode(s string) (Code, bool, error) {
+	if s == "" {
+		return Code{}, false, nil
+	}
+	if s == "image" {
+		return Code{}, true, nil
+	}
+	rest, ok := strings.CutPrefix(s, "pvc:")
+	claim, sub, _ := strings.Cut(rest, ":")
+	if !ok || !dnsNameRe.MatchString(claim) || strings.HasPrefix(sub, "/") || slices.Contains(strings.Split(sub, "/"), "..") {
+		return Code{}, false, fmt.Errorf("--code %q: use image (the project image, `mlenv push --code`) or pvc:NAME[:SUBPATH] (a claim holding the project, NAME a DNS-1123 name, SUBPATH relative)", s)
+	}
+	return Code{Claim: claim, SubPath: sub}, false, nil
 }
 
 // Files is an export: file name → content. The first file in Order is the
@@ -103,7 +133,7 @@ func one(name, content string) *Files { return new(Files).add(name, content) }
 // withRequirements adds the requirements file an export installs from,
 // when it installs.
 func withRequirements(f *Files, l *lock.Lock, o Options) *Files {
-	if installs(l, o.Platform) {
+	if installs(l, o) {
 		f.add(RequirementsFile, o.requirements)
 	}
 	return f
@@ -132,12 +162,17 @@ func Render(format string, l *lock.Lock, o Options) (*Files, error) {
 
 // installs says whether an export installs the locked files itself: no
 // image at hand has them (see runnable).
-func installs(l *lock.Lock, platform string) bool { return runnable(l, platform) == "" }
+func installs(l *lock.Lock, o Options) bool { return runnable(l, o) == "" }
 
 // runnable is the image that runs platform's environment with nothing to
-// install, by digest: the environment in the env-cache, or the base image
-// when the lock installs nothing; "" when neither.
-func runnable(l *lock.Lock, platform string) string {
+// install, by digest: the project image (--code image), the environment
+// in the env-cache, or the base image when the lock installs nothing; ""
+// when none.
+func runnable(l *lock.Lock, o Options) string {
+	platform := o.Platform
+	if o.Code.Image != "" {
+		return o.Code.Image
+	}
 	if ref := l.EnvReference(platform); ref != "" {
 		return ref
 	}
@@ -149,8 +184,8 @@ func runnable(l *lock.Lock, platform string) string {
 
 // image is what an export runs: runnable, or else the base image by
 // digest, on which it installs.
-func image(l *lock.Lock, platform string) string {
-	if ref := runnable(l, platform); ref != "" {
+func image(l *lock.Lock, o Options) string {
+	if ref := runnable(l, o); ref != "" {
 		return ref
 	}
 	return l.Image.ByDigest()
@@ -170,6 +205,9 @@ func jsonArray(argv []string) string {
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// dnsNameRe is a DNS-1123 subdomain's label: what Kubernetes names are.
+var dnsNameRe = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
 // DNSName makes a name fit for Kubernetes and Compose: lower case letters,
 // digits and '-'; "mlenv" when nothing is left.

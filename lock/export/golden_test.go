@@ -31,7 +31,14 @@ func goldenLocks() map[string]*lock.Lock {
 	base := *installs
 	base.Packages = nil
 	base.Run.GPUs = "auto"
-	return map[string]*lock.Lock{"installs": installs, "env-cache": &cached, "no-packages": &base}
+	return map[string]*lock.Lock{"installs": installs, "env-cache": &cached, "no-packages": &base,
+		"code-image": installs, "code-pvc": installs}
+}
+
+// goldenCode is where the code-* goldens take the project's code from.
+var goldenCode = map[string]Code{
+	"code-image": {Image: "registry.example/team/envs@sha256:" + strings.Repeat("c", 64)},
+	"code-pvc":   {Claim: "paper-code", SubPath: "runs/1"},
 }
 
 // TestGolden renders every format of the table from each golden lock and
@@ -42,7 +49,7 @@ func TestGolden(t *testing.T) {
 	for name, l := range goldenLocks() {
 		for _, f := range Formats {
 			t.Run(name+"/"+f.Name, func(t *testing.T) {
-				got := renderArchive(f.Name, l)
+				got := renderArchive(f.Name, l, goldenCode[name])
 				path := filepath.Join("testdata", name, f.Name+".golden")
 				if *update {
 					if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -65,8 +72,8 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func renderArchive(format string, l *lock.Lock) string {
-	files, err := Render(format, l, Options{Name: "paper"})
+func renderArchive(format string, l *lock.Lock, code Code) string {
+	files, err := Render(format, l, Options{Name: "paper", Code: code})
 	if err != nil {
 		return "-- error --\n" + err.Error() + "\n"
 	}

@@ -66,11 +66,11 @@ func Slurm(l *lock.Lock, o Options) (string, error) {
 	var body string
 	switch so.Runtime {
 	case "docker":
-		body = slurmDocker(l, o.Platform)
+		body = slurmDocker(l, o)
 	case "pyxis":
-		body, err = slurmPyxis(l, o.Platform)
+		body, err = slurmPyxis(l, o)
 	case "apptainer":
-		body, err = slurmApptainer(l, o.Platform, so.From)
+		body, err = slurmApptainer(l, o, so.From)
 	}
 	if err != nil {
 		return "", err
@@ -169,14 +169,14 @@ if [ -n "$gpus" ]; then gpu_args=(--gpus "\"device=$gpus\""); fi
 // mlenv when it is on the PATH (it checks the environment's digest and
 // passes exactly the job's GPUs), else docker run of the env-cache's image
 // by digest with the same settings.
-func slurmDocker(l *lock.Lock, platform string) string {
+func slurmDocker(l *lock.Lock, o Options) string {
 	r := l.Run
 	var b strings.Builder
 	b.WriteString("cd \"$SLURM_SUBMIT_DIR\"\n")
 	b.WriteString("if command -v mlenv >/dev/null 2>&1; then\n")
 	fmt.Fprintf(&b, "    exec mlenv run --frozen --gpus %s -- %s\n", shellQuote(slurmGPUMode(r.GPUs)), command(r))
 	b.WriteString("fi\n")
-	ref := runnable(l, platform)
+	ref := runnable(l, o)
 	if ref == "" {
 		b.WriteString("echo \"mlenv is not on this node's PATH, and mlenv.lock names no env-cache to pull the environment from: install mlenv on the nodes, or set [run] env-cache, run mlenv push and export again\" >&2\nexit 1\n")
 		return b.String()
@@ -237,16 +237,16 @@ func enroot(ref string) (v4, v3 string, _ error) {
 	return repo + "@" + d.DigestStr(), repo + ":" + d.DigestStr(), nil
 }
 
-func needCache(l *lock.Lock, platform, runtime string) (string, error) {
-	if ref := runnable(l, platform); ref != "" {
+func needCache(l *lock.Lock, o Options, runtime string) (string, error) {
+	if ref := runnable(l, o); ref != "" {
 		return ref, nil
 	}
 	return "", fmt.Errorf("--runtime %s runs the environment image by digest from a registry, and mlenv.lock names none: set [run] env-cache = \"REGISTRY/REPO\" in mlenv.toml, run `mlenv lock` and `mlenv push`, then export again", runtime)
 }
 
 // slurmPyxis runs the environment as a pyxis container step.
-func slurmPyxis(l *lock.Lock, platform string) (string, error) {
-	ref, err := needCache(l, platform, "pyxis")
+func slurmPyxis(l *lock.Lock, o Options) (string, error) {
+	ref, err := needCache(l, o, "pyxis")
 	if err != nil {
 		return "", err
 	}
@@ -260,27 +260,34 @@ func slurmPyxis(l *lock.Lock, platform string) (string, error) {
 	b.WriteString("case \"$(enroot version 2>/dev/null || true)\" in\n")
 	fmt.Fprintf(&b, "    [0-3].*) image=%s ;; # enroot before 4.0 parses no '@'\n", shellQuote(v3))
 	b.WriteString("esac\n")
-	mounts := `"$SLURM_SUBMIT_DIR":` + shellQuote(r.Workdir)
-	fmt.Fprintf(&b, "exec srun --container-image=\"$image\" --container-mounts=%s --container-workdir=%s %s\n", mounts, shellQuote(r.Workdir), command(r))
+	mounts := " --container-mounts=\"$SLURM_SUBMIT_DIR\":" + shellQuote(r.Workdir)
+	if o.Code.Image != "" {
+		mounts = "" // the project image holds the code at workdir
+	}
+	fmt.Fprintf(&b, "exec srun --container-image=\"$image\"%s --container-workdir=%s %s\n", mounts, shellQuote(r.Workdir), command(r))
 	return b.String(), nil
 }
 
 // slurmApptainer runs the environment with apptainer exec --nv.
-func slurmApptainer(l *lock.Lock, platform, from string) (string, error) {
+func slurmApptainer(l *lock.Lock, o Options, from string) (string, error) {
 	var image string
-	if from != "" {
-		pl, _ := l.Image.Platform(platform)
+	if from != "" && o.Code.Image == "" {
+		pl, _ := l.Image.Platform(o.Platform)
 		if pl.EnvDigest == "" {
 			return "", errors.New("--from: mlenv.lock records no environment digest: run `mlenv lock` with this mlenv, and `mlenv vendor` again")
 		}
 		image = shellQuote("oci:" + from + ":" + lock.EnvRefName(pl.EnvDigest))
 	} else {
-		ref, err := needCache(l, platform, "apptainer")
+		ref, err := needCache(l, o, "apptainer")
 		if err != nil {
 			return "", err
 		}
 		image = shellQuote("docker://" + ref)
 	}
 	r := l.Run
-	return fmt.Sprintf("exec apptainer exec --nv --bind \"$SLURM_SUBMIT_DIR\":%s --pwd %s %s %s\n", shellQuote(r.Workdir), shellQuote(r.Workdir), image, command(r)), nil
+	bind := " --bind \"$SLURM_SUBMIT_DIR\":" + shellQuote(r.Workdir)
+	if o.Code.Image != "" {
+		bind = "" // the project image holds the code at workdir
+	}
+	return fmt.Sprintf("exec apptainer exec --nv%s --pwd %s %s %s\n", bind, shellQuote(r.Workdir), image, command(r)), nil
 }
