@@ -32,8 +32,9 @@ type exportOptions struct {
 	nodeSelector []string
 	tolerations  []string
 	// k8s, slurm (pyxis, apptainer), compose
-	code  string
-	dirty bool
+	code   string
+	dirty  bool
+	frozen bool
 }
 
 func newExportCmd(g *globalOptions) *cobra.Command {
@@ -69,6 +70,7 @@ stdout.`,
 	cmd.Flags().StringVar(&o.platform, "platform", "", "the platform whose packages to export (default: the lock's first)")
 	cmd.Flags().StringVar(&o.name, "name", "", "name of the job, service or container (default: [project] name)")
 	f := cmd.Flags()
+	f.BoolVar(&o.frozen, "frozen", false, "export the lock as it is, even when mlenv.toml changed since")
 	f.StringVar(&o.code, "code", "", "k8s, compose, slurm: where the job's project code comes from: image (the project image, `mlenv push --code`) or pvc:CLAIM[:SUBPATH] (k8s)")
 	f.BoolVar(&o.dirty, "dirty", false, "with --code image: the project image of the working tree's tracked files, as `mlenv push --code --dirty` pushes it")
 	f.StringVar(&o.runtime, "runtime", "docker", "slurm: how the job runs the environment: "+strings.Join(export.Runtimes, ", "))
@@ -82,11 +84,7 @@ stdout.`,
 }
 
 func runExport(ctx context.Context, o exportOptions, format string, stdout, stderr io.Writer) error {
-	p, err := openProject(o.globalOptions)
-	if err != nil {
-		return err
-	}
-	l, err := lock.Require(p.LockPath)
+	p, l, err := lockedProject(o.globalOptions, o.frozen)
 	if err != nil {
 		return err
 	}

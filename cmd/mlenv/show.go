@@ -5,11 +5,13 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mlenv/mlenv/lock"
 )
 
 type showOptions struct {
 	*globalOptions
-	json, markdown bool
+	json, markdown, frozen bool
 }
 
 func newShowCmd(g *globalOptions) *cobra.Command {
@@ -28,11 +30,18 @@ func newShowCmd(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().BoolVar(&o.json, "json", false, "print the lock as JSON")
 	cmd.Flags().BoolVar(&o.markdown, "markdown", false, "print a Markdown table")
+	cmd.Flags().BoolVar(&o.frozen, "frozen", false, "show the lock as it is, even when mlenv.toml changed since (mlenv.toml is then not read)")
 	return cmd
 }
 
 func runShow(o showOptions, stdout io.Writer) error {
-	l, err := readProjectLock(o.globalOptions)
+	var l *lock.Lock
+	var err error
+	if o.frozen {
+		l, err = readProjectLock(o.globalOptions)
+	} else {
+		_, l, err = lockedProject(o.globalOptions, false)
+	}
 	if err != nil {
 		return err
 	}
