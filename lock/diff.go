@@ -69,7 +69,27 @@ func Compare(a, b *Lock) *Diff {
 	d.Added, d.Removed, d.Changed = packageChanges(a.Packages, b.Packages)
 	d.Base = distChanges(a.Base, b.Base)
 	d.Run = changes([][3]string{{"run", jsonString(a.Run), jsonString(b.Run)}})
+	d.nonNil()
 	return d
+}
+
+// nonNil makes every list empty rather than nil, so that JSON says [] for
+// no change (tools iterate without a null check).
+func (d *Diff) nonNil() {
+	for _, l := range []*[]Change{&d.Image, &d.Versions, &d.Base, &d.Run} {
+		if *l == nil {
+			*l = []Change{}
+		}
+	}
+	if d.Added == nil {
+		d.Added = []Package{}
+	}
+	if d.Removed == nil {
+		d.Removed = []Package{}
+	}
+	if d.Changed == nil {
+		d.Changed = []PackageChange{}
+	}
 }
 
 func jsonString(v any) string {

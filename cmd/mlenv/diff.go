@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/schema"
 )
 
 type diffOptions struct {
@@ -47,6 +49,9 @@ func runDiff(o diffOptions, args []string, stdout io.Writer) error {
 		}
 	default:
 		return usageError{errors.New("give two lock files, or --git REV")}
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return schema.BadInput(fmt.Errorf("%w: give two lock files that exist, or --git REV", err))
 	}
 	if err != nil {
 		return err

@@ -112,3 +112,19 @@ func TestEveryReaderOfTheLockChecksIt(t *testing.T) {
 		t.Errorf("export of a forged [run]: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestDiffWords: a lock file that does not exist is bad input (exit 2),
+// and --json of no changes lists [] rather than null.
+func TestDiffWords(t *testing.T) {
+	reg := families(t)
+	dir := newProject(t, reg, pytorchSpec)
+	mustLock(t, dir)
+	path := filepath.Join(dir, "mlenv.lock")
+	if r := mlenv(t, dir, "diff", path, filepath.Join(dir, "nope.lock")); r.code != 2 || !strings.Contains(r.stderr, "nope.lock") {
+		t.Errorf("diff with a missing file: exit %d\n%s", r.code, r.stderr)
+	}
+	r := mlenv(t, dir, "diff", "--json", path, path)
+	if r.code != 0 || strings.Contains(r.stdout, "null") || !strings.Contains(r.stdout, `"added": []`) {
+		t.Errorf("diff --json of no changes: exit %d\n%s", r.code, r.stdout)
+	}
+}
