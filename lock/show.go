@@ -100,7 +100,9 @@ func (v Versions) Describe() string {
 			s += label + " " + val
 		}
 	}
-	add(v.Framework, v.FrameworkVersion)
+	if !strings.EqualFold(v.Framework, "cuda") || v.FrameworkVersion != v.CUDA {
+		add(v.Framework, v.FrameworkVersion) // the cuda family's version is its CUDA
+	}
 	add("CUDA", v.CUDA)
 	add("cuDNN", v.CuDNN)
 	add("python", v.Python)

@@ -25,29 +25,50 @@ type Template struct {
 func (t Template) Render() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# mlenv.toml: what this project's environment is. `mlenv lock` pins it into\n# mlenv.lock (commit both); `mlenv run` runs from the lock.\n\n[project]\nname = %q\n\n[image]\n", t.Name)
+	version := "semver constraint on the family's version (CUDA's for cuda)"
 	if t.Ref != "" {
-		fmt.Fprintf(&b, "ref = %q              # one exact image (tag or @sha256 digest)\n", t.Ref)
+		line(&b, fmt.Sprintf("ref = %q", t.Ref), "one exact image (tag or @sha256 digest)")
 	} else {
-		fmt.Fprintf(&b, "family  = %q          # %s\n", t.Family, strings.Join(t.Families, " | "))
+		line(&b, fmt.Sprintf("family = %q", t.Family), strings.Join(t.Families, " | "))
 		if v := VersionConstraint(t.Version); v != "" {
-			fmt.Fprintf(&b, "version = %q           # semver constraint on the framework version\n", v)
+			line(&b, fmt.Sprintf("version = %q", v), version)
 		} else {
-			b.WriteString("# version = \"~2.1\"       # semver constraint on the framework version\n")
+			line(&b, `# version = "~2.1"`, version)
 		}
 	}
 	if t.CUDA != "" {
 		fmt.Fprintf(&b, "cuda = %q\n", t.CUDA)
 	} else {
-		b.WriteString("# cuda    = \">=12.1\"     # CUDA constraint, or \"none\" for a CPU image\n")
+		line(&b, `# cuda = ">=12.1"`, `CUDA constraint, or "none" for a CPU image`)
 	}
-	b.WriteString("# cudnn   = \"8\"\n# variant = \"runtime\"     # runtime | devel (pytorch, cuda)\n")
+	line(&b, `# cudnn = "8"`, "")
+	line(&b, `# variant = "runtime"`, "runtime | devel (pytorch, cuda)")
 	b.WriteString("platforms = [\"linux/amd64\"]\n\n[pip]\n")
 	if t.Requirements != "" {
 		fmt.Fprintf(&b, "requirements = %q\n", t.Requirements)
 	}
-	b.WriteString("# packages = [\"numpy>=1.26\"]\n# index-url = \"https://pypi.org/simple\"\n# extra-index-urls = [\"https://download.pytorch.org/whl/cu121\"]\n\n")
-	b.WriteString("[run]\n# gpus    = \"auto\"           # all | none | auto | a count | [\"0\", \"1\"]\n# workdir = \"/src\"           # the project directory is mounted here\nipc = \"host\"\n# shm-size = \"8g\"\n# mounts  = [\"./data:/data:ro\"]\n# env     = { WANDB_MODE = \"offline\" }\n# command = [\"python\", \"train.py\"]\n# user    = \"host\"           # write files as yourself\n")
+	b.WriteString("# packages = [\"numpy>=1.26\"]\n# index-url = \"https://pypi.org/simple\"\n# extra-index-urls = [\"https://download.pytorch.org/whl/cu121\"]\n\n[run]\n")
+	line(&b, `# gpus = "auto"`, `all | none | auto | a count | ["0", "1"]`)
+	line(&b, `# workdir = "/src"`, "the project directory is mounted here")
+	line(&b, `ipc = "host"`, "")
+	line(&b, `# shm-size = "8g"`, "")
+	line(&b, `# mounts = ["./data:/data:ro"]`, "")
+	line(&b, `# env = { WANDB_MODE = "offline" }`, "")
+	line(&b, `# command = ["python", "train.py"]`, "")
+	line(&b, `# user = "host"`, "write files as yourself")
 	return b.String()
+}
+
+// commentColumn is where the template's comments start.
+const commentColumn = 32
+
+// line writes one template line, its comment (if any) at commentColumn.
+func line(b *strings.Builder, text, comment string) {
+	b.WriteString(text)
+	if comment != "" {
+		b.WriteString(strings.Repeat(" ", max(1, commentColumn-len(text))) + "# " + comment)
+	}
+	b.WriteString("\n")
 }
 
 // VersionConstraint turns "2.1" into "~2.1"; a constraint with an

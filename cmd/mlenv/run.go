@@ -74,7 +74,7 @@ code returned.`,
 	f.StringVar(&o.user, "user", "", `user: "host", uid[:gid] or a name (overrides [run] user)`)
 	f.StringVar(&o.pipCache, "pip-cache", "", "named volume for pip's cache (overrides [run] pip-cache)")
 	f.StringVar(&o.envCache, "env-cache", "", "pull the environment from this repository by its locked digest before building it (overrides [run] env-cache)")
-	f.StringVar(&o.from, "from", "", "run offline from a `mlenv vendor` archive: load its image, install from its wheels")
+	f.StringVar(&o.from, "from", "", "run offline from the archive in `DIR` that mlenv vendor wrote: its images, its wheels")
 	return cmd
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -48,7 +49,15 @@ func runVendor(ctx context.Context, o vendorOptions, dir string, stderr io.Write
 	if err := archive.Write(ctx, s.reg, s.auth, p, l, dir); err != nil {
 		return err
 	}
-	say(o.globalOptions, stderr, "vendored %s (%d platforms) and %d wheels into %s\nrestore offline with: mlenv run --from %s\n",
-		l.PinnedReference(), len(l.Image.Platforms), len(l.Packages), dir, dir)
+	say(o.globalOptions, stderr, "vendored %s (%s) and %s into %s\nrestore offline with: mlenv run --from %s\n",
+		l.PinnedReference(), counted(len(l.Image.Platforms), "platform"), counted(len(l.Packages), "locked file"), dir, dir)
 	return nil
+}
+
+// counted is "1 platform", "2 platforms".
+func counted(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

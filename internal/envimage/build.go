@@ -199,10 +199,10 @@ func fill(ctx context.Context, t tree, l *lock.Lock, platform string, pkgs []loc
 	}
 	if notWheels := NonWheels(pkgs); len(notWheels) > 0 {
 		if o.Pip == nil {
-			return cleanup, fmt.Errorf("%s are not wheels: building their environment needs pip in a container of the image", strings.Join(notWheels, ", "))
+			return cleanup, fmt.Errorf("%s: building their environment needs pip in a container of the image", notWheelsPhrase(notWheels))
 		}
 		if o.Info != nil {
-			o.Info(fmt.Sprintf("%s are not wheels: pip installs the environment in a container", strings.Join(notWheels, ", ")))
+			o.Info(fmt.Sprintf("%s: pip installs the environment in a container", notWheelsPhrase(notWheels)))
 		}
 		spill, err := leftover.CreateTemp("", "mlenv-venv-*")
 		if err != nil {
@@ -255,6 +255,14 @@ func fill(ctx context.Context, t tree, l *lock.Lock, platform string, pkgs []loc
 type removeOnClose struct{ f *os.File }
 
 func (r removeOnClose) Close() error { r.f.Close(); return os.Remove(r.f.Name()) }
+
+// notWheelsPhrase says which files are not wheels, in the right number.
+func notWheelsPhrase(files []string) string {
+	if len(files) == 1 {
+		return files[0] + " is not a wheel"
+	}
+	return strings.Join(files, ", ") + " are not wheels"
+}
 
 // NonWheels names the locked files that are not wheels.
 func NonWheels(pkgs []lock.Package) []string {
