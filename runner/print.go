@@ -58,7 +58,7 @@ func PrintCommand(ctx context.Context, z *Lazy, w io.Writer, spec RunSpec, l *lo
 	}
 	args = append(args, lock.DockerRunArgs(r, support.Serves())...)
 	project, _ := filepath.Abs(spec.ProjectDir)
-	args = append(args, "-v", project+":"+r.Workdir, "-w", spec.WorkingDir())
+	args = append(append(args, bindArgs(project, r.Workdir)...), "-w", spec.WorkingDir())
 	for _, m := range r.Mounts {
 		args = append(args, "-v", m)
 	}
@@ -67,11 +67,33 @@ func PrintCommand(ctx context.Context, z *Lazy, w io.Writer, spec RunSpec, l *lo
 		args = append(args, "--user", user)
 	}
 	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if given, ok := r.Env[k]; ok && given == v && l.Run.Env[k] != v {
+			// Given on the command line or from the caller's environment:
+			// perhaps a secret, so named, as docker run -e NAME passes it.
+			fmt.Fprintf(w, "# %s is passed from your environment (set it before running this)\n", k)
+			args = append(args, "-e", k)
+			continue
+		}
 		args = append(args, "-e", kv)
 	}
 	args = append(args, image)
 	fmt.Fprintln(w, strings.Join(quoteAll(append(args, spec.Argv...)), " "))
 	return nil
+}
+
+// bindArgs mount the project at workdir: -v where docker's -v syntax can
+// say the path, else --mount (a path with a colon; CSV-quoted with a
+// comma).
+func bindArgs(project, workdir string) []string {
+	if !strings.ContainsAny(project, ":,") {
+		return []string{"-v", project + ":" + workdir}
+	}
+	source := "source=" + project
+	if strings.ContainsAny(project, ",\"") {
+		source = `"` + strings.ReplaceAll(source, `"`, `""`) + `"`
+	}
+	return []string{"--mount", "type=bind," + source + ",target=" + workdir}
 }
 
 // quoteAll quotes each word for a POSIX shell where it needs it; the

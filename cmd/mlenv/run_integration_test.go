@@ -304,6 +304,20 @@ func TestPrintAndCache(t *testing.T) {
 			t.Errorf("--print lacks %q:\n%s", want, r.stdout)
 		}
 	}
+	// A value given on the command line may be a secret: named, not
+	// printed; a project path docker's -v cannot say goes by --mount.
+	r = mlenv(t, dir, "run", "--print", "-e", "WANDB_API_KEY=s3cret-key")
+	if r.code != 0 || strings.Contains(r.stdout, "s3cret-key") || !strings.Contains(r.stdout, "-e WANDB_API_KEY ") || !strings.Contains(r.stdout, "WANDB_API_KEY is passed from your environment") {
+		t.Errorf("--print with -e KEY=secret: exit %d\n%s", r.code, r.stdout)
+	}
+	colon := filepath.Join(t.TempDir(), "run:1")
+	if err := os.Symlink(dir, colon); err != nil {
+		t.Fatal(err)
+	}
+	r = mlenv(t, colon, "run", "--print")
+	if r.code != 0 || !strings.Contains(r.stdout, "--mount type=bind,source="+colon+",target=/src") {
+		t.Errorf("--print of a project path with a colon: exit %d\n%s", r.code, r.stdout)
+	}
 	// "all" inside a job: the GPUs it was given, not the machine's
 	t.Setenv("CUDA_VISIBLE_DEVICES", "GPU-5a3e8f0c,GPU-7c1d2e3f")
 	r = mlenv(t, dir, "run", "--print", "--gpus", "all")
