@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,8 +42,11 @@ type RunSpec struct {
 	// HostUser is who user = "host" runs as: the caller's uid:gid (the
 	// default), or 0:0 on a rootless engine, whose root is the caller.
 	HostUser string
-	// AllowOutside permits mounts outside the project directory.
+	// AllowOutside permits [run] mounts outside the project directory;
+	// FlagMounts, the mounts given on the command line (the user's own
+	// word), are allowed there anyway.
 	AllowOutside bool
+	FlagMounts   []string
 	// Subdir is where the command starts, relative to the project
 	// directory (mlenv run from proj/src starts in workdir/src).
 	Subdir string
@@ -166,7 +170,11 @@ func (s RunSpec) mounts() ([]mount.Mount, error) {
 			out = append(out, mount.Mount{Type: mount.TypeVolume, Source: pm.Source, Target: pm.Target, ReadOnly: pm.ReadOnly})
 			continue
 		}
-		src, err := s.hostPath(project, pm.Source)
+		flag := slices.Contains(s.FlagMounts, m)
+		src, err := s.hostPath(project, pm.Source, flag)
+		if err != nil && flag {
+			return nil, fmt.Errorf("--mount %q: %w", m, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("[run] mounts %q: %w", m, err)
 		}
@@ -175,14 +183,14 @@ func (s RunSpec) mounts() ([]mount.Mount, error) {
 	return out, nil
 }
 
-func (s RunSpec) hostPath(project, p string) (string, error) {
+func (s RunSpec) hostPath(project, p string, flag bool) (string, error) {
 	real, inside, err := schema.ResolvePath(project, p)
 	switch {
 	case os.IsNotExist(err):
 		return "", fmt.Errorf("%s does not exist: create it, or fix the path (relative to the project directory)", real)
 	case err != nil:
 		return "", err
-	case !inside && !s.AllowOutside:
+	case !inside && !s.AllowOutside && !flag:
 		return "", fmt.Errorf("%s is outside the project directory %s: pass --allow-outside-mounts to mount it anyway", real, project)
 	}
 	return real, nil

@@ -76,3 +76,16 @@ func TestContainerRefusesMountsOutsideTheProject(t *testing.T) {
 		t.Errorf("allowed outside mount: %v", err)
 	}
 }
+
+// A [run] mount outside the project needs AllowOutside; the same mount
+// given on the command line (FlagMounts) does not.
+func TestMountsOutsideTheProject(t *testing.T) {
+	spec := runner.RunSpec{ProjectDir: t.TempDir(), Settings: schema.Run{Workdir: "/src", Mounts: []string{"/etc:/e:ro"}}}
+	if _, err := runner.ContainerMounts(spec); err == nil || !strings.Contains(err.Error(), "[run] mounts") || !strings.Contains(err.Error(), "--allow-outside-mounts") {
+		t.Errorf("[run] mount outside: %v", err)
+	}
+	spec.FlagMounts = []string{"/etc:/e:ro"}
+	if m, err := runner.ContainerMounts(spec); err != nil || len(m) != 2 || m[1].Source != "/etc" {
+		t.Errorf("flag mount outside: %v %v", m, err)
+	}
+}

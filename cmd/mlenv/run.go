@@ -101,7 +101,7 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	}
 	spec := runner.RunSpec{ProjectDir: p.Spec.Dir, Subdir: runner.SubdirOf(p.Spec.Dir), Settings: settings, Argv: argv,
 		TTY: isTerminalReader(stdin) && isTerminal(stdout), Stdin: o.interactive || isTerminalReader(stdin),
-		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths}
+		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths, FlagMounts: o.mounts}
 	s, err := newServices(o.globalOptions, p, stderr)
 	if err != nil {
 		return err
