@@ -115,10 +115,13 @@ func (s *Spec) validatePip(add func(*Error)) {
 	}
 }
 
+// flagSource is where ValidateRun's settings come from, in errors.
+const flagSource = "command line"
+
 // ValidateRun checks run settings given outside mlenv.toml (flags): the
 // same rules as [run], without positions.
 func ValidateRun(r Run) error {
-	tmp := &Spec{Path: "command line", Run: r}
+	tmp := &Spec{Path: flagSource, Run: r}
 	var errs Errors
 	tmp.validateRun(func(e *Error) { errs = append(errs, e) })
 	if len(errs) == 0 {
@@ -148,7 +151,11 @@ func (s *Spec) validateRun(add func(*Error)) {
 		add(s.Errorf("run.workdir", `use an absolute container path such as "/src"`, "workdir %q is not absolute", r.Workdir))
 	}
 	if err := r.GPUs.validate(); r.GPUs != "" && err != nil {
-		add(s.Errorf("run.gpus", `use "all", "none", "auto", a count, or device ids like ["0", "1"]`, "%v", err))
+		hint := `use "all", "none", "auto", a count, or device ids like ["0", "1"]`
+		if s.Path == flagSource {
+			hint = "use all, none, auto, a count, or device ids like 0,1 (or device=0,1)"
+		}
+		add(s.Errorf("run.gpus", hint, "%v", err))
 	}
 	if ipc := r.IPC; ipc != "" && ipc != "host" && ipc != "private" && ipc != "shareable" && ipc != "none" && !strings.HasPrefix(ipc, "container:") {
 		add(s.Errorf("run.ipc", `use "host", "private", "shareable" or "none"`, "invalid ipc mode %q", ipc))
@@ -178,7 +185,9 @@ func (s *Spec) validateRun(add func(*Error)) {
 	if r.PipCache != "" && !volumeRe.MatchString(r.PipCache) {
 		add(s.Errorf("run.pip-cache", "a volume name is letters, digits, '_', '.' and '-'", "invalid volume name %q", r.PipCache))
 	}
-	if r.User != "" && !userRe.MatchString(r.User) {
+	if strings.HasPrefix(r.User, "host:") {
+		add(s.Errorf("run.user", `write "host" alone (your uid:gid), or a uid:gid such as "1000:1000"`, "user %q: host takes no group, it is your own uid:gid", r.User))
+	} else if r.User != "" && !userRe.MatchString(r.User) {
 		add(s.Errorf("run.user", `use "host", a uid[:gid] or a user name`, "invalid user %q", r.User))
 	}
 	if len(r.Command) > 0 && r.Command[0] == "" {

@@ -275,6 +275,8 @@ func TestFlagValuesAreValidated(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", "--gpus", "lots", "--", "true"}, "command line: --gpus:"},
+		{[]string{"run", "--gpus", "foo", "--", "true"}, "device ids like 0,1"},
+		{[]string{"run", "--user", "host:1000", "--", "true"}, `user "host:1000": host takes no group`},
 		{[]string{"run", "--shm-size", "8x", "--", "true"}, `--shm-size: invalid size "8x"`},
 		{[]string{"run", "--workdir", "src", "--", "true"}, `--workdir: workdir "src" is not absolute`},
 		{[]string{"run", "-e", "A-B=1", "--", "true"}, `--env: invalid environment variable name "A-B"`},
