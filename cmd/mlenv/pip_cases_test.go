@@ -204,7 +204,8 @@ func TestPipBadInput(t *testing.T) {
 	}{
 		{"unresolvable", ref, `packages = ["alpha==9.9"]`, "", 1, []string{"pip could not resolve", "alpha==9.9"}},
 		{"index down", ref, `packages = ["alpha"]` + "\nindex-url = \"http://127.0.0.1:9/simple\"", "", 1, []string{"could not be reached", "127.0.0.1:9"}},
-		{"option line", ref, `requirements = "requirements.txt"`, "alpha\n-e .\n", 2, []string{"requirements.txt:2", "pip options are not allowed"}},
+		{"option line", ref, `requirements = "requirements.txt"`, "alpha\n--no-deps\n", 2, []string{"requirements.txt:2", "pip options are not allowed"}},
+		{"the project itself", ref, `requirements = "requirements.txt"`, "alpha\n-e .\n", 2, []string{"requirements.txt:2", "the project's own package", "PYTHONPATH"}},
 		{"local file", ref, `requirements = "requirements.txt"`, "./dist/alpha-1.0-py3-none-any.whl\n", 2, []string{"requirements.txt:1", "a local file cannot be locked"}},
 		{"file url", ref, `packages = ["alpha @ file:///tmp/alpha.whl"]`, "", 2, []string{"pip.packages", "a local file cannot be locked"}},
 		{"conflict with base", withUser, `packages = ["alpha==2.0"]`, "", 1, []string{"oldalpha-user 1.0 in the image requires alpha<2", "alpha 2.0"}},

@@ -89,6 +89,8 @@ func logicalLines(text string) []logicalLine {
 // checkRequirement says why a line cannot be locked, or "".
 func checkRequirement(line string) string {
 	switch {
+	case editableProject(line):
+		return "the project's own package cannot be locked (it is the project, not a dependency)"
 	case strings.HasPrefix(line, "-"):
 		return "pip options are not allowed in requirements"
 	case strings.HasPrefix(line, "file:") || strings.Contains(line, "@ file:"):
@@ -103,10 +105,22 @@ func checkRequirement(line string) string {
 
 func requirementHint(line string) string {
 	switch {
+	case editableProject(line):
+		return `remove the line: mlenv run mounts the project at [run] workdir, so import it from there with [run] env = { PYTHONPATH = "/src" } (your workdir), or list its dependencies here`
 	case strings.HasPrefix(line, "-"):
 		return "put indexes in [pip] index-url / extra-index-urls, and list other files' requirements directly"
 	case strings.Contains(line, "file:") || localPathRe.MatchString(line):
 		return "publish the package to an index (a local devpi works) and require it by name and version"
 	}
 	return `write a requirement like "numpy>=1.26" or "torch==2.1.0+cu121"`
+}
+
+// editableProject says whether line installs the project itself (-e .,
+// -e ./, --editable=., or a bare "." or "./").
+func editableProject(line string) bool {
+	f := strings.Fields(strings.ReplaceAll(line, "=", " "))
+	if len(f) == 2 && (f[0] == "-e" || f[0] == "--editable") {
+		f = f[1:]
+	}
+	return len(f) == 1 && (f[0] == "." || f[0] == "./")
 }
