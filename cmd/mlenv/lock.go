@@ -70,6 +70,7 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 		return err
 	}
 	defer s.Close()
+	prev, _ := p.ReadLock() // to say what moved; an unreadable one is replaced
 	rep, err := resolve.LockProject(ctx, p, resolve.Options{
 		Registry: s.reg, Exec: s.engine, Pip: s.engine.PipVenv, Auth: s.auth, Upgrade: o.upgrade, UpgradePackages: o.upgradePackages,
 		Generator: "mlenv " + version, Progress: progressOut(o.globalOptions, stderr), Info: info(o.globalOptions, stderr),
@@ -81,6 +82,11 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 		say(o.globalOptions, stderr, "%s is up to date\n", p.LockPath)
 	} else {
 		say(o.globalOptions, stderr, "Locked %s\n\t%s\n", rep.Lock.PinnedReference(), rep.Lock.Versions.Describe())
+		if prev != nil {
+			if d := lock.Compare(prev, rep.Lock); !d.Empty() {
+				say(o.globalOptions, stderr, "%s", d.Format())
+			}
+		}
 	}
 	return emit(o.json, stdout, lockResult{Lock: p.LockPath, Status: string(rep.Status), Image: rep.Lock.PinnedReference()})
 }

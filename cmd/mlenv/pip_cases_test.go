@@ -168,8 +168,12 @@ func TestPipUpgradePackageAndStaleness(t *testing.T) {
 	for _, w := range []pypitest.Wheel{{Name: "alpha", Version: "2.0"}, {Name: "delta", Version: "2.0"}} {
 		idx.Add(w.Filename(), w.Build())
 	}
-	if r := mlenv(t, dir, "lock", "--upgrade-package", "alpha"); r.code != 0 {
+	r := mlenv(t, dir, "lock", "--upgrade-package", "alpha")
+	if r.code != 0 {
 		t.Fatalf("--upgrade-package: exit %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "~ alpha 1.0 → 2.0") || strings.Contains(r.stderr, "delta") { // what moved, as uv lock says
+		t.Errorf("lock does not say what moved:\n%s", r.stderr)
 	}
 	if pk := packagesOf(readLock(t, dir)); pk["alpha"].Version != "2.0" || pk["delta"].Version != "1.0" || pk["beta"].Version != "1.0" {
 		t.Errorf("after --upgrade-package alpha: alpha %s delta %s beta %s, want 2.0 1.0 1.0", pk["alpha"].Version, pk["delta"].Version, pk["beta"].Version)
