@@ -60,7 +60,7 @@ func (r *Resolver) Image(ctx context.Context, im schema.Image, prev *lock.Lock) 
 	}
 	cands, rejected := fam.Candidates(tags, cs)
 	if len(cands) == 0 {
-		return nil, family.NoMatch(repo, im, len(tags), fam.Nearest(rejected, 3))
+		return nil, family.NoMatch(repo, im, len(tags), fam.Nearest(rejected, cs, 3))
 	}
 	return r.pickFirst(ctx, fam, repo, im, cs, cands, prev)
 }

@@ -6,6 +6,7 @@ package version
 
 import (
 	"fmt"
+	"math"
 	"regexp"
 	"strings"
 
@@ -156,3 +157,28 @@ func Compare(a, b string) int {
 	}
 	return va.Compare(vb)
 }
+
+// Distance is how far v is from the versions the constraint names (the
+// nearest of them), for ranking versions that fail it: 2.2.0 and 2.4.0
+// are nearer "~2.3" than 2.7.1. An unset constraint or unknown version is
+// infinitely far.
+func (c Constraint) Distance(v Version) float64 {
+	if !c.Set() || c.none || v.IsZero() {
+		return math.Inf(1)
+	}
+	key := func(major, minor, patch uint64) float64 {
+		return float64(major)*1e6 + float64(minor)*1e3 + float64(patch)
+	}
+	at := key(v.Sem.Major(), v.Sem.Minor(), v.Sem.Patch())
+	best := math.Inf(1)
+	for _, m := range constraintVersionRe.FindAllString(c.raw, -1) {
+		t, err := Parse(m)
+		if err != nil {
+			continue
+		}
+		best = min(best, math.Abs(at-key(t.Sem.Major(), t.Sem.Minor(), t.Sem.Patch())))
+	}
+	return best
+}
+
+var constraintVersionRe = regexp.MustCompile(`[0-9]+(\.[0-9]+){0,2}`)

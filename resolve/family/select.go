@@ -149,11 +149,17 @@ type Rejection struct {
 	why []string
 }
 
-// nearest picks the best-ranked rejected tags that fail the fewest
-// constraints.
-func (f *Family) Nearest(rejected []Rejection, n int) []Rejection {
+// Nearest picks the rejected tags that fail the fewest constraints and,
+// among those, whose version is nearest the [image] version (or cuda)
+// constraint, one tag per version.
+func (f *Family) Nearest(rejected []Rejection, cs Constraints, n int) []Rejection {
 	slices.SortStableFunc(rejected, func(a, b Rejection) int { return cmp.Compare(len(a.why), len(b.why)) })
+	target, field := cs.Version, FieldFramework
+	if !target.Set() {
+		target, field = cs.CUDA, FieldCUDA
+	}
 	var out []Rejection
+	seen := map[string]bool{}
 	for fewest := 1; len(out) < n && fewest <= 6; fewest++ {
 		var group []Candidate
 		byTag := map[string]Rejection{}
@@ -164,10 +170,17 @@ func (f *Family) Nearest(rejected []Rejection, n int) []Rejection {
 			}
 		}
 		f.rank(group, false)
+		slices.SortStableFunc(group, func(a, b Candidate) int {
+			return cmp.Compare(target.Distance(a.Versions[field]), target.Distance(b.Versions[field]))
+		})
 		for _, c := range group {
 			if len(out) == n {
 				break
 			}
+			if v := c.Versions[field].Raw; v != "" && seen[v] {
+				continue
+			}
+			seen[c.Versions[field].Raw] = true
 			out = append(out, byTag[c.Tag])
 		}
 	}
