@@ -11,9 +11,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mlenv/mlenv/internal/registrytest"
 	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/runner/docker"
 )
+
+// hang makes reg accept every request and never answer, until the
+// returned func is called.
+func hang(reg *registrytest.Registry) (release func()) {
+	done := make(chan struct{})
+	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
+		select {
+		case <-done:
+		case <-r.Context().Done():
+		}
+	}
+	return func() { close(done); reg.Wrap = nil }
+}
 
 // TestEnginePullThatNeverAnswersEnds: a pull through the real engine from
 // a registry that accepts and never answers ends after the stall limit
@@ -21,14 +35,7 @@ import (
 // hanging until killed.
 func TestEnginePullThatNeverAnswersEnds(t *testing.T) {
 	reg := families(t)
-	release := make(chan struct{})
-	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}
-	defer func() { close(release); reg.Wrap = nil }()
+	defer hang(reg)()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute) // the hang, failing
 	defer cancel()
 	c, err := docker.Connect(ctx)
@@ -52,14 +59,7 @@ func TestEnginePullThatNeverAnswersEnds(t *testing.T) {
 func TestSignalStopsWithinASecond(t *testing.T) {
 	reg := families(t)
 	dir := newProject(t, reg, pytorchSpec)
-	release := make(chan struct{})
-	reg.Wrap = func(w http.ResponseWriter, r *http.Request, next http.Handler) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}
-	defer func() { close(release); reg.Wrap = nil }()
+	defer hang(reg)()
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
 		cmd := exec.Command(mlenvBinary(t), "--file", filepath.Join(dir, "mlenv.toml"), "lock")
 		if err := cmd.Start(); err != nil {
