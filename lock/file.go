@@ -32,7 +32,7 @@ func WriteFile(path string, l *Lock) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(throughLinks(path), data)
+	return WriteAtomic(throughLinks(path), data)
 }
 
 // throughLinks follows path's symlinks, also to a target that does not
@@ -55,7 +55,9 @@ func throughLinks(path string) string {
 	return path
 }
 
-func writeAtomic(path string, data []byte) (err error) {
+// WriteAtomic writes data to path through a synced temporary file renamed
+// over it: a reader sees the old file or the new one, never part of one.
+func WriteAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {

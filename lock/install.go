@@ -19,6 +19,15 @@ func (l *Lock) PackagesFor(platform string) []Package {
 	return out
 }
 
+// IndexFlag is pip's flag for the i-th index a lock names: the first is
+// --index-url, the others --extra-index-url.
+func IndexFlag(i int) string {
+	if i == 0 {
+		return "--index-url"
+	}
+	return "--extra-index-url"
+}
+
 // IndexArgs are pip's flags for the indexes pkgs name, in the order they
 // name them (the first is --index-url), with --trusted-host for plain-http
 // ones (see TrustedHosts).
@@ -31,11 +40,7 @@ func IndexArgs(pkgs []Package) []string {
 	}
 	var args []string
 	for i, u := range idx {
-		flag := "--extra-index-url"
-		if i == 0 {
-			flag = "--index-url"
-		}
-		args = append(args, flag, u)
+		args = append(args, IndexFlag(i), u)
 	}
 	for _, h := range TrustedHosts(idx) {
 		args = append(args, "--trusted-host", h)

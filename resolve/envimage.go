@@ -47,6 +47,21 @@ func pinEnv(ctx context.Context, prev, next *lock.Lock, o Options) error {
 	return nil
 }
 
+// computeEnv computes l's env digests for platform, compares them with the
+// lock's (where it records them) and records them.
+func computeEnv(ctx context.Context, l *lock.Lock, platform string, o Options) error {
+	b, err := buildEnv(ctx, l, platform, o, true)
+	if err != nil {
+		return fmt.Errorf("compute the %s environment: %w", platform, err)
+	}
+	defer b.Close()
+	got := envrecord.Digests{Env: b.Digest.String(), Config: b.Config.String()}
+	if want := envrecord.Locked(l, platform); want.Config != "" && got != want {
+		return &envrecord.MismatchError{Platform: platform, Locked: want, Computed: got}
+	}
+	return remember(l, platform, b.Image)
+}
+
 // remember records that mlenv computed l's env digests for platform here
 // (envrecord), so that runs on this machine trust them.
 func remember(l *lock.Lock, platform string, img v1.Image) error {
@@ -105,22 +120,19 @@ func (r RegistryBase) BaseImage(ctx context.Context, l *lock.Lock, platform stri
 }
 
 // sameEnvInputs says whether a and b build the same environments: the
-// same base images, python and packages, and every platform recorded.
+// same platforms, each from the same inputs (envrecord.Inputs), and every
+// platform recorded.
 func sameEnvInputs(a, b *lock.Lock) bool {
-	for _, p := range a.Image.Platforms {
-		if p.EnvDigest == "" || p.EnvConfig == "" {
+	if len(a.Image.Platforms) != len(b.Image.Platforms) {
+		return false
+	}
+	for i, p := range a.Image.Platforms {
+		if p.EnvDigest == "" || p.EnvConfig == "" || b.Image.Platforms[i].Platform != p.Platform ||
+			envrecord.Inputs(a, p.Platform) != envrecord.Inputs(b, p.Platform) {
 			return false
 		}
 	}
-	type inputs struct{ Repo, Digest, Python, Exe, Platforms, Packages any }
-	in := func(l *lock.Lock) string {
-		var pls []string
-		for _, p := range l.Image.Platforms {
-			pls = append(pls, p.Platform, p.Digest, p.Config)
-		}
-		return schema.DigestJSON(inputs{l.Image.Repository, l.Image.Digest, l.Versions.Python, l.Versions.PythonExecutable, pls, l.Packages})
-	}
-	return in(a) == in(b)
+	return true
 }
 
 // EnvMismatchError is an environment built here whose digest is not the

@@ -55,8 +55,7 @@ func projectOn(ctx context.Context, env v1.Image, l *lock.Lock, dir string, dirt
 // envImage is l's environment for platform as far as its digests go: the
 // record's where this machine computed it, else computed (and recorded).
 func envImage(ctx context.Context, l *lock.Lock, platform string, o Options) (v1.Image, error) {
-	pl, ok := l.Image.Platform(platform)
-	if !ok {
+	if _, ok := l.Image.Platform(platform); !ok {
 		return nil, fmt.Errorf("the lock has no %s image", platform)
 	}
 	if len(l.PackagesFor(platform)) == 0 {
@@ -76,16 +75,7 @@ func envImage(ctx context.Context, l *lock.Lock, platform string, o Options) (v1
 			return img, nil
 		}
 	}
-	b, err := buildEnv(ctx, l, platform, o, true)
-	if err != nil {
-		return nil, fmt.Errorf("compute the %s environment: %w", platform, err)
-	}
-	defer b.Close()
-	got := envrecord.Digests{Env: b.Digest.String(), Config: b.Config.String()}
-	if want := envrecord.Locked(l, platform); pl.EnvConfig != "" && got != want {
-		return nil, &envrecord.MismatchError{Platform: platform, Locked: want, Computed: got}
-	}
-	if err := remember(l, platform, b.Image); err != nil {
+	if err := computeEnv(ctx, l, platform, o); err != nil {
 		return nil, err
 	}
 	img, ok := store.Image(envrecord.Inputs(l, platform))

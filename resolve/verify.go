@@ -253,18 +253,3 @@ func envStatus(err error) (string, string) {
 	}
 	return "ok", "computed from the base image and locked files: the lock's env digests"
 }
-
-// computeEnv computes l's env digests for platform, compares them with the
-// lock's and records them.
-func computeEnv(ctx context.Context, l *lock.Lock, platform string, o Options) error {
-	b, err := buildEnv(ctx, l, platform, o, true)
-	if err != nil {
-		return fmt.Errorf("compute the environment: %w", err)
-	}
-	defer b.Close()
-	got := envrecord.Digests{Env: b.Digest.String(), Config: b.Config.String()}
-	if want := envrecord.Locked(l, platform); got != want {
-		return &envrecord.MismatchError{Platform: platform, Locked: want, Computed: got}
-	}
-	return remember(l, platform, b.Image)
-}

@@ -123,9 +123,6 @@ type EnvOptions struct {
 	// the engine lacks is pulled from there by its locked digest before
 	// anything is built.
 	Cache string
-	// Records are the environments mlenv computed on this machine (nil:
-	// the user's, envrecord.Default).
-	Records *envrecord.Store
 	// Client downloads the locked files (nil: http.DefaultClient).
 	Client *http.Client
 	// OnInstall, when set, is told before a build; Warn and Info, when
@@ -187,18 +184,11 @@ func (e *Engine) trusted(env Env, o EnvOptions) (bool, error) {
 	if env.Locked.EnvConfig == "" {
 		return true, nil
 	}
-	store, err := o.records()
+	store, err := envrecord.Default()
 	if err != nil {
 		return false, err
 	}
 	return store.Check(env.Lock, env.Base.Platform)
-}
-
-func (o EnvOptions) records() (envrecord.Store, error) {
-	if o.Records != nil {
-		return *o.Records, nil
-	}
-	return envrecord.Default()
 }
 
 // lockedEnv finds the locked environment in the engine by its ID (a name
@@ -289,7 +279,7 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) (string, e
 	if want := env.Locked.EnvConfig; want != "" && (built.Config.String() != want || built.Digest.String() != env.Locked.EnvDigest) {
 		return "", e.notReproducible(ctx, env, built)
 	}
-	if err := e.remember(env, built, o); err != nil {
+	if err := e.remember(env, built); err != nil {
 		return "", err
 	}
 	if id, ok := e.lockedEnv(ctx, env, nil); ok && !o.Rebuild {
@@ -306,11 +296,11 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) (string, e
 }
 
 // remember records the digests of a build (envrecord).
-func (e *Engine) remember(env Env, built *envimage.Built, o EnvOptions) error {
+func (e *Engine) remember(env Env, built *envimage.Built) error {
 	if env.Locked.EnvConfig == "" {
 		return nil
 	}
-	store, err := o.records()
+	store, err := envrecord.Default()
 	if err == nil {
 		err = store.Remember(envrecord.Inputs(env.Lock, env.Base.Platform), built.Image)
 	}

@@ -14,8 +14,6 @@ import (
 // "host/pid" (leftover.Owner).
 const LabelOwner = "dev.mlenv.owner"
 
-func owner() string { return leftover.Owner() }
-
 // sweepLeftovers removes, once per Engine, what mlenv processes of this
 // host that no longer run left behind: their task containers (one killed
 // with SIGKILL leaves the container it was to commit), their run

@@ -47,8 +47,8 @@ func (e *Engine) load(ctx context.Context, b v1.Image, tag string, write archive
 	watch := watchStall(ctx, e.Stall)
 	defer watch.Stop()
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(write(watch.Writer(pw), b, tag)); watch.timer.Stop() }()
-	res, err := e.Client.ImageLoad(watch.ctx, pr, client.ImageLoadWithQuiet(true))
+	go func() { pw.CloseWithError(write(pw, b, tag)); watch.Finish() }()
+	res, err := e.Client.ImageLoad(watch.ctx, watch.Reader(pr), client.ImageLoadWithQuiet(true))
 	if err != nil {
 		pr.CloseWithError(err)
 		if watch.Stalled() {

@@ -22,6 +22,7 @@ import (
 	"github.com/moby/term"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/mlenv/mlenv/internal/leftover"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -81,7 +82,7 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		AttachStdin:  s.Stdin,
 		AttachStdout: true,
 		AttachStderr: true,
-		Labels:       map[string]string{LabelRun: "1", LabelOwner: owner()},
+		Labels:       map[string]string{LabelRun: "1", LabelOwner: leftover.Owner()},
 	}
 	cfg.User, cfg.Env = userEnv(r, s.hostUser())
 	hc := &container.HostConfig{

@@ -25,6 +25,7 @@ type stallWatch struct {
 	timer  *time.Timer
 	d      time.Duration
 	mu     sync.Mutex
+	done   bool // Finish was called: progress no longer watched
 }
 
 func watchStall(ctx context.Context, d time.Duration) *stallWatch {
@@ -40,7 +41,18 @@ func watchStall(ctx context.Context, d time.Duration) *stallWatch {
 // Touch says progress was made.
 func (w *stallWatch) Touch() {
 	w.mu.Lock()
-	w.timer.Reset(w.d)
+	if !w.done {
+		w.timer.Reset(w.d)
+	}
+	w.mu.Unlock()
+}
+
+// Finish stops watching for progress, leaving the context live: what
+// follows is local work.
+func (w *stallWatch) Finish() {
+	w.mu.Lock()
+	w.done = true
+	w.timer.Stop()
 	w.mu.Unlock()
 }
 
@@ -53,11 +65,10 @@ func (w *stallWatch) Stop() {
 // Stalled says the watch cancelled its context.
 func (w *stallWatch) Stalled() bool { return errors.Is(context.Cause(w.ctx), errStalled) }
 
-// Reader is r, each read that returns bytes counting as progress.
+// Reader is r, each read that returns bytes counting as progress (a
+// pull's progress stream as mlenv reads it; a load's archive as the engine
+// takes it).
 func (w *stallWatch) Reader(r io.Reader) io.Reader { return stallReader{r, w} }
-
-// Writer is wr, each write counting as progress.
-func (w *stallWatch) Writer(wr io.Writer) io.Writer { return stallWriter{wr, w} }
 
 type stallReader struct {
 	r io.Reader
@@ -66,19 +77,6 @@ type stallReader struct {
 
 func (s stallReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
-	if n > 0 {
-		s.w.Touch()
-	}
-	return n, err
-}
-
-type stallWriter struct {
-	wr io.Writer
-	w  *stallWatch
-}
-
-func (s stallWriter) Write(p []byte) (int, error) {
-	n, err := s.wr.Write(p)
 	if n > 0 {
 		s.w.Touch()
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/moby/moby/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/mlenv/mlenv/internal/leftover"
 	"github.com/mlenv/mlenv/internal/task"
 )
 
@@ -128,7 +129,7 @@ func (e *Engine) createTask(ctx context.Context, image, platform string, req tas
 		Env:        req.Env,
 		User:       "0:0",
 		WorkingDir: "/",
-		Labels:     map[string]string{LabelTask: "1", LabelOwner: owner()},
+		Labels:     map[string]string{LabelTask: "1", LabelOwner: leftover.Owner()},
 	}
 	if keepEntrypoint {
 		cfg.Entrypoint, cfg.Cmd = nil, req.Argv

@@ -47,12 +47,13 @@ func CheckInput(file string, data []byte) error {
 // each key and the length of each line, skipping strings and comments,
 // and returns the first line that passes a limit and which, or 0.
 func scanShape(data []byte) (int, string) {
+	tooLong := fmt.Sprintf("a line longer than %d bytes", MaxLineLength)
 	depth, line, lineStart, dots := 0, 1, 0, 0
 	header, total := 0, 0 // the parts of the current table header; of all keys
 	inHeader, lineEmpty := false, true
 	for i := 0; i < len(data); i++ {
 		if i-lineStart > MaxLineLength {
-			return line, fmt.Sprintf("a line longer than %d bytes", MaxLineLength)
+			return line, tooLong
 		}
 		c := data[i]
 		startsLine := lineEmpty && c != ' ' && c != '\t' && c != '\r' && c != '\n'
@@ -78,7 +79,7 @@ func scanShape(data []byte) (int, string) {
 				lineStart = i + n + 1
 			}
 			if end-lineStart > MaxLineLength {
-				return line, fmt.Sprintf("a line longer than %d bytes", MaxLineLength)
+				return line, tooLong
 			}
 			i = end - 1
 		case '.':

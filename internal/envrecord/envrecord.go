@@ -127,19 +127,7 @@ func (s Store) Remember(inputs string, img v1.Image) error {
 		return err
 	}
 	b, _ := json.Marshal(r)
-	tmp, err := os.CreateTemp(s.Dir, ".record-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), s.path(inputs))
+	return lock.WriteAtomic(s.path(inputs), b)
 }
 
 // described is an image known by its manifest and config: its layers have

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mlenv/mlenv/internal/redact"
+	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -156,10 +157,6 @@ func parseNetrc(data []byte) map[string]cred {
 func (a *Auth) IndexLines(indexes []string) (lines string, secret bool, err error) {
 	var b strings.Builder
 	for i, raw := range indexes {
-		flag := "--extra-index-url"
-		if i == 0 {
-			flag = "--index-url"
-		}
 		u, err := url.Parse(raw)
 		if err != nil {
 			return "", false, fmt.Errorf("index %s: %w", redact.URL(raw), err)
@@ -175,7 +172,7 @@ func (a *Auth) IndexLines(indexes []string) (lines string, secret bool, err erro
 				}
 			}
 		}
-		fmt.Fprintf(&b, "%s %s\n", flag, u)
+		fmt.Fprintf(&b, "%s %s\n", lock.IndexFlag(i), u)
 	}
 	return b.String(), secret, nil
 }

@@ -132,7 +132,11 @@ func (p *Resolver) Resolve(ctx context.Context, in Input) (*Result, error) {
 // run executes the resolver script once, with the image's python3 or, where
 // there is none, python.
 func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl lock.Platform, cross map[string]any) (*scriptResult, error) {
-	files, err := scriptFiles(in, reqs, cross)
+	lines, secret, err := p.Auth.IndexLines(in.Spec.Pip.PublicIndexes())
+	if err != nil {
+		return nil, err
+	}
+	files, err := scriptFiles(in, reqs, cross, secret)
 	if err != nil {
 		return nil, err
 	}
@@ -143,10 +147,6 @@ func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl loc
 		Volumes:  map[string]string{in.Spec.Run.PipCache: lock.PipCacheDir},
 		Progress: p.Progress,
 	}
-	lines, secret, err := p.Auth.IndexLines(in.Spec.Pip.PublicIndexes())
-	if err != nil {
-		return nil, err
-	}
 	if secret {
 		// The indexes with their credentials reach pip in a private host
 		// file mounted read-only, never on its command line.
@@ -156,9 +156,6 @@ func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl loc
 		}
 		defer remove()
 		req.Binds = map[string]string{path: lock.IndexesPath}
-		if err := withIndexFile(req.Files); err != nil {
-			return nil, err
-		}
 	}
 	var res *task.Result
 	err = task.WithPython(func(python string) (err error) {
@@ -182,22 +179,10 @@ func (p *Resolver) run(ctx context.Context, in Input, reqs []Requirement, pl loc
 	return r, err
 }
 
-// withIndexFile points the resolver's request at the mounted index file
-// instead of the public index URLs.
-func withIndexFile(files map[string][]byte) error {
-	var request map[string]any
-	if err := json.Unmarshal(files[lock.RequestPath], &request); err != nil {
-		return err
-	}
-	delete(request, "index_url")
-	delete(request, "extra_index_urls")
-	request["index_file"] = lock.IndexesPath
-	b, err := json.Marshal(request)
-	files[lock.RequestPath] = b
-	return err
-}
-
-func scriptFiles(in Input, reqs []Requirement, cross map[string]any) (map[string][]byte, error) {
+// scriptFiles are the resolver's script, request and requirements; with
+// indexFile, the request names the mounted index file (credentials) in
+// place of the public index URLs.
+func scriptFiles(in Input, reqs []Requirement, cross map[string]any, indexFile bool) (map[string][]byte, error) {
 	lines := make([]string, len(reqs))
 	for i, r := range reqs {
 		lines[i] = r.Line
@@ -223,6 +208,11 @@ func scriptFiles(in Input, reqs []Requirement, cross map[string]any) (map[string
 		}
 		request["constraints_file"] = constraintsPath
 		files[constraintsPath] = []byte(strings.Join(pins, "\n") + "\n")
+	}
+	if indexFile {
+		delete(request, "index_url")
+		delete(request, "extra_index_urls")
+		request["index_file"] = lock.IndexesPath
 	}
 	if cross != nil {
 		request["cross"] = cross
