@@ -106,17 +106,11 @@ func CheckRun(h schema.Hashes, spec Run, l *Lock) Freshness {
 func runKeysDiffer(a, b Run) []string {
 	ma, mb := runFields(a), runFields(b)
 	var keys []string
-	for k := range ma {
+	for _, k := range unionKeys(ma, mb) {
 		if string(ma[k]) != string(mb[k]) {
 			keys = append(keys, k)
 		}
 	}
-	for k := range mb {
-		if _, ok := ma[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
 	return keys
 }
 
