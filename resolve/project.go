@@ -88,7 +88,16 @@ func envImage(ctx context.Context, l *lock.Lock, platform string, o Options) (v1
 // ProjectPush is a pushed project image.
 type ProjectPush struct {
 	Reference string // REPOSITORY@the index's digest
+	// Platforms are each platform's project image, REPOSITORY@its
+	// manifest's digest: what `mlenv export --code image` names.
+	Platforms []PlatformReference
 	Code      *envimage.Code
+}
+
+// PlatformReference is one platform's image by digest.
+type PlatformReference struct {
+	Platform  string `json:"platform"`
+	Reference string `json:"reference"`
 }
 
 // PushProject pushes the project image on each built environment to repo
@@ -100,6 +109,7 @@ func PushProject(ctx context.Context, reg *registry.Registry, l *lock.Lock, buil
 	}
 	var images []registry.PlatformImage
 	var code *envimage.Code
+	push := &ProjectPush{}
 	for _, b := range built {
 		img, c, err := ProjectOn(ctx, b.Image, l, dir, dirty)
 		if err != nil {
@@ -108,12 +118,18 @@ func PushProject(ctx context.Context, reg *registry.Registry, l *lock.Lock, buil
 		defer c.Close()
 		code = c
 		images = append(images, registry.PlatformImage{Platform: b.Platform, Image: img})
+		d, err := img.Digest()
+		if err != nil {
+			return nil, err
+		}
+		push.Platforms = append(push.Platforms, PlatformReference{Platform: b.Platform, Reference: repo + "@" + d.String()})
 	}
 	d, err := reg.PushIndex(ctx, r, images, "")
 	if err != nil {
 		return nil, err
 	}
-	return &ProjectPush{Reference: repo + "@" + d.String(), Code: code}, nil
+	push.Reference, push.Code = repo+"@"+d.String(), code
+	return push, nil
 }
 
 // Has says whether the registry has ref (REPO@DIGEST): false with no error

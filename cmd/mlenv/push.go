@@ -33,9 +33,12 @@ type pushResult struct {
 // project's code at a commit.
 type projectImage struct {
 	Reference string `json:"reference"` // REPOSITORY@index digest
-	Commit    string `json:"commit"`
-	Dirty     bool   `json:"dirty,omitempty"`
-	Files     int    `json:"files"`
+	// Platforms are each platform's image by manifest digest, as
+	// `mlenv export --code image` names it.
+	Platforms []resolve.PlatformReference `json:"platforms"`
+	Commit    string                      `json:"commit"`
+	Dirty     bool                        `json:"dirty,omitempty"`
+	Files     int                         `json:"files"`
 }
 
 func newPushCmd(g *globalOptions) *cobra.Command {
@@ -98,12 +101,15 @@ func runPush(ctx context.Context, o pushOptions, args []string, stdout, stderr i
 		if err != nil {
 			return err
 		}
-		res.Project = &projectImage{Reference: pushed.Reference, Commit: pushed.Code.Commit, Dirty: pushed.Code.Dirty, Files: pushed.Code.Files}
+		res.Project = &projectImage{Reference: pushed.Reference, Platforms: pushed.Platforms, Commit: pushed.Code.Commit, Dirty: pushed.Code.Dirty, Files: pushed.Code.Files}
 		dirty := ""
 		if res.Project.Dirty {
 			dirty = ", with uncommitted changes"
 		}
-		say(o.globalOptions, stderr, "Project image %s (commit %s%s, %d files in %s)\n", res.Project.Reference, res.Project.Commit, dirty, res.Project.Files, b.lock.Run.Workdir)
+		for _, pr := range pushed.Platforms {
+			say(o.globalOptions, stderr, "Project image %s %s (commit %s%s, %d files in %s)\n", pr.Platform, pr.Reference, res.Project.Commit, dirty, res.Project.Files, b.lock.Run.Workdir)
+		}
+		say(o.globalOptions, stderr, "Project index %s\n", res.Project.Reference)
 	}
 	return emit(o.json, stdout, res)
 }
