@@ -244,7 +244,7 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 	defer restore()
 	outputDone := e.stream(spec, stdio, &attach.HijackedResponse)
 	if _, err := e.Client.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
-		return 0, &CommandError{Argv: append([]string{"container"}, spec.Argv...), Err: err}
+		return 0, &CommandError{Argv: spec.Argv, Err: err}
 	}
 	if spec.TTY {
 		stopResize := e.followResize(ctx, id, stdio)
@@ -304,7 +304,7 @@ func (e *Engine) whyNoStart(ctx context.Context, spec RunSpec, attachErr error) 
 	}
 	defer e.remove(probe)
 	if _, err := e.Client.ContainerStart(ctx, probe, client.ContainerStartOptions{}); err != nil {
-		return &CommandError{Argv: append([]string{"container"}, spec.Argv...), Err: err}
+		return &CommandError{Argv: spec.Argv, Err: err}
 	}
 	e.Client.ContainerKill(context.Background(), probe, client.ContainerKillOptions{Signal: "SIGKILL"})
 	return nil

@@ -162,19 +162,33 @@ func (e *Engine) remove(id string) {
 // CommandError is a container whose command could not start, typically
 // because its executable is missing from the image.
 type CommandError struct {
-	Argv []string
+	Argv []string // the command; empty: the image's own
 	Err  error
 }
 
-func (e *CommandError) Error() string { return fmt.Sprintf("start %s: %v", e.Argv[0], e.Err) }
+func (e *CommandError) Error() string {
+	if len(e.Argv) == 0 {
+		return fmt.Sprintf("start the container: %v", e.Err)
+	}
+	return fmt.Sprintf("start the container's %s: %v", e.Argv[0], e.Err)
+}
 func (e *CommandError) Unwrap() error { return e.Err }
 
 // NotFound reports whether the executable was missing (docker run's
-// words, and podman's with crun or runc).
+// words, and podman's with crun or runc). "No such file or directory"
+// counts only where it is about the command (the runtime's exec of its
+// path): a missing file of the engine's own (a network helper, a mount)
+// is no missing command.
 func (e *CommandError) NotFound() bool {
 	s := strings.ToLower(e.Err.Error())
-	return strings.Contains(s, "executable file not found") || strings.Contains(s, "no such file or directory") ||
-		strings.Contains(s, "command was not found")
+	if strings.Contains(s, "executable file not found") || strings.Contains(s, "command was not found") {
+		return true
+	}
+	about := "exec:"
+	if len(e.Argv) > 0 {
+		about = strings.ToLower(e.Argv[0])
+	}
+	return strings.Contains(s, "no such file or directory") && strings.Contains(s, about)
 }
 
 // NotExecutable reports whether the executable could not be run: not

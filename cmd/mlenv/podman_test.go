@@ -39,6 +39,30 @@ func TestPodman(t *testing.T) {
 	}
 }
 
+// TestPodmanSaysWhyTheContainerDidNotStart: a podman whose default
+// network cannot be set up (a file its network plugin needs is missing:
+// "no such file or directory", as from a missing netavark) fails the container's start and answers the
+// attach with a bare 409: mlenv shows the engine's own words and exits
+// 125, not 127 (the command is there; the network is not).
+func TestPodmanSaysWhyTheContainerDidNotStart(t *testing.T) {
+	ref := pythonRef(t)
+	networks := t.TempDir()
+	writeFile(t, filepath.Join(networks, "podman.conflist"), `{"cniVersion": "0.4.0", "name": "podman", "plugins": [{"type": "bridge", "bridge": "mlenvbroken0", "ipam": {"type": "host-local", "subnet": "10.99.0.0/24", "resolvConf": "/mlenv-no-such-resolv.conf"}}]}`)
+	conf := fmt.Sprintf("[network]\nnetwork_backend = \"cni\"\nnetwork_config_dir = %q\n", networks)
+	t.Setenv("DOCKER_HOST", enginetest.PodmanWithConf(t, enginetest.Registry(t), conf))
+	dir := pipProject(t, ref, "[run]\ngpus = \"none\"\n")
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatalf("lock: %s", r.stderr)
+	}
+	r := mlenv(t, dir, "run", "--", "python3", "-c", "print('ran')")
+	if r.code != 125 || !strings.Contains(r.stderr, "/mlenv-no-such-resolv.conf") || strings.Contains(r.stdout, "ran") {
+		t.Errorf("run through a podman without its network backend: exit %d, want 125 and podman's reason\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := mlenv(t, dir, "run", "--network", "host", "--", "python3", "-c", "print('ran')"); r.code != 0 || strings.TrimSpace(r.stdout) != "ran" {
+		t.Errorf("run with --network host (no backend needed): exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
 // TestRootlessPodman: an unprivileged user runs mlenv against their own
 // rootless podman (host networking): lock, run, verify --deep, vendor and
 // a run from the archive; the files the run writes are the user's.

@@ -30,6 +30,22 @@ func Podman(t testing.TB, registryHost string) string {
 	return startPodman(t, registryHost, nil, nil)
 }
 
+// PodmanWithConf is Podman with more containers.conf settings (TOML
+// appended to the machine's /etc/containers/containers.conf): a service
+// configured as some machine's is.
+func PodmanWithConf(t testing.TB, registryHost, conf string) string {
+	t.Helper()
+	base, err := os.ReadFile("/etc/containers/containers.conf")
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "containers.conf")
+	if err := os.WriteFile(path, append(append(base, '\n'), conf...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return startPodman(t, registryHost, append(os.Environ(), "CONTAINERS_CONF="+path), nil)
+}
+
 // Rootless is a rootless podman service and the user it runs as.
 type Rootless struct {
 	Host     string // DOCKER_HOST
