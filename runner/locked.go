@@ -9,6 +9,7 @@ import (
 	"os"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/moby/moby/api/types/mount"
 
 	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/lock"
@@ -152,6 +153,13 @@ func (e *Engine) prepare(ctx context.Context, l *lock.Lock, spec RunSpec, o RunO
 	spec.Image, spec.Platform = image, platform
 	if spec.HostUser, err = e.HostUser(ctx); err != nil {
 		return spec, err
+	}
+	for _, m := range spec.cacheMounts() {
+		if m.Type == mount.TypeVolume {
+			if err := e.EnsureVolume(ctx, m.Source); err != nil { // labelled, for cache ls
+				return spec, err
+			}
+		}
 	}
 	if spec, err = e.gpus(ctx, spec, o); err != nil {
 		return spec, err

@@ -13,6 +13,7 @@ import (
 type Overrides struct {
 	GPUs, Workdir, IPC, ShmSize, Network, User, PipCache, EnvCache string
 	Mounts                                                         []string
+	Ports                                                          []string // adds to [run] ports
 	// Env is KEY=VALUE, or KEY alone to pass the caller's value (as
 	// docker's -e KEY does; one the caller has not set is left out).
 	Env []string
@@ -22,7 +23,7 @@ type Overrides struct {
 // a setting a flag made names the flag.
 var OverrideFlags = map[string]string{"run.gpus": "--gpus", "run.workdir": "--workdir", "run.mounts": "--mount", "run.env": "--env",
 	"run.ipc": "--ipc", "run.shm-size": "--shm-size", "run.network": "--network", "run.user": "--user", "run.pip-cache": "--pip-cache",
-	"run.env-cache": "--env-cache"}
+	"run.env-cache": "--env-cache", "run.ports": "--publish"}
 
 // Apply is r with o over it, checked by mlenv.toml's rules for [run];
 // each problem names its flag. lookupEnv reads the caller's environment.
@@ -46,6 +47,7 @@ func (o Overrides) Apply(r schema.Run, lookupEnv func(string) (string, bool)) (s
 		}
 	}
 	r.Mounts = append(append([]string{}, r.Mounts...), o.Mounts...)
+	r.Ports = append(append([]string{}, r.Ports...), o.Ports...)
 	if len(o.Env) > 0 {
 		env := maps.Clone(r.Env)
 		if env == nil {

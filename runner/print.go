@@ -9,7 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/moby/moby/api/types/mount"
+
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/schema"
 )
 
 // hostUserShell is user = "host" spelt for a shell, in printed commands.
@@ -59,10 +62,26 @@ func PrintCommand(ctx context.Context, z *Lazy, w io.Writer, spec RunSpec, l *lo
 	args = append(args, lock.DockerRunArgs(r, support.Serves())...)
 	project, _ := filepath.Abs(spec.ProjectDir)
 	args = append(append(args, bindArgs(project, r.Workdir)...), "-w", spec.WorkingDir())
+	for _, m := range spec.cacheMounts() {
+		if m.Type == mount.TypeBind {
+			args = append(args, bindArgs(m.Source, m.Target)...)
+		} else {
+			args = append(args, "-v", m.Source+":"+m.Target)
+		}
+	}
 	for _, m := range r.Mounts {
 		args = append(args, "-v", m)
 	}
-	user, env := userEnv(r, hostUserShell)
+	for _, port := range schema.PortSpecs(r.Ports) {
+		args = append(args, "-p", port)
+	}
+	if spec.Name != "" {
+		args = append(args, "--name", spec.Name)
+	}
+	if spec.Detach {
+		args = append(args, "-d")
+	}
+	user, env := userEnv(r, hostUserShell, spec.Home != "")
 	if user != "" {
 		args = append(args, "--user", user)
 	}

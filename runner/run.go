@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path"
@@ -23,6 +24,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/mlenv/mlenv/internal/leftover"
+	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/schema"
 )
 
@@ -54,6 +56,17 @@ type RunSpec struct {
 	// ConsoleSize is the TTY's height and width at start (engines from
 	// API 1.42 apply it at create, before the command can ask).
 	ConsoleSize [2]uint
+	// Home is the host directory that is HOME under user = "host" (so
+	// that model and tool caches outlive the run); "" gives HOME=/tmp.
+	Home string
+	// Name names the container (docker run --name); "" lets the engine.
+	Name string
+	// Detach starts the container and returns, as docker run -d --rm:
+	// its name goes to stdout, and the engine removes it when it ends.
+	Detach bool
+	// OnPublished is told where each published port is reachable, once
+	// the container started (the engine picks ports the spec leaves open).
+	OnPublished func([]schema.PublishedPort)
 }
 
 // Stdio is where a run's streams go.
@@ -84,16 +97,22 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		AttachStderr: true,
 		Labels:       map[string]string{LabelRun: "1", LabelOwner: leftover.Owner()},
 	}
-	cfg.User, cfg.Env = userEnv(r, s.hostUser())
+	cfg.User, cfg.Env = userEnv(r, s.hostUser(), s.Home != "")
+	exposed, bindings, err := portBindings(r.Ports)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.ExposedPorts = exposed
 	hc := &container.HostConfig{
 		// The engine removes the container itself too, so that none is left
 		// behind when the engine (or mlenv) stops mid-run.
-		AutoRemove:  true,
-		Mounts:      mounts,
-		IpcMode:     container.IpcMode(r.IPC),
-		NetworkMode: container.NetworkMode(r.Network),
-		Resources:   container.Resources{DeviceRequests: DeviceRequests(s.GPUs, s.GPUDriver, s.CDI)},
-		ConsoleSize: s.ConsoleSize,
+		AutoRemove:   true,
+		Mounts:       mounts,
+		IpcMode:      container.IpcMode(r.IPC),
+		NetworkMode:  container.NetworkMode(r.Network),
+		PortBindings: bindings,
+		Resources:    container.Resources{DeviceRequests: DeviceRequests(s.GPUs, s.GPUDriver, s.CDI)},
+		ConsoleSize:  s.ConsoleSize,
 	}
 	if r.ShmSize != "" && r.IPC != "host" { // the host's /dev/shm has its own size, as docker leaves it
 		n, err := units.RAMInBytes(r.ShmSize)
@@ -139,17 +158,47 @@ func (s RunSpec) WorkingDir() string {
 	return path.Join(s.Settings.Workdir, filepath.ToSlash(s.Subdir))
 }
 
-// userEnv is [run] user and env as the container gets them: user = "host"
-// runs as hostUser with HOME=/tmp, so files written to the project are the
-// caller's.
-func userEnv(r schema.Run, hostUser string) (user string, env []string) {
-	for _, k := range sortedKeys(r.Env) {
-		env = append(env, k+"="+r.Env[k])
+// HomeDir is HOME in the container under user = "host" with a Home.
+const HomeDir = "/home/mlenv"
+
+// userEnv is [run] user and env as the container gets them. user = "host"
+// runs as hostUser, so files written to the project are the caller's,
+// with HOME the persistent home directory where there is one (else
+// /tmp), pip's cache included (~/.cache/pip), and the user site off (a
+// package pip put in HOME would join every later run's environment).
+// Other users get pip's cache on the pip-cache volume (PIP_CACHE_DIR):
+// an ad-hoc pip install is fast the second time, and what it installs
+// goes with the container. [run] env wins over both.
+func userEnv(r schema.Run, hostUser string, home bool) (user string, env []string) {
+	set := map[string]string{}
+	switch {
+	case r.User == "host" && home:
+		set["HOME"], set["PYTHONNOUSERSITE"] = HomeDir, "1"
+	case r.User == "host":
+		set["HOME"] = "/tmp"
+	case r.PipCache != "":
+		set["PIP_CACHE_DIR"] = lock.PipCacheDir
+	}
+	maps.Copy(set, r.Env)
+	for _, k := range sortedKeys(set) {
+		env = append(env, k+"="+set[k])
 	}
 	if r.User == "host" {
-		return hostUser, append(env, "HOME=/tmp")
+		return hostUser, env
 	}
 	return r.User, env
+}
+
+// cacheMounts are the pip-cache volume (for a user other than "host") and
+// the home directory (for "host").
+func (s RunSpec) cacheMounts() []mount.Mount {
+	switch r := s.Settings; {
+	case r.User == "host" && s.Home != "":
+		return []mount.Mount{{Type: mount.TypeBind, Source: s.Home, Target: HomeDir}}
+	case r.User != "host" && r.PipCache != "":
+		return []mount.Mount{{Type: mount.TypeVolume, Source: r.PipCache, Target: lock.PipCacheDir}}
+	}
+	return nil
 }
 
 // mounts resolves the project mount and [run] mounts. Host paths are
@@ -161,7 +210,7 @@ func (s RunSpec) mounts() ([]mount.Mount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("project directory: %w", err)
 	}
-	out := []mount.Mount{{Type: mount.TypeBind, Source: project, Target: s.Settings.Workdir}}
+	out := append([]mount.Mount{{Type: mount.TypeBind, Source: project, Target: s.Settings.Workdir}}, s.cacheMounts()...)
 	for _, m := range s.Settings.Mounts {
 		pm, err := schema.ParseMount(m)
 		if err != nil {
@@ -221,6 +270,9 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 	if err != nil {
 		return 0, err
 	}
+	if spec.Detach {
+		return 0, e.detach(ctx, id, spec, stdio)
+	}
 	defer e.remove(id)
 	// The streams outlive Ctrl-C too: what the command prints as it stops
 	// is shown.
@@ -246,6 +298,7 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 	if _, err := e.Client.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return 0, &CommandError{Argv: spec.Argv, Err: err}
 	}
+	e.tellPublished(ctx, id, spec)
 	if spec.TTY {
 		stopResize := e.followResize(ctx, id, stdio)
 		defer stopResize()
@@ -325,6 +378,9 @@ func (e *Engine) create(ctx context.Context, spec RunSpec, autoRemove bool) (str
 	}
 	hc.AutoRemove = autoRemove
 	opts := client.ContainerCreateOptions{Config: cfg, HostConfig: hc}
+	if autoRemove {
+		opts.Name = spec.Name // the probe of whyNoStart stays unnamed
+	}
 	if spec.Platform != "" {
 		p, err := parsePlatform(spec.Platform)
 		if err != nil {

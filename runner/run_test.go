@@ -89,3 +89,52 @@ func TestMountsOutsideTheProject(t *testing.T) {
 		t.Errorf("flag mount outside: %v %v", m, err)
 	}
 }
+
+// TestRunCaches: a run as the image's user gets the pip-cache volume and
+// PIP_CACHE_DIR; under user = "host", HOME is the kept home directory
+// (pip's cache in it) and the user site is off; [run] env wins.
+func TestRunCaches(t *testing.T) {
+	dir, home := t.TempDir(), t.TempDir()
+	real, _ := filepath.EvalSymlinks(dir)
+	spec := runner.RunSpec{ProjectDir: dir, Settings: schema.Run{Workdir: "/src", PipCache: "pipvol"}, Home: home}
+	cfg, hc, err := spec.Container()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []mount.Mount{{Type: mount.TypeBind, Source: real, Target: "/src"}, {Type: mount.TypeVolume, Source: "pipvol", Target: "/opt/mlenv/pip-cache"}}
+	if !slices.Equal(hc.Mounts, want) || !slices.Equal(cfg.Env, []string{"PIP_CACHE_DIR=/opt/mlenv/pip-cache"}) {
+		t.Errorf("mounts %+v, env %q", hc.Mounts, cfg.Env)
+	}
+	spec.Settings.User, spec.Settings.Env = "host", map[string]string{"HF_HOME": "/src/hf"}
+	cfg, hc, err = spec.Container()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []mount.Mount{{Type: mount.TypeBind, Source: real, Target: "/src"}, {Type: mount.TypeBind, Source: home, Target: runner.HomeDir}}
+	if !slices.Equal(hc.Mounts, want) || !slices.Equal(cfg.Env, []string{"HF_HOME=/src/hf", "HOME=" + runner.HomeDir, "PYTHONNOUSERSITE=1"}) {
+		t.Errorf("user = host: mounts %+v, env %q", hc.Mounts, cfg.Env)
+	}
+	spec.Settings.Env = map[string]string{"HOME": "/src"}
+	if cfg, _, _ = spec.Container(); !slices.Contains(cfg.Env, "HOME=/src") || slices.Contains(cfg.Env, "HOME="+runner.HomeDir) {
+		t.Errorf("[run] env HOME does not win: %q", cfg.Env)
+	}
+}
+
+// TestPublishedPorts: ports bind to 127.0.0.1 unless an address is given.
+func TestPublishedPorts(t *testing.T) {
+	spec := runner.RunSpec{ProjectDir: t.TempDir(), Settings: schema.Run{Workdir: "/src", Ports: []string{"8888:8888", "0.0.0.0:6006:6006", "9000/udp"}}}
+	cfg, hc, err := spec.Container()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for port, bindings := range hc.PortBindings {
+		for _, b := range bindings {
+			got = append(got, fmt.Sprintf("%s:%s->%s", b.HostIP, b.HostPort, port))
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"0.0.0.0:6006->6006/tcp", "127.0.0.1:->9000/udp", "127.0.0.1:8888->8888/tcp"}; !slices.Equal(got, want) || len(cfg.ExposedPorts) != 3 {
+		t.Errorf("bindings %v (exposed %v), want %v", got, cfg.ExposedPorts, want)
+	}
+}

@@ -54,12 +54,15 @@ type Pip struct {
 
 // Run holds the settings a container is started with.
 type Run struct {
-	GPUs     GPUs     `toml:"gpus,omitempty" json:"gpus"`
-	Workdir  string   `toml:"workdir,omitempty" json:"workdir" example:"/src"`
-	IPC      string   `toml:"ipc,omitempty" json:"ipc,omitempty" example:"host"`
-	ShmSize  string   `toml:"shm-size,omitempty" json:"shm-size,omitempty" example:"8g"`
-	Network  string   `toml:"network,omitempty" json:"network" example:"bridge"`
-	Mounts   []string `toml:"mounts,omitempty" json:"mounts,omitempty" example:"./data:/data:ro"`
+	GPUs    GPUs     `toml:"gpus,omitempty" json:"gpus"`
+	Workdir string   `toml:"workdir,omitempty" json:"workdir" example:"/src"`
+	IPC     string   `toml:"ipc,omitempty" json:"ipc,omitempty" example:"host"`
+	ShmSize string   `toml:"shm-size,omitempty" json:"shm-size,omitempty" example:"8g"`
+	Network string   `toml:"network,omitempty" json:"network" example:"bridge"`
+	Mounts  []string `toml:"mounts,omitempty" json:"mounts,omitempty" example:"./data:/data:ro"`
+	// Ports are published as docker run -p publishes them, on 127.0.0.1
+	// where a port names no address.
+	Ports    []string `toml:"ports,omitempty" json:"ports,omitempty" example:"8888:8888"`
 	Env      Env      `toml:"env,omitempty" json:"env,omitempty"`
 	Command  []string `toml:"command,omitempty" json:"command,omitempty" example:"python"`
 	PipCache string   `toml:"pip-cache,omitempty" json:"pip-cache" example:"mlenv-pip-cache"`

@@ -55,7 +55,8 @@ func (t Template) Render() string {
 	line(&b, `# mounts = ["./data:/data:ro"]`, "")
 	line(&b, `# env = { WANDB_MODE = "offline" }`, "")
 	line(&b, `# command = ["python", "train.py"]`, "")
-	line(&b, `# user = "host"`, "write files as yourself")
+	line(&b, `# ports = ["8888:8888"]`, "published on 127.0.0.1 (ssh -L from your machine)")
+	line(&b, `user = "host"`, "files the run writes are yours; HOME is kept")
 	return b.String()
 }
 

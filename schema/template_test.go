@@ -16,8 +16,14 @@ func TestTemplateParses(t *testing.T) {
 		{Name: "p", Family: "pytorch", Families: []string{"pytorch"}, Version: "2.1", Requirements: "requirements.txt"},
 		{Name: "p", Ref: "nvcr.io/nvidia/pytorch:24.03-py3", CUDA: ">=12"},
 	} {
-		if _, err := Parse("mlenv.toml", []byte(tpl.Render())); err != nil {
+		spec, err := Parse("mlenv.toml", []byte(tpl.Render()))
+		if err != nil {
 			t.Errorf("%+v: %v\n%s", tpl, err, tpl.Render())
+			continue
+		}
+		// A researcher's files are their own, and HOME keeps their caches.
+		if spec.Run.User != "host" {
+			t.Errorf("the template runs as %q, want user = \"host\"", spec.Run.User)
 		}
 	}
 }

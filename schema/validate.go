@@ -179,6 +179,14 @@ func (s *Spec) validateRun(add func(*Error)) {
 			add(s.Errorf("run.mounts", `write "host-path:/container/path" with an optional ":ro"`, "%v", err))
 		}
 	}
+	for _, port := range r.Ports {
+		if _, err := ParsePorts([]string{port}); err != nil || !Plain(port) {
+			add(s.Errorf("run.ports", `write docker's -p syntax: "8888:8888", "127.0.0.1:6006:6006" or "8080:80/tcp"`, "invalid port %q", port))
+		}
+	}
+	if len(r.Ports) > 0 && r.Network == "host" || len(r.Ports) > 0 && r.Network == "none" {
+		add(s.Errorf("run.ports", `remove ports, or use network = "bridge" (with network = "host" the container's ports are the host's)`, "ports are published only on a container network, not network = %q", r.Network))
+	}
 	if r.EnvCache != "" && !repositoryRe.MatchString(r.EnvCache) {
 		add(s.Errorf("run.env-cache", `name a repository such as "registry.example.com/team/envs" (no tag, no digest)`, "%q is not a repository", r.EnvCache))
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mlenv/mlenv/internal/envimage"
+	"github.com/mlenv/mlenv/internal/userdir"
 	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/schema"
 )
@@ -80,8 +81,14 @@ func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var home userdir.Usage
+	if dir, err := userdir.Home(); err == nil {
+		if home, err = userdir.UsageOf(dir); err != nil {
+			return err
+		}
+	}
 	if o.json {
-		return emit(true, stdout, map[string]any{"environments": envs, "volumes": vols, "downloads": downloads})
+		return emit(true, stdout, map[string]any{"environments": envs, "volumes": vols, "downloads": downloads, "home": home})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENVIRONMENT\tPLATFORM\tSIZE\tBASE")
@@ -92,6 +99,9 @@ func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
 		fmt.Fprintf(tw, "volume %s\t\t\tpip cache\n", v.Name)
 	}
 	fmt.Fprintf(tw, "downloads %s\t\t%s\t%d locked files\n", downloads.Dir, units.HumanSize(float64(downloads.Size)), downloads.Files)
+	if home.Dir != "" {
+		fmt.Fprintf(tw, "home %s\t\t%s\tHOME of user = \"host\" runs, %d files (prune leaves it: it holds your tools' logins)\n", home.Dir, units.HumanSize(float64(home.Size)), home.Files)
+	}
 	return tw.Flush()
 }
 

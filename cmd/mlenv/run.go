@@ -7,10 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 
+	"github.com/mlenv/mlenv/internal/userdir"
 	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/runner/archive"
@@ -35,6 +37,10 @@ type runOptions struct {
 	envCache     string
 	from         string
 	interactive  bool
+	publish      []string
+	home         string
+	name         string
+	detach       bool
 }
 
 func newRunCmd(g *globalOptions, stdin io.Reader) *cobra.Command {
@@ -52,6 +58,8 @@ code returned.`,
 		Example: `  mlenv run                                   # runs [run] command
   mlenv run -- python train.py --epochs 3
   mlenv run --gpus 0,1 -e WANDB_MODE=offline -- python train.py
+  mlenv run -p 8888:8888 -- jupyter lab --ip 0.0.0.0 --no-browser   # on 127.0.0.1:8888
+  mlenv run -d --name tb -p 6006:6006 -- tensorboard --logdir runs --bind_all
   mlenv run --print                           # the equivalent docker run command`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRun(cmd.Context(), o, args, stdin, cmd.OutOrStdout(), cmd.ErrOrStderr())
@@ -68,6 +76,10 @@ code returned.`,
 	f.StringVar(&o.workdir, "workdir", "", "where the project is mounted in the container (overrides [run] workdir)")
 	f.StringArrayVarP(&o.mounts, "mount", "v", nil, "extra mount host:container[:ro] (adds to [run] mounts)")
 	f.StringArrayVarP(&o.env, "env", "e", nil, "environment variable KEY=VALUE (adds to and overrides [run] env)")
+	f.StringArrayVarP(&o.publish, "publish", "p", nil, "publish a port as docker run -p does, [IP:][HOST:]CONTAINER[/PROTO], on 127.0.0.1 unless IP is given (adds to [run] ports)")
+	f.StringVar(&o.home, "home", "", `with user = "host": the host directory that is HOME in the container (default: ~/.cache/mlenv/home, kept across runs)`)
+	f.StringVar(&o.name, "name", "", "name the container (docker logs NAME, docker stop NAME)")
+	f.BoolVarP(&o.detach, "detach", "d", false, "start the container in the background, print its name and return (it is removed when it ends)")
 	f.StringVar(&o.ipc, "ipc", "", "IPC mode (overrides [run] ipc)")
 	f.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm (overrides [run] shm-size)")
 	f.StringVar(&o.network, "network", "", "network (overrides [run] network)")
@@ -91,7 +103,7 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 		return err
 	}
 	settings, err := runner.Overrides{GPUs: o.gpus, Workdir: o.workdir, Mounts: o.mounts, Env: o.env, IPC: o.ipc, ShmSize: o.shmSize,
-		Network: o.network, User: o.user, PipCache: o.pipCache, EnvCache: o.envCache}.Apply(l.Run, os.LookupEnv)
+		Network: o.network, User: o.user, PipCache: o.pipCache, EnvCache: o.envCache, Ports: o.publish}.Apply(l.Run, os.LookupEnv)
 	if err != nil {
 		return err
 	}
@@ -101,7 +113,25 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	}
 	spec := runner.RunSpec{ProjectDir: p.Spec.Dir, Subdir: runner.SubdirOf(p.Spec.Dir), Settings: settings, Argv: argv,
 		TTY: isTerminalReader(stdin) && isTerminal(stdout), Stdin: o.interactive || isTerminalReader(stdin),
-		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths, FlagMounts: o.mounts}
+		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths, FlagMounts: o.mounts, Name: o.name, Detach: o.detach}
+	if o.name != "" && !containerNameRe.MatchString(o.name) {
+		return usageError{fmt.Errorf("--name %q: a container name is letters, digits and _.- (starting with a letter or digit)", o.name)}
+	}
+	if o.detach {
+		spec.TTY, spec.Stdin = false, false
+	}
+	if settings.User == "host" {
+		if spec.Home, err = runHome(o.home); err != nil {
+			return err
+		}
+	}
+	if !o.quiet {
+		spec.OnPublished = func(ports []schema.PublishedPort) {
+			for _, port := range ports {
+				fmt.Fprintln(stderr, runner.PortNotice(port))
+			}
+		}
+	}
 	s, err := newServices(o.globalOptions, p, stderr)
 	if err != nil {
 		return err
@@ -128,6 +158,29 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	}
 	return runner.RunLock(ctx, s.engine, l, spec, runner.Stdio{In: stdin, Out: stdout, Err: stderr}, ro)
 }
+
+// runHome is the host directory that is HOME under user = "host": dir,
+// or mlenv's per-user one, created private where missing.
+func runHome(dir string) (string, error) {
+	if dir == "" {
+		d, err := userdir.Home()
+		if err != nil {
+			return "", fmt.Errorf("the home directory for user = \"host\": %w (or pass --home DIR)", err)
+		}
+		dir = d
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("the home directory for user = \"host\": %w", err)
+	}
+	return dir, nil
+}
+
+// containerNameRe is the engine's rule for container names.
+var containerNameRe = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
 
 func isTerminalReader(r io.Reader) bool {
 	f, ok := r.(*os.File)

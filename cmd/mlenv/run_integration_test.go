@@ -212,7 +212,8 @@ func startRun(t *testing.T, dir, code string) (*exec.Cmd, *bytes.Buffer) {
 
 // TestUserHostOwnsFiles runs mlenv as an unprivileged user (in the docker
 // group) with user = "host": what the container writes into the project
-// belongs to that user, not root.
+// belongs to that user, not root; HOME is the user's mlenv home, kept
+// from run to run (a model downloaded once stays), and cache ls shows it.
 func TestUserHostOwnsFiles(t *testing.T) {
 	idx := pypitest.New(t, testWheels...)
 	dir := lockedRunProject(t, idx, "[run]\nuser = \"host\"\n")
@@ -227,11 +228,31 @@ func TestUserHostOwnsFiles(t *testing.T) {
 	const uid = 4321
 	os.Chmod(dir, 0o777)
 	os.Chmod(filepath.Dir(dir), 0o755)
-	cmd := exec.Command(mlenvBinary(t), "--file", filepath.Join(dir, "mlenv.toml"), "run", "--", "python3", "-c", "import os; open('written.txt', 'w').write(os.environ['HOME'])")
-	cmd.Env = []string{"HOME=/tmp", "PATH=" + os.Getenv("PATH")}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{uint32(gid)}}}
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mlenv run as uid %d: %v\n%s", uid, err, out)
+	home := t.TempDir()
+	os.Chown(home, uid, uid)
+	asUser := func(args ...string) string {
+		cmd := exec.Command(mlenvBinary(t), append([]string{"--file", filepath.Join(dir, "mlenv.toml")}, args...)...)
+		cmd.Env = []string{"HOME=" + home, "PATH=" + os.Getenv("PATH")}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{uint32(gid)}}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("mlenv %v as uid %d: %v\n%s", args, uid, err, out)
+		}
+		return string(out)
+	}
+	download := "import os; p = os.path.expanduser('~/.cache/hub/model.bin'); kept = os.path.exists(p); os.makedirs(os.path.dirname(p), exist_ok=True); open(p, 'w').write('weights'); open('written.txt', 'w').write(os.environ['HOME']); print('kept' if kept else 'downloaded')"
+	if out := asUser("run", "--", "python3", "-c", download); !strings.Contains(out, "downloaded") {
+		t.Fatalf("first run: %s", out)
+	}
+	if out := asUser("run", "--", "python3", "-c", download); !strings.Contains(out, "kept") {
+		t.Errorf("the second run lost what the first put in HOME: %s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "written.txt")); string(b) != runner.HomeDir {
+		t.Errorf("HOME in the container is %q, want %s", b, runner.HomeDir)
+	}
+	mlenvHome := filepath.Join(home, ".cache", "mlenv", "home")
+	if out := asUser("cache", "ls"); !strings.Contains(out, "home "+mlenvHome) {
+		t.Errorf("cache ls does not show the home directory %s:\n%s", mlenvHome, out)
 	}
 	fi, err := os.Stat(filepath.Join(dir, "written.txt"))
 	if err != nil {
@@ -239,6 +260,33 @@ func TestUserHostOwnsFiles(t *testing.T) {
 	}
 	if st := fi.Sys().(*syscall.Stat_t); st.Uid != uid || st.Gid != uid {
 		t.Errorf("written.txt is owned by %d:%d, want %d:%d", st.Uid, st.Gid, uid, uid)
+	}
+}
+
+// TestPipCacheInEveryRun: an ad-hoc pip install in a run takes its files
+// from the pip-cache volume the second time (the index serves nothing),
+// and what it installed goes with the container: the environment stays
+// the lock's.
+func TestPipCacheInEveryRun(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := lockedRunProject(t, idx, "[run]\nnetwork = \"host\"\npip-cache = \"mlenv-test-adhoc-pip-cache\"\n")
+	t.Cleanup(func() { exec.Command("docker", "volume", "rm", "-f", "mlenv-test-adhoc-pip-cache").Run() })
+	install := []string{"run", "--", "python3", "-m", "pip", "install", "--no-deps", "--index-url", idx.URL, "delta==1.0"}
+	if r := mlenv(t, dir, install...); r.code != 0 {
+		t.Fatalf("pip install in a run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	before := idx.Downloads()
+	if r := mlenv(t, dir, install...); r.code != 0 || !strings.Contains(r.stdout, "Successfully installed delta-1.0") {
+		t.Fatalf("the second pip install: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if after := idx.Downloads(); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("the second install downloaded again: %v, then %v", before, after)
+	}
+	if r := mlenv(t, dir, "run", "--", "python3", "-c", "import delta"); r.code == 0 {
+		t.Errorf("a package installed in one run is in the next: the environment is not the lock's")
+	}
+	if r := mlenv(t, dir, "cache", "ls"); !strings.Contains(r.stdout, "volume mlenv-test-adhoc-pip-cache") {
+		t.Errorf("cache ls does not show the pip-cache volume:\n%s", r.stdout)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Package userdir gives the directories mlenv keeps for each user: the
 // cache (downloaded locked files, the environments mlenv computed) and
-// the runtime directory (build locks). Each is the user's own, never a
+// the runtime directory (build locks), the home directory of user = "host"
+// runs. Each is the user's own, never a
 // directory other users share such as $TMPDIR: what another user can
 // create there, they can plant a link or a FIFO in, or hold a lock of.
 package userdir
@@ -8,6 +9,7 @@ package userdir
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -50,4 +52,37 @@ func Private(dir string) (string, error) {
 		return "", fmt.Errorf("%s is not a directory of yours that only you can write (a link, or another user's): remove it, or set XDG_CACHE_HOME", dir)
 	}
 	return dir, nil
+}
+
+// Home is the directory that is HOME in `mlenv run`'s containers under
+// user = "host": per user, kept across runs (model downloads, tool
+// caches and logins live there).
+func Home() (string, error) { return Cache("home") }
+
+// Usage is what a directory holds: its path, regular files and bytes
+// (0 and no error where it does not exist).
+type Usage struct {
+	Dir   string `json:"dir"`
+	Size  int64  `json:"size"`
+	Files int    `json:"files"`
+}
+
+// UsageOf walks dir for its Usage.
+func UsageOf(dir string) (Usage, error) {
+	u := Usage{Dir: dir}
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				u.Size, u.Files = u.Size+info.Size(), u.Files+1
+			}
+		}
+		return nil
+	})
+	return u, err
 }

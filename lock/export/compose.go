@@ -64,6 +64,9 @@ func Compose(l *lock.Lock, o Options) string {
 	if r.Network != "" && r.Network != "bridge" {
 		svc["network_mode"] = r.Network
 	}
+	if ports := schema.PortSpecs(r.Ports); len(ports) > 0 {
+		svc["ports"] = ports
+	}
 	if dev := composeDevices(r.GPUs); dev != nil {
 		svc["deploy"] = map[string]any{"resources": map[string]any{"reservations": map[string]any{"devices": []any{dev}}}}
 	}

@@ -4,9 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/mlenv/mlenv/lock"
+	"github.com/mlenv/mlenv/schema"
 )
 
 var devcontainerFormat = Format{
@@ -31,6 +34,7 @@ type devcontainer struct {
 	ContainerEnv      map[string]string `json:"containerEnv,omitempty"`
 	RemoteEnv         map[string]string `json:"remoteEnv,omitempty"`
 	RunArgs           []string          `json:"runArgs,omitempty"`
+	ForwardPorts      []int             `json:"forwardPorts,omitempty"`
 	Mounts            []string          `json:"mounts,omitempty"`
 	HostRequirements  map[string]any    `json:"hostRequirements,omitempty"`
 	OnCreateCommand   []string          `json:"onCreateCommand,omitempty"`
@@ -63,6 +67,7 @@ func Devcontainer(l *lock.Lock, o Options) string {
 		}
 	}
 	d.RunArgs = lock.DockerRunArgs(r, false)
+	d.ForwardPorts = forwardPorts(r.Ports)
 	switch r.GPUs.Mode() {
 	case "none":
 	case "auto":
@@ -75,4 +80,17 @@ func Devcontainer(l *lock.Lock, o Options) string {
 	}
 	b, _ := json.MarshalIndent(d, "", "  ")
 	return string(b) + "\n"
+}
+
+// forwardPorts are [run] ports' TCP container ports: the Dev Container
+// tool forwards them to the user's machine itself.
+func forwardPorts(specs []string) []int {
+	ports, _ := schema.ParsePorts(specs)
+	var out []int
+	for _, p := range ports {
+		if n, err := strconv.Atoi(p.ContainerPort); err == nil && p.Proto == "tcp" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
