@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/progress"
 	"github.com/mlenv/mlenv/internal/registry"
 	"github.com/mlenv/mlenv/internal/task"
 	"github.com/mlenv/mlenv/internal/version"
@@ -37,6 +38,9 @@ type Options struct {
 	Generator string
 	// Progress receives pull progress and pip's output (nil: none).
 	Progress io.Writer
+	// Phases shows the downloads and digests of the environments (nil:
+	// nothing).
+	Phases *progress.Printer
 }
 
 // Status is what LockProject did.

@@ -17,6 +17,8 @@ import (
 
 	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
+
+	"github.com/mlenv/mlenv/internal/progress"
 )
 
 // Engine is mlenv's rules over one engine connection.
@@ -28,6 +30,8 @@ type Engine struct {
 	// long (0: DefaultStall): a registry that never answers is an error
 	// naming it, not a wait without end.
 	Stall time.Duration
+	// Phases shows builds and loads as they go (nil: nothing).
+	Phases *progress.Printer
 
 	infoMu  sync.Mutex
 	info    *system.Info // the engine's info, asked once

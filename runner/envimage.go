@@ -270,7 +270,7 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) (string, e
 		o.OnInstall(env.Image(), len(env.Packages))
 	}
 	built, err := envimage.Build(ctx, env.Lock, env.Base.Platform, baseImg, envimage.Options{
-		Client: env.Auth.Client(o.Client), Wheelhouse: env.Wheelhouse, Info: o.Info, Warn: o.Warn, Pip: e.pipVenv(env, o),
+		Client: env.Auth.Client(o.Client), Wheelhouse: env.Wheelhouse, Info: o.Info, Warn: o.Warn, Pip: e.pipVenv(env, o), Phases: e.Phases,
 	})
 	if err != nil {
 		return "", err

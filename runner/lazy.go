@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mlenv/mlenv/internal/progress"
 	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/internal/task"
@@ -29,6 +30,8 @@ type Lazy struct {
 	Base   BaseSource
 	// Stall bounds an engine pull or load without progress (Engine.Stall).
 	Stall time.Duration
+	// Phases shows builds and loads as they go (Engine.Phases).
+	Phases *progress.Printer
 
 	once   sync.Once
 	engine *Engine
@@ -48,7 +51,7 @@ func (z *Lazy) Engine(ctx context.Context) (*Engine, error) {
 			return
 		}
 		z.engine = New(c)
-		z.engine.Stall = z.Stall
+		z.engine.Stall, z.engine.Phases = z.Stall, z.Phases
 	})
 	return z.engine, z.err
 }

@@ -48,7 +48,9 @@ func (e *Engine) load(ctx context.Context, b v1.Image, tag string, write archive
 	defer watch.Stop()
 	pr, pw := io.Pipe()
 	go func() { pw.CloseWithError(write(pw, b, tag)); watch.Finish() }()
-	res, err := e.Client.ImageLoad(watch.ctx, watch.Reader(pr), client.ImageLoadWithQuiet(true))
+	ph := e.Phases.Start("Loading "+tag+" into the engine", 0, 0)
+	defer ph.End()
+	res, err := e.Client.ImageLoad(watch.ctx, ph.Reader(watch.Reader(pr)), client.ImageLoadWithQuiet(true))
 	if err != nil {
 		pr.CloseWithError(err)
 		if watch.Stalled() {

@@ -108,7 +108,7 @@ func buildEnvs(ctx context.Context, g *globalOptions, p *lock.Project, l *lock.L
 	if err != nil {
 		return nil, err
 	}
-	built, err := resolve.BuildEnvs(ctx, l, resolve.Options{Registry: s.reg, Auth: s.auth, Pip: s.engine.PipVenv, Info: info(g, stderr)})
+	built, err := resolve.BuildEnvs(ctx, l, resolve.Options{Registry: s.reg, Auth: s.auth, Pip: s.engine.PipVenv, Info: info(g, stderr), Phases: phases(g, stderr)})
 	if err != nil {
 		s.Close()
 		return nil, err

@@ -58,6 +58,9 @@ func TestProjectImage(t *testing.T) {
 	if push.code != 0 || json.Unmarshal([]byte(push.stdout), &res) != nil || res.Project == nil || res.Project.Commit != commit || res.Project.Dirty {
 		t.Fatalf("push --code: exit %d\n%s\n%s", push.code, push.stdout, push.stderr)
 	}
+	if !regexp.MustCompile(`(?m)^Pushing \S+/mlenv-test/code: \S+ of \S+ in \S+s$`).MatchString(push.stderr) {
+		t.Errorf("push --code's log has no line for the push:\n%s", push.stderr)
+	}
 	if len(res.Project.Platforms) != 1 || res.Project.Platforms[0].Reference != ref {
 		t.Errorf("push --code pushed %+v; the export names %s", res.Project.Platforms, ref)
 	}

@@ -13,7 +13,7 @@ import (
 // library of its own.
 func TestDependencies(t *testing.T) {
 	depcheck.AssertImports(t, "github.com/docker/go-units", "github.com/moby/term", "github.com/spf13/cobra",
-		"internal/envimage", "internal/indexauth", "internal/registry", "lock", "lock/export",
+		"internal/envimage", "internal/indexauth", "internal/progress", "internal/registry", "internal/userdir", "lock", "lock/export",
 		"resolve", "resolve/family", "runner", "runner/archive", "runner/docker", "schema")
 }
 

@@ -73,7 +73,7 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 	prev, _ := p.ReadLock() // to say what moved; an unreadable one is replaced
 	rep, err := resolve.LockProject(ctx, p, resolve.Options{
 		Registry: s.reg, Exec: s.engine, Pip: s.engine.PipVenv, Auth: s.auth, Upgrade: o.upgrade, UpgradePackages: o.upgradePackages,
-		Generator: "mlenv " + version, Progress: progressOut(o.globalOptions, stderr), Info: info(o.globalOptions, stderr),
+		Generator: "mlenv " + version, Progress: progressOut(o.globalOptions, stderr), Info: info(o.globalOptions, stderr), Phases: phases(o.globalOptions, stderr),
 	})
 	if err != nil {
 		return err

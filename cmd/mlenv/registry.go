@@ -8,13 +8,14 @@ import (
 
 	"github.com/moby/term"
 
+	"github.com/mlenv/mlenv/internal/progress"
 	"github.com/mlenv/mlenv/internal/registry"
 )
 
 // newRegistry returns registry access with docker's credentials, showing
 // tag-listing progress when stderr is a terminal.
 func newRegistry(g *globalOptions, stderr io.Writer) (*registry.Registry, error) {
-	o := registry.Options{UserAgent: "mlenv/" + version, Timeout: g.registryTimeout}
+	o := registry.Options{UserAgent: "mlenv/" + version, Timeout: g.registryTimeout, Phases: phases(g, stderr)}
 	if !g.quiet && isTerminal(stderr) {
 		o.Progress = func(repo string, tags int) {
 			if tags < 0 {
@@ -46,4 +47,14 @@ func progressOut(g *globalOptions, stderr io.Writer) io.Writer {
 		return nil
 	}
 	return stderr
+}
+
+// phases shows long work (downloads, writing a layer, loads, pushes) on
+// stderr: redrawn with bytes and totals on a terminal, one line per
+// phase with its duration elsewhere (CI logs); nothing with --quiet.
+func phases(g *globalOptions, stderr io.Writer) *progress.Printer {
+	if g.quiet {
+		return nil
+	}
+	return progress.New(stderr, isTerminal(stderr))
 }

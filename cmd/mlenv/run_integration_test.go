@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,14 @@ func TestRunFromLock(t *testing.T) {
 	}
 	if !strings.Contains(first.stderr, "Installing 2 locked packages") {
 		t.Errorf("first run did not install: %s", first.stderr)
+	}
+	// Off a terminal, each phase of the build is one line with its
+	// duration, and nothing is redrawn.
+	for _, re := range []string{`(?m)^Unpacking 2 locked files \(downloading what is missing\): 2/2(, \S+)? in \S+s$`,
+		`(?m)^Writing the environment layer: \S+ of \S+ in \S+s$`, `(?m)^Loading mlenv-env:\S+ into the engine: \S+ in \S+s$`} {
+		if !regexp.MustCompile(re).MatchString(first.stderr) || strings.Contains(first.stderr, "\r") {
+			t.Errorf("the first run's log has no line %s:\n%s", re, first.stderr)
+		}
 	}
 	downloads := idx.Downloads()
 	second := mlenv(t, dir, "run", "--", "python3", "-c", script)

@@ -35,7 +35,7 @@ func newServices(g *globalOptions, p *lock.Project, stderr io.Writer) (*services
 		}
 	}
 	engine := newEngine(g)
-	engine.Auth, engine.Progress = auth, progressOut(g, stderr)
+	engine.Auth, engine.Progress, engine.Phases = auth, progressOut(g, stderr), phases(g, stderr)
 	engine.Base, engine.Client = resolve.RegistryBase{Registry: reg}, reg.HTTPClient()
 	return &services{reg: reg, auth: auth, engine: engine}, nil
 }

@@ -58,7 +58,7 @@ func runVerify(ctx context.Context, o verifyOptions, stdout, stderr io.Writer) e
 	}
 	defer s.Close()
 	vo := resolve.VerifyOptions{Registry: s.reg, Offline: o.offline, Strict: o.strict,
-		Build: &resolve.Options{Registry: s.reg, Auth: s.auth, Pip: s.engine.PipVenv, Info: info(o.globalOptions, stderr)}}
+		Build: &resolve.Options{Registry: s.reg, Auth: s.auth, Pip: s.engine.PipVenv, Info: info(o.globalOptions, stderr), Phases: phases(o.globalOptions, stderr)}}
 	if o.deep {
 		vo.Deep = s.engine.VerifyEnv
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/mlenv/mlenv/internal/leftover"
+	"github.com/mlenv/mlenv/internal/progress"
 	"github.com/mlenv/mlenv/internal/userdir"
 	"github.com/mlenv/mlenv/lock"
 )
@@ -63,6 +64,8 @@ type Options struct {
 	// DigestOnly computes the digests without keeping the layer (what a
 	// lock records): the result can be neither loaded nor pushed.
 	DigestOnly bool
+	// Phases shows the downloads and the layer's writing (nil: nothing).
+	Phases *progress.Printer
 }
 
 // DefaultCache is where downloaded locked files are kept, for this user
@@ -138,7 +141,13 @@ func Build(ctx context.Context, l *lock.Lock, platform string, base v1.Image, o 
 	if err != nil {
 		return nil, err
 	}
-	layer, err := writeLayer(t, mt, o.DigestOnly)
+	what := "Writing the environment layer"
+	if o.DigestOnly {
+		what = "Digesting the environment layer"
+	}
+	ph := o.Phases.Start(what, t.size(), 0)
+	layer, err := writeLayer(t, mt, o.DigestOnly, ph)
+	ph.End()
 	if err != nil {
 		return nil, err
 	}
@@ -226,7 +235,9 @@ func fill(ctx context.Context, t tree, l *lock.Lock, platform string, pkgs []loc
 	}
 	lay := newLayout(lock.VenvPath, mm)
 	addVenv(t, lay, py, mm)
-	files := Files{Client: o.Client, Cache: o.Cache, Wheelhouse: o.Wheelhouse, Warn: o.Warn}
+	ph := o.Phases.Start(fmt.Sprintf("Unpacking %d locked files (downloading what is missing)", len(pkgs)), 0, len(pkgs))
+	defer ph.End()
+	files := Files{Client: o.Client, Cache: o.Cache, Wheelhouse: o.Wheelhouse, Warn: o.Warn, Progress: ph}
 	for _, p := range pkgs {
 		file, err := files.Path(ctx, p)
 		if err != nil {
@@ -248,6 +259,7 @@ func fill(ctx context.Context, t tree, l *lock.Lock, platform string, pkgs []loc
 		if err := installWheel(t, lay, zr, path.Base(file), p); err != nil {
 			return cleanup, err
 		}
+		ph.Item()
 	}
 	return cleanup, nil
 }

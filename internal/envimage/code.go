@@ -74,7 +74,7 @@ func ReadCode(ctx context.Context, dir, workdir string, dirty bool, mt types.Med
 	if err != nil {
 		return nil, err
 	}
-	if c.layer, err = writeLayer(t, mt, digestOnly); err != nil {
+	if c.layer, err = writeLayer(t, mt, digestOnly, nil); err != nil {
 		return nil, err
 	}
 	return c, nil

@@ -17,14 +17,15 @@ import (
 
 	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/internal/leftover"
+	"github.com/mlenv/mlenv/internal/progress"
 	"github.com/mlenv/mlenv/internal/redact"
 	"github.com/mlenv/mlenv/lock"
 )
 
 // Fetch makes sure dir holds p's locked file, under its own file name,
 // checked against the locked hashes, downloading it where it is missing;
-// it returns the file's path.
-func Fetch(ctx context.Context, client *http.Client, p lock.Package, dir string) (string, error) {
+// it returns the file's path. ph counts the bytes downloaded (nil: none).
+func Fetch(ctx context.Context, client *http.Client, p lock.Package, dir string, ph *progress.Phase) (string, error) {
 	fileURL := p.URL
 	if client == nil {
 		return inDir(p, dir)
@@ -35,14 +36,14 @@ func Fetch(ctx context.Context, client *http.Client, p lock.Package, dir string)
 			return "", err
 		}
 	}
-	dest, err := download(ctx, client, fileURL, dir, p.Hashes)
+	dest, err := download(ctx, client, fileURL, dir, p.Hashes, ph)
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %w", p.Name, p.Version, err)
 	}
 	return dest, nil
 }
 
-func download(ctx context.Context, client *http.Client, fileURL, dir string, hashes []string) (string, error) {
+func download(ctx context.Context, client *http.Client, fileURL, dir string, hashes []string, ph *progress.Phase) (string, error) {
 	u, err := url.Parse(fileURL)
 	if err != nil {
 		return "", err
@@ -74,7 +75,7 @@ func download(ctx context.Context, client *http.Client, fileURL, dir string, has
 	}
 	defer os.Remove(tmp.Name())
 	h := sha256.New()
-	if _, err := io.Copy(io.MultiWriter(tmp, h), resp.Body); err != nil {
+	if _, err := io.Copy(io.MultiWriter(tmp, h), ph.Reader(resp.Body)); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("download %s: %w", redact.URL(fileURL), err)
 	}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/mlenv/mlenv/internal/leftover"
+	"github.com/mlenv/mlenv/internal/progress"
 	"github.com/mlenv/mlenv/lock"
 )
 
@@ -25,12 +26,14 @@ type Files struct {
 	// Warn, when set, is told of a cached copy that did not match its
 	// locked hash (removed, and fetched again).
 	Warn func(string)
+	// Progress counts the bytes downloaded (nil: none).
+	Progress *progress.Phase
 }
 
 // Path is the local path of p's locked file.
 func (f Files) Path(ctx context.Context, p lock.Package) (string, error) {
 	if f.Wheelhouse != "" {
-		return Fetch(ctx, nil, p, f.Wheelhouse)
+		return Fetch(ctx, nil, p, f.Wheelhouse, nil)
 	}
 	cache := f.Cache
 	if cache == "" {
@@ -40,7 +43,7 @@ func (f Files) Path(ctx context.Context, p lock.Package) (string, error) {
 		}
 	}
 	if len(p.Hashes) == 0 {
-		return Fetch(ctx, f.client(), p, cache)
+		return Fetch(ctx, f.client(), p, cache, f.Progress)
 	}
 	// One directory per locked hash: two indexes may serve files of one
 	// name with other contents.
@@ -49,7 +52,7 @@ func (f Files) Path(ctx context.Context, p lock.Package) (string, error) {
 		return "", err
 	}
 	evicted := f.evictBad(p, dir)
-	file, err := Fetch(ctx, f.client(), p, dir)
+	file, err := Fetch(ctx, f.client(), p, dir, f.Progress)
 	if he := (*HashError)(nil); evicted && errors.As(err, &he) {
 		again := *he
 		again.Evicted = true

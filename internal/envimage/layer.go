@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/mlenv/mlenv/internal/leftover"
+	"github.com/mlenv/mlenv/internal/progress"
 )
 
 // ModTime is every entry's modification time in an environment layer: one
@@ -62,6 +63,16 @@ func (t tree) bytes(name string, mode int64, b []byte) {
 
 func (t tree) symlink(name, target string) {
 	t.add(&entry{name: name, typ: tar.TypeSymlink, mode: 0o777, linkname: target})
+}
+
+// size is about the bytes of the tree's tar: its files, a header and
+// padding each (PAX records can make it a little more).
+func (t tree) size() int64 {
+	n := int64(1024)
+	for _, e := range t {
+		n += 1024 + e.size
+	}
+	return n
 }
 
 // write writes the tree as a normalized tar: entries in byte order of
@@ -126,10 +137,10 @@ type fileLayer struct {
 
 // writeLayer writes t to a new temporary file and returns it as a layer;
 // with digestOnly it only digests t (the layer cannot be read back).
-func writeLayer(t tree, mt types.MediaType, digestOnly bool) (*fileLayer, error) {
+func writeLayer(t tree, mt types.MediaType, digestOnly bool, ph *progress.Phase) (*fileLayer, error) {
 	h := sha256.New()
 	if digestOnly {
-		cw := &countWriter{w: h}
+		cw := &countWriter{w: ph.Writer(h)}
 		if err := t.write(cw); err != nil {
 			return nil, fmt.Errorf("digest the environment layer: %w", err)
 		}
@@ -139,7 +150,7 @@ func writeLayer(t tree, mt types.MediaType, digestOnly bool) (*fileLayer, error)
 	if err != nil {
 		return nil, err
 	}
-	cw := &countWriter{w: io.MultiWriter(f, h)}
+	cw := &countWriter{w: ph.Writer(io.MultiWriter(f, h))}
 	err = t.write(cw)
 	if cerr := f.Close(); err == nil {
 		err = cerr

@@ -46,7 +46,7 @@ func (r *Registry) PushIndex(ctx context.Context, repo name.Repository, images [
 	}
 	opts := append(slices.Clone(r.ropts), remote.WithContext(ctx))
 	ref := repo.Digest(digest.String())
-	if err := remote.WriteIndex(ref, idx, opts...); err != nil {
+	if err := r.writeIndex(ref, idx, opts); err != nil {
 		return v1.Hash{}, Classify(fmt.Errorf("push: %w", err), ref.String())
 	}
 	if tag != "" {
@@ -56,4 +56,26 @@ func (r *Registry) PushIndex(ctx context.Context, repo name.Repository, images [
 		}
 	}
 	return digest, nil
+}
+
+// writeIndex pushes idx, its bytes shown as a phase.
+func (r *Registry) writeIndex(ref name.Reference, idx v1.ImageIndex, opts []remote.Option) error {
+	ph := r.opts.Phases.Start("Pushing "+ref.Context().String(), 0, 0)
+	if ph == nil {
+		return remote.WriteIndex(ref, idx, opts...)
+	}
+	updates := make(chan v1.Update, 16)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for u := range updates {
+			ph.Set(u.Complete, u.Total)
+		}
+	}()
+	err := remote.WriteIndex(ref, idx, append(opts, remote.WithProgress(updates))...)
+	<-done
+	if err == nil {
+		ph.End()
+	}
+	return err
 }

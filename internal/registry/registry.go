@@ -20,6 +20,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/singleflight"
+
+	"github.com/mlenv/mlenv/internal/progress"
 )
 
 // Options configure registry access.
@@ -38,6 +40,8 @@ type Options struct {
 	// OnRetry, when set, is told before each retry: which host, why, how
 	// long mlenv waits, and which attempt of how many comes next.
 	OnRetry func(host string, reason error, wait time.Duration, attempt, attempts int)
+	// Phases shows pushes as they go (nil: nothing).
+	Phases *progress.Printer
 	// UserAgent is sent with every request.
 	UserAgent string
 	// PageSize is how many tags to ask for a page; 0 means 1000.

@@ -116,7 +116,7 @@ func writeWheels(ctx context.Context, reg *registry.Registry, auth *indexauth.Au
 	client := reg.HTTPClient()
 	client.Transport = auth.Transport(client.Transport)
 	for _, p := range l.Packages {
-		if _, err := envimage.Fetch(ctx, client, p, dir); err != nil {
+		if _, err := envimage.Fetch(ctx, client, p, dir, nil); err != nil {
 			return err
 		}
 	}
