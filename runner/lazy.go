@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mlenv/mlenv/internal/progress"
 	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/internal/indexauth"
+	"github.com/mlenv/mlenv/internal/progress"
 	"github.com/mlenv/mlenv/internal/task"
 	"github.com/mlenv/mlenv/lock"
 )
