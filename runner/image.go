@@ -14,6 +14,8 @@ import (
 	"github.com/moby/moby/client/pkg/jsonmessage"
 	"github.com/moby/term"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/mlenv/mlenv/internal/progress"
 )
 
 // ImageRef names one platform's image of a lock: the repository, the
@@ -33,21 +35,26 @@ func (r ImageRef) String() string { return r.Repository + "@" + r.Digest }
 // create containers from. An image the engine knows by repository@digest,
 // or by its config digest (loaded from an archive: `mlenv run --from`), is
 // used as it is; otherwise it is pulled by digest (never by tag), with
-// docker's progress display on a terminal and nothing on other writers,
-// and checked to be the locked one.
-func (e *Engine) EnsureImage(ctx context.Context, ref ImageRef, progress io.Writer) (string, error) {
+// docker's progress display on out (a terminal), else one line when it is
+// done (Engine.Phases), and checked to be the locked one.
+func (e *Engine) EnsureImage(ctx context.Context, ref ImageRef, out io.Writer) (string, error) {
 	if name, err := e.localImage(ctx, ref); err == nil {
 		return name, nil
 	}
 	if e.Offline {
 		return "", fmt.Errorf("image %s (%s) is not in the engine, and this run is offline: load it with `mlenv run --from DIR`", ref, ref.Platform)
 	}
-	if err := e.pull(ctx, ref, progress); err != nil {
+	var ph *progress.Phase
+	if out == nil { // a terminal shows the engine's own display
+		ph = e.Phases.Start("Pulling "+ref.String(), 0, 0)
+	}
+	if err := e.pull(ctx, ref, out); err != nil {
 		if answered(err) {
 			return "", err // the engine reported the registry's failure
 		}
 		return "", lost("the pull of "+ref.String(), err)
 	}
+	ph.End()
 	return e.localImage(ctx, ref)
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/mlenv/mlenv/internal/enginetest"
 	"github.com/mlenv/mlenv/internal/pypitest"
+	"github.com/mlenv/mlenv/runner"
 )
 
 const testToken = "s3cret-index-token"
@@ -76,7 +77,7 @@ func TestPrivateIndexFromEnvironment(t *testing.T) {
 	if idx.Downloads()["beta-1.0-py3-none-any.whl"] == 0 {
 		t.Fatal("nothing was downloaded from the private index")
 	}
-	envImage := strings.TrimSpace(enginetest.Docker(t, nil, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "label=dev.mlenv.env"))
+	envImage := strings.TrimSpace(enginetest.Docker(t, nil, "images", "--format", "{{.Repository}}:{{.Tag}}", "--filter", "label=dev.mlenv.env", "--filter", "reference="+runner.EnvImagePrefix))
 	for what, text := range map[string]string{
 		"the lock":      readFile(t, filepath.Join(dir, "mlenv.lock")),
 		"the output":    strings.Join(outputs, "\n"),

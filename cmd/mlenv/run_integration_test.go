@@ -280,7 +280,10 @@ func TestPipCacheInEveryRun(t *testing.T) {
 	idx := pypitest.New(t, testWheels...)
 	dir := lockedRunProject(t, idx, "[run]\nnetwork = \"host\"\npip-cache = \"mlenv-test-adhoc-pip-cache\"\n")
 	t.Cleanup(func() { exec.Command("docker", "volume", "rm", "-f", "mlenv-test-adhoc-pip-cache").Run() })
-	install := []string{"run", "--", "python3", "-m", "pip", "install", "--no-deps", "--index-url", idx.URL, "delta==1.0"}
+	// pip caches what an https index serves, and a plain-http one's only
+	// when it is trusted.
+	host := strings.Split(strings.TrimPrefix(idx.URL, "http://"), "/")[0]
+	install := []string{"run", "--", "python3", "-m", "pip", "install", "--no-deps", "--index-url", idx.URL, "--trusted-host", host, "delta==1.0"}
 	if r := mlenv(t, dir, install...); r.code != 0 {
 		t.Fatalf("pip install in a run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
