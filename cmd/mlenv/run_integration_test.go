@@ -626,3 +626,39 @@ func TestCachePruneScope(t *testing.T) {
 		t.Errorf("prune --all with b's image in use: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// TestPhasesOnATerminal: on a terminal a build shows each phase as one
+// line redrawn in place, ending with what it did and how long it took.
+func TestPhasesOnATerminal(t *testing.T) {
+	if _, err := exec.LookPath("tmux"); err != nil {
+		enginetest.Missing(t, "tmux, for the TTY test")
+	}
+	dir := lockedRunProject(t, pypitest.New(t, testWheels...), "[run]\ngpus = \"none\"\n")
+	session := fmt.Sprintf("mlenv-phases-%d", os.Getpid())
+	line := fmt.Sprintf("sleep 1; %s --file %s run --rebuild -- true; echo mlenv-exited $?; sleep 30", mlenvBinary(t), filepath.Join(dir, "mlenv.toml"))
+	if out, err := exec.Command("tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "30", line).CombinedOutput(); err != nil {
+		t.Fatalf("tmux: %v %s", err, out)
+	}
+	defer exec.Command("tmux", "kill-session", "-t", session).Run()
+	raw := filepath.Join(t.TempDir(), "raw")
+	if out, err := exec.Command("tmux", "pipe-pane", "-t", session, "cat > "+shellWord(raw)).CombinedOutput(); err != nil {
+		t.Fatalf("tmux pipe-pane: %v %s", err, out)
+	}
+	var screen string
+	for end := time.Now().Add(60 * time.Second); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
+		b, _ := exec.Command("tmux", "capture-pane", "-p", "-t", session).Output()
+		if screen = string(b); strings.Contains(screen, "mlenv-exited") {
+			break
+		}
+	}
+	for _, re := range []string{`(?m)^Unpacking 2 locked files \(downloading what is missing\): 2/2(, \S+)? in \S+s\s*$`,
+		`(?m)^Writing the environment layer: \S+ of \S+ in \S+s\s*$`, `(?m)^Loading mlenv-env:\S+ into the engine: \S+ in \S+s\s*$`, `mlenv-exited 0`} {
+		if !regexp.MustCompile(re).MatchString(screen) {
+			t.Errorf("the terminal does not show %s:\n%s", re, screen)
+		}
+	}
+	// The phase was drawn over itself as it went, not printed line by line.
+	if b, _ := os.ReadFile(raw); !bytes.Contains(b, []byte("\r\x1b[KWriting the environment layer")) {
+		t.Errorf("the layer's phase was not redrawn in place:\n%q", b)
+	}
+}
