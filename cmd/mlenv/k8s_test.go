@@ -23,10 +23,18 @@ type kube struct {
 	namespace string
 }
 
+// testCluster is the API server .ci/k8s/up starts.
+const testCluster = "https://127.0.0.1:6443"
+
 func kubernetes(t *testing.T) *kube {
 	t.Helper()
 	if _, err := exec.LookPath("kubectl"); err != nil {
 		enginetest.Missing(t, "kubectl and a Kubernetes node")
+	}
+	// Only the test cluster: never a cluster a developer's kubeconfig
+	// names (the tests make namespaces and hostPath volumes).
+	if server, err := exec.Command("kubectl", "config", "view", "--minify", "-o", "jsonpath={.clusters[0].cluster.server}").Output(); err != nil || string(server) != testCluster {
+		enginetest.Missing(t, fmt.Sprintf("the test cluster at %s (.ci/k8s/up; kubectl's context names %q)", testCluster, server))
 	}
 	if out, err := exec.Command("kubectl", "get", "nodes", "--no-headers").CombinedOutput(); err != nil || !bytes.Contains(out, []byte(" Ready")) {
 		enginetest.Missing(t, fmt.Sprintf("a Ready Kubernetes node (kubectl get nodes: %v %s)", err, out))
