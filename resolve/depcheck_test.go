@@ -12,7 +12,7 @@ import (
 // registry client returns.
 func TestDependencies(t *testing.T) {
 	depcheck.AssertImports(t, "github.com/google/go-containerregistry/pkg/name", "github.com/google/go-containerregistry/pkg/v1", "github.com/google/go-containerregistry/pkg/v1/remote", "golang.org/x/sync/errgroup",
-		"internal/envimage", "internal/envrecord", "internal/indexauth", "internal/progress", "internal/registry", "internal/task", "internal/version",
+		"internal/envimage", "internal/envrecord", "internal/indexauth", "internal/progress", "internal/redact", "internal/registry", "internal/task", "internal/version",
 		"lock", "resolve/family", "resolve/pip", "schema")
 	depcheck.AssertNoDependency(t, "github.com/moby/moby/client", "runner")
 }

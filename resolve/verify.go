@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -99,6 +100,7 @@ func Verify(ctx context.Context, p *lock.Project, o VerifyOptions) (*VerifyRepor
 		if err := verifyRegistry(ctx, o, l, rep); err != nil {
 			return nil, err
 		}
+		verifyFiles(ctx, o.filesClient(), l, rep)
 		if o.Deep != nil {
 			err := o.Deep(ctx, l)
 			rep.add("environment matches the lock", statusOf(err == nil, "fail"), errText(err))
@@ -117,6 +119,21 @@ func Verify(ctx context.Context, p *lock.Project, o VerifyOptions) (*VerifyRepor
 		return rep, ErrVerifyFailed
 	}
 	return rep, nil
+}
+
+// filesClient is the HTTP client for the indexes, with their credentials.
+func (o VerifyOptions) filesClient() *http.Client {
+	var base *http.Client
+	if o.Registry != nil {
+		base = o.Registry.HTTPClient()
+	}
+	if o.Build != nil {
+		return o.Build.Auth.Client(base)
+	}
+	if base == nil {
+		return http.DefaultClient
+	}
+	return base
 }
 
 func (r *VerifyReport) add(name, status, detail string) { r.addCode(name, status, "", detail) }

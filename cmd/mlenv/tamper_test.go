@@ -147,3 +147,26 @@ func TestPoisonedDownloadCache(t *testing.T) {
 		t.Errorf("the run did not say it removed a bad cached copy: %s", r.stderr)
 	}
 }
+
+// TestVerifySeesLockedFilesUpstream: verify checks each locked file on its
+// index: a yanked one warns with the index's reason, a removed one fails
+// as file-gone (exit 1), in human and --json output alike.
+func TestVerifySeesLockedFilesUpstream(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	dir := lockedRunProject(t, idx, "")
+	if r := mlenv(t, dir, "verify"); r.code != 0 || !strings.Contains(r.stdout+r.stderr, "ok   locked files: 2 of 2 on their indexes") {
+		t.Fatalf("verify with every file upstream: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	idx.Yank("alpha-1.0-py3-none-any.whl", "wrong metadata")
+	if r := mlenv(t, dir, "verify"); r.code != 0 || !strings.Contains(r.stdout+r.stderr, "warn file alpha-1.0-py3-none-any.whl: yanked on its index (wrong metadata)") {
+		t.Errorf("verify with a yanked file: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	idx.Remove("beta-1.0-py3-none-any.whl")
+	r := mlenv(t, dir, "verify")
+	if out := r.stdout + r.stderr; r.code != 1 || !strings.Contains(out, "fail file beta-1.0-py3-none-any.whl:") || !strings.Contains(out, "[file-gone]") {
+		t.Errorf("verify with a removed file: exit %d\n%s", r.code, out)
+	}
+	if j := mlenv(t, dir, "verify", "--json"); j.code != 1 || !strings.Contains(j.stdout, `"code": "file-gone"`) && !strings.Contains(j.stdout, `"code":"file-gone"`) {
+		t.Errorf("verify --json with a removed file: exit %d\n%s", j.code, j.stdout)
+	}
+}

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -100,38 +99,20 @@ func hashMatches(path string, hashes []string) (bool, error) {
 	return slices.Contains(hashes, fmt.Sprintf("sha256:%x", h.Sum(nil))), nil
 }
 
-var linkRe = regexp.MustCompile(`href="([^"]+)"`)
-
 // findFile looks up a locked package's file on its index's simple page
 // (locks written with pip older than 22.2 have no URL): the link whose
 // hash fragment is a locked hash.
 func findFile(ctx context.Context, client *http.Client, p lock.Package) (string, error) {
-	page := strings.TrimSuffix(p.Index, "/") + "/" + lock.NormalizeName(p.Name) + "/"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, page, nil)
+	files, err := ListFiles(ctx, client, p.Index, p.Name)
 	if err != nil {
 		return "", err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", redact.URL(page), err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
-	if err != nil {
-		return "", err
-	}
-	base, _ := url.Parse(page)
-	for _, m := range linkRe.FindAllStringSubmatch(string(body), -1) {
-		href, err := url.Parse(strings.ReplaceAll(m[1], "&amp;", "&"))
-		if err != nil {
-			continue
-		}
-		if frag := href.Fragment; strings.HasPrefix(frag, "sha256=") && slices.Contains(p.Hashes, "sha256:"+strings.TrimPrefix(frag, "sha256=")) {
-			href.Fragment = ""
-			return base.ResolveReference(href).String(), nil
+	for _, f := range files {
+		if f.SHA256 != "" && slices.Contains(p.Hashes, f.SHA256) {
+			return f.URL, nil
 		}
 	}
-	return "", fmt.Errorf("%s %s: no file with a locked hash on %s", p.Name, p.Version, redact.URL(page))
+	return "", fmt.Errorf("%s %s: no file with a locked hash on %s", p.Name, p.Version, redact.URL(strings.TrimSuffix(p.Index, "/")+"/"+lock.NormalizeName(p.Name)+"/"))
 }
 
 // inDir finds p's locked file in dir (a wheelhouse) by its hash.

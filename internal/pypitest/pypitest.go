@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"html"
 	"maps"
 	"net"
 	"net/http"
@@ -120,6 +121,7 @@ type Index struct {
 	files map[string][]byte   // filename → content
 	byPkg map[string][]string // normalized name → filenames
 	hits  map[string]int      // filename → downloads
+	yanks map[string]string   // filename → why it was yanked (PEP 592)
 
 	refused int // requests without the right credentials
 }
@@ -131,7 +133,7 @@ func normalize(n string) string { return strings.ToLower(separators.ReplaceAllSt
 // New serves the given wheels on all interfaces' loopback (127.0.0.1).
 func New(t testing.TB, wheels ...Wheel) *Index {
 	t.Helper()
-	idx := &Index{files: map[string][]byte{}, byPkg: map[string][]string{}, hits: map[string]int{}}
+	idx := &Index{files: map[string][]byte{}, byPkg: map[string][]string{}, hits: map[string]int{}, yanks: map[string]string{}}
 	for _, w := range wheels {
 		idx.Add(w.Filename(), w.Build())
 	}
@@ -161,6 +163,24 @@ func (x *Index) Add(filename string, content []byte) {
 		sort.Strings(x.byPkg[name])
 	}
 	x.files[filename] = content
+}
+
+// Remove stops serving a file: its link and the file are gone (as when a
+// maintainer deletes a release).
+func (x *Index) Remove(filename string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	name := normalize(strings.SplitN(filename, "-", 2)[0])
+	delete(x.files, filename)
+	x.byPkg[name] = slices.DeleteFunc(x.byPkg[name], func(f string) bool { return f == filename })
+}
+
+// Yank marks a file yanked with a reason (PEP 592): still served, its
+// link carries data-yanked.
+func (x *Index) Yank(filename, reason string) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.yanks[filename] = reason
 }
 
 // AddDebianWheels serves Debian's real wheels (pip, setuptools, wheel)
@@ -237,7 +257,11 @@ func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if !x.NoHashes {
 				frag = fmt.Sprintf("#sha256=%x", sha256.Sum256(x.files[f]))
 			}
-			fmt.Fprintf(w, "<a href=\"/files/%s%s\">%s</a><br/>\n", f, frag, f)
+			yanked := ""
+			if reason, ok := x.yanks[f]; ok {
+				yanked = fmt.Sprintf(" data-yanked=\"%s\"", html.EscapeString(reason))
+			}
+			fmt.Fprintf(w, "<a href=\"/files/%s%s\"%s>%s</a><br/>\n", f, frag, yanked, f)
 		}
 		fmt.Fprint(w, "</body></html>\n")
 	case strings.HasPrefix(r.URL.Path, "/files/"):
@@ -247,7 +271,9 @@ func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.NotFound(w, r)
 			return
 		}
-		x.hits[f]++
+		if r.Method == http.MethodGet {
+			x.hits[f]++
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
 		w.Header().Set("Cache-Control", "max-age=365000000, immutable, public") // as PyPI's files
 		w.Write(b)
