@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
 
 	"github.com/mlenv/mlenv/internal/userdir"
+	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
 	"github.com/mlenv/mlenv/runner"
 	"github.com/mlenv/mlenv/runner/archive"
@@ -91,16 +93,26 @@ code returned.`,
 }
 
 func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	g := o.globalOptions
+	g, archived := o.globalOptions, false
 	if o.from != "" {
 		if _, err := os.Stat(filepath.Join(o.from, archive.ImageDir)); err != nil {
 			return usageError{fmt.Errorf("--from %s: not an mlenv vendor archive (no %s/ in it): make one with `mlenv vendor DIR`", o.from, archive.ImageDir)}
 		}
-		g = fromArchive(g, o.from)
+		g, archived = fromArchive(g, o.from)
 	}
 	p, l, err := lockedProject(g, o.frozen)
 	if err != nil {
 		return err
+	}
+	projectDir := p.Spec.Dir
+	if archived { // the archive's own lock, and the current directory as the project, as docker run -v $(pwd)
+		if projectDir, err = os.Getwd(); err != nil {
+			return err
+		}
+	} else if o.from != "" {
+		if err := sameArchive(o.from, p.LockPath, l); err != nil {
+			return err
+		}
 	}
 	settings, err := runner.Overrides{GPUs: o.gpus, Workdir: o.workdir, Mounts: o.mounts, Env: o.env, IPC: o.ipc, ShmSize: o.shmSize,
 		Network: o.network, User: o.user, PipCache: o.pipCache, EnvCache: o.envCache, Ports: o.publish}.Apply(l.Run, os.LookupEnv)
@@ -111,7 +123,7 @@ func runRun(ctx context.Context, o runOptions, args []string, stdin io.Reader, s
 	if len(argv) == 0 {
 		argv = settings.Command
 	}
-	spec := runner.RunSpec{ProjectDir: p.Spec.Dir, Subdir: runner.SubdirOf(p.Spec.Dir), Settings: settings, Argv: argv,
+	spec := runner.RunSpec{ProjectDir: projectDir, Subdir: runner.SubdirOf(projectDir), Settings: settings, Argv: argv,
 		TTY: isTerminalReader(stdin) && isTerminal(stdout), Stdin: o.interactive || isTerminalReader(stdin),
 		AllowOutside: o.allowOutside || p.Spec.Project.AllowOutsidePaths, FlagMounts: o.mounts, Name: o.name, Detach: o.detach}
 	if o.name != "" && !containerNameRe.MatchString(o.name) {
@@ -188,13 +200,36 @@ func isTerminalReader(r io.Reader) bool {
 }
 
 // fromArchive is g for `run --from DIR`: the project's mlenv.toml where
-// there is one (found upward, or --file), else the archive's own, so that
-// an archive reruns from any directory.
-func fromArchive(g *globalOptions, dir string) *globalOptions {
+// there is one (found upward, or --file), else the archive's own (archived),
+// so that an archive reruns from any directory.
+func fromArchive(g *globalOptions, dir string) (*globalOptions, bool) {
 	if _, err := specPath(g); err == nil {
-		return g
+		return g, false
 	}
 	archived := *g
 	archived.file = filepath.Join(dir, schema.FileName)
-	return &archived
+	return &archived, true
+}
+
+// sameArchive refuses an archive of another lock than the project's: it
+// would run this project's command in another environment.
+func sameArchive(dir, lockPath string, l *lock.Lock) error {
+	theirs, err := lock.Require(filepath.Join(dir, lock.FileName))
+	if err != nil {
+		return usageError{fmt.Errorf("--from %s: %w", dir, err)}
+	}
+	if theirs.Integrity == l.Integrity {
+		return nil
+	}
+	return usageError{fmt.Errorf("--from %s is the archive of another lock: its %s locks %s (inputs: image %s, pip %s, run %s), and %s locks %s (inputs: image %s, pip %s, run %s): vendor this lock (`mlenv vendor DIR`), or run from the archive's project",
+		dir, lock.FileName, theirs.PinnedReference(), short(theirs.Inputs.Image), short(theirs.Inputs.Pip), short(theirs.Inputs.Run),
+		lockPath, l.PinnedReference(), short(l.Inputs.Image), short(l.Inputs.Pip), short(l.Inputs.Run))}
+}
+
+// short is a hash as far as a person compares it.
+func short(h string) string {
+	if _, hex, ok := strings.Cut(h, ":"); ok && len(hex) > 12 {
+		return hex[:12]
+	}
+	return h
 }

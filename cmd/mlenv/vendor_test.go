@@ -44,6 +44,10 @@ func TestVendorRunsOffline(t *testing.T) {
 		t.Error("the archived lock differs from the project's or names the archive")
 	}
 
+	other := pipProject(t, ref, "[run]\ncommand = [\"true\"]\n")
+	if r := mlenv(t, other, "lock"); r.code != 0 {
+		t.Fatalf("lock another project: %s", r.stderr)
+	}
 	l := readLock(t, dir)
 	stopRegistry()
 	idx.Close()
@@ -72,14 +76,42 @@ func TestVendorRunsOffline(t *testing.T) {
 	if id := enginetest.Docker(t, nil, "image", "inspect", "-f", "{{.Id}}", l.Image.Platforms[0].EnvConfig); id != l.Image.Platforms[0].EnvConfig {
 		t.Errorf("the archived environment is not in the engine: %s", id)
 	}
-	// The archive alone: from an empty directory, nothing else there.
-	empty := t.TempDir()
-	cmd := exec.Command(mlenvBinary(t), "run", "--from", archive, "--rebuild")
-	cmd.Dir = empty
+	// The archive alone: from a directory without mlenv.toml, that
+	// directory is the project (its files, what the command writes), and
+	// the archive is not touched.
+	work := t.TempDir()
+	writeFile(t, filepath.Join(work, "train.py"), "import alpha, os; open('out.txt', 'w').write('x'); print('trained in', os.getcwd(), 'with alpha', alpha.__version__)\n")
+	before := listTree(t, archive)
+	cmd := exec.Command(mlenvBinary(t), "run", "--from", archive, "--rebuild", "--", "python3", "train.py")
+	cmd.Dir = work
 	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "offline 1.0") {
-		t.Errorf("run --from in an empty directory: %v\n%s", err, out)
+	if err != nil || !strings.Contains(string(out), "trained in /src with alpha 1.0") {
+		t.Errorf("run --from in a directory without mlenv.toml: %v\n%s", err, out)
 	}
+	if _, err := os.Stat(filepath.Join(work, "out.txt")); err != nil {
+		t.Errorf("what the command wrote is not in the current directory: %v", err)
+	}
+	if after := listTree(t, archive); after != before {
+		t.Errorf("the run changed the archive:\n%s\nwas\n%s", after, before)
+	}
+	// An archive of another lock is refused, naming both.
+	r = mlenv(t, other, "run", "--from", archive)
+	if r.code != 2 || !strings.Contains(r.stderr, "is the archive of another lock") || strings.Count(r.stderr, "inputs: image") != 2 {
+		t.Errorf("run --from another lock's archive: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// listTree lists a directory's files and sizes, to see it unchanged.
+func listTree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil {
+			fmt.Fprintf(&b, "%s %d %v\n", strings.TrimPrefix(p, dir), fi.Size(), fi.ModTime().UnixNano())
+		}
+		return nil
+	})
+	return b.String()
 }
 
 func TestVerifyDeep(t *testing.T) {
