@@ -37,8 +37,14 @@ func TestProjectImage(t *testing.T) {
 	dir := pipProject(t, pythonRef(t), "[pip]\npackages = [\"beta\"]\nindex-url = \""+idx.URL+"\"\n[run]\nenv-cache = \""+cache+"\"\ncommand = [\"python3\", \"train.py\"]\n")
 	writeFile(t, filepath.Join(dir, "train.py"), "import beta, os\nprint('trained from', os.getcwd(), 'with beta', beta.__version__, sorted(os.listdir('.')))\n")
 	writeFile(t, filepath.Join(dir, ".gitignore"), "ignored.txt\n")
-	if r := mlenv(t, dir, "lock"); r.code != 0 {
+	r := mlenv(t, dir, "lock")
+	if r.code != 0 {
 		t.Fatalf("lock: %s", r.stderr)
+	}
+	// lock downloads the files to compute the environment's digests: not
+	// in silence
+	if !regexp.MustCompile(`(?m)^Digesting the environment layer: \S+ of \S+ in \S+s$`).MatchString(r.stderr) {
+		t.Errorf("lock's log has no line for computing the environment:\n%s", r.stderr)
 	}
 	gitIn(t, dir, "init", "-q")
 	gitIn(t, dir, "add", ".")
