@@ -190,7 +190,8 @@ func TestSdistFallsBackToPip(t *testing.T) {
 	idx, sigma := sdistIndex(t)
 	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\", \"sigma\"]\nindex-url = %q\n[run]\ngpus = \"none\"\n", idx.URL))
 	r := mlenv(t, dir, "lock")
-	if r.code != 0 || !strings.Contains(r.stderr, sigma.Filename()+" is not a wheel: pip installs the environment in a container") {
+	if r.code != 0 || !strings.Contains(r.stderr, sigma.Filename()+" is not a wheel: pip installs the environment in a container") ||
+		!strings.Contains(r.stderr, "Built from source (no wheel): "+sigma.Filename()+":") {
 		t.Fatalf("lock: exit %d\n%s", r.code, r.stderr)
 	}
 	l := readLock(t, dir)

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve"
 )
@@ -82,6 +84,9 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 		say(o.globalOptions, stderr, "%s is up to date\n", p.LockPath)
 	} else {
 		say(o.globalOptions, stderr, "Locked %s\n\t%s\n", rep.Lock.PinnedReference(), rep.Lock.Versions.Describe())
+		if src := envimage.NonWheels(rep.Lock.Packages); len(src) > 0 {
+			say(o.globalOptions, stderr, "Built from source (no wheel): %s: pip builds them in a container of the image, and fetches their build requirements ([build-system] requires) from the index as it builds\n", strings.Join(src, ", "))
+		}
 		if prev != nil {
 			if d := lock.Compare(prev, rep.Lock); !d.Empty() {
 				say(o.globalOptions, stderr, "%s", d.Format())
