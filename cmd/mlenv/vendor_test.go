@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -120,5 +121,45 @@ func TestVerifyDeep(t *testing.T) {
 	r := mlenv(t, dir, "verify", "--deep", "--json")
 	if r.code != 0 || !strings.Contains(r.stdout, `"name": "environment matches the lock"`) || !strings.Contains(r.stdout, `"ok": true`) {
 		t.Errorf("verify --deep: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestVendorFromTheEngine: after upstream deleted the locked manifest,
+// verify says digest-gone and vendor saves the engine's copy (its config
+// checked, and says so); the archive then runs with the registry, the
+// index and the engine's copies gone.
+func TestVendorFromTheEngine(t *testing.T) {
+	enginetest.Engine(t)
+	host, stopRegistry := enginetest.PrivateRegistry(t)
+	local := enginetest.Derive(t, enginetest.PythonImage(t), "mlenv-test/gone:1", []string{fmt.Sprintf("LABEL dev.mlenv.test=%d", time.Now().UnixNano())}, "true")
+	ref := enginetest.Push(t, local, host+"/mlenv-test/gone:1")
+	idx := pypitest.New(t, testWheels...)
+	dir := pipProject(t, ref, "[pip]\npackages = [\"beta\"]\nindex-url = \""+idx.URL+"\"\n[run]\ngpus = \"none\"\ncommand = [\"python3\", \"-c\", \"import beta; print('restored', beta.__version__)\"]\n")
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := mlenv(t, dir, "run"); r.code != 0 {
+		t.Fatalf("run: %s", r.stderr)
+	}
+	l := readLock(t, dir)
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+host+"/v2/mlenv-test/gone/manifests/"+l.Image.Platforms[0].Digest, nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete the manifest upstream: %v %v", err, resp)
+	}
+	if r := mlenv(t, dir, "verify"); r.code != 1 || !strings.Contains(r.stdout+r.stderr, "[digest-gone]") {
+		t.Fatalf("verify after the manifest was deleted: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	archive := filepath.Join(t.TempDir(), "archive")
+	r := mlenv(t, dir, "vendor", archive)
+	if r.code != 0 || !strings.Contains(r.stderr, "the registry no longer has "+host+"/mlenv-test/gone@"+l.Image.Platforms[0].Digest+"; saved the engine's copy (config "+l.Image.Platforms[0].Config+", checked)") {
+		t.Fatalf("vendor with the manifest gone upstream: exit %d\n%s", r.code, r.stderr)
+	}
+	stopRegistry()
+	idx.Close()
+	for _, id := range []string{l.Image.Platforms[0].EnvConfig, l.Image.Platforms[0].Config} {
+		exec.Command("docker", "rmi", "-f", id).Run()
+	}
+	if r := mlenv(t, dir, "run", "--from", archive); r.code != 0 || strings.TrimSpace(r.stdout) != "restored 1.0" {
+		t.Errorf("run --from the archive: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

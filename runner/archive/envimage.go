@@ -18,6 +18,15 @@ import (
 // base images have none.
 const AnnotationKind = "dev.mlenv.kind"
 
+// An image the registry no longer had was saved from the engine: its
+// config is the locked one, its layers the engine's, so its manifest is
+// not the locked digest. The layout says so, and names its config, by
+// which it is found.
+const (
+	AnnotationSource = "dev.mlenv.source" // "engine"
+	AnnotationConfig = "dev.mlenv.config" // its config digest
+)
+
 // writeEnvs builds every locked platform's environment image from the
 // archive's own base image and wheels, checks it against the lock, and
 // adds it to the layout, so that `run --from` installs nothing. A lock
@@ -32,7 +41,7 @@ func writeEnvs(ctx context.Context, l *lock.Lock, dir string) error {
 		if len(l.PackagesFor(pl.Platform)) == 0 {
 			continue
 		}
-		base, err := layoutImage(p, pl.Digest)
+		base, fromEngine, err := findImage(p, pl.Digest, pl.Config)
 		if err != nil {
 			return err
 		}
@@ -40,16 +49,24 @@ func writeEnvs(ctx context.Context, l *lock.Lock, dir string) error {
 		if err != nil {
 			return fmt.Errorf("build the %s environment for the archive: %w", pl.Platform, err)
 		}
-		if pl.EnvDigest != "" && b.Digest.String() != pl.EnvDigest {
+		// On the engine's copy of the base, only the config can be the
+		// lock's: it names every layer by its uncompressed digest.
+		switch {
+		case fromEngine && b.Config.String() != pl.EnvConfig:
+			b.Close()
+			return fmt.Errorf("the %s environment built on the engine's copy of the base image has config %s, but mlenv.lock records %s", pl.Platform, b.Config, pl.EnvConfig)
+		case !fromEngine && pl.EnvDigest != "" && b.Digest.String() != pl.EnvDigest:
 			b.Close()
 			return fmt.Errorf("the %s environment built for the archive is %s, but mlenv.lock records %s: the build is not reproducible (run `mlenv verify --deep`)", pl.Platform, b.Digest, pl.EnvDigest)
 		}
+		annotations := map[string]string{AnnotationPlatform: pl.Platform, AnnotationKind: "env", AnnotationConfig: b.Config.String(),
+			"org.opencontainers.image.ref.name": lock.EnvRefName(b.Digest.String())}
+		if fromEngine {
+			annotations[AnnotationSource] = "engine"
+		}
 		plat, err := v1.ParsePlatform(pl.Platform)
 		if err == nil {
-			err = p.AppendImage(b.Image, layout.WithPlatform(*plat), layout.WithAnnotations(map[string]string{
-				AnnotationPlatform: pl.Platform, AnnotationKind: "env",
-				"org.opencontainers.image.ref.name": lock.EnvRefName(b.Digest.String()),
-			}))
+			err = p.AppendImage(b.Image, layout.WithPlatform(*plat), layout.WithAnnotations(annotations))
 		}
 		b.Close()
 		if err != nil {
@@ -60,21 +77,42 @@ func writeEnvs(ctx context.Context, l *lock.Lock, dir string) error {
 }
 
 // archiveImage is the image with the given manifest digest in the vendor
-// archive in dir.
-func archiveImage(dir, digest string) (v1.Image, error) {
+// archive in dir, or, where it was saved from the engine, the one of that
+// config.
+func archiveImage(dir, digest, config string) (v1.Image, error) {
 	p, err := layout.FromPath(filepath.Join(dir, ImageDir))
 	if err != nil {
 		return nil, fmt.Errorf("%s is not an mlenv vendor archive (no OCI layout in %s/): %w", dir, ImageDir, err)
 	}
-	return layoutImage(p, digest)
+	img, _, err := findImage(p, digest, config)
+	return img, err
 }
 
-func layoutImage(p layout.Path, digest string) (v1.Image, error) {
+// findImage is the layout's image of the manifest digest, else the one
+// saved from the engine with that config (fromEngine).
+func findImage(p layout.Path, digest, config string) (img v1.Image, fromEngine bool, err error) {
 	h, err := v1.NewHash(digest)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return p.Image(h)
+	if img, err := p.Image(h); err == nil {
+		return img, false, nil
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return nil, false, err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, false, err
+	}
+	for _, d := range m.Manifests {
+		if d.Annotations[AnnotationSource] == "engine" && config != "" && d.Annotations[AnnotationConfig] == config {
+			img, err := p.Image(d.Digest)
+			return img, true, err
+		}
+	}
+	return nil, false, fmt.Errorf("the archive has no image %s", digest)
 }
 
 // loadEnv loads the archive's environment image for platform, if it has
@@ -94,7 +132,7 @@ func loadEnv(ctx context.Context, e runner.Loader, dir string, l *lock.Lock, pla
 	} else if ok, err := store.Check(l, platform); !ok {
 		return err
 	}
-	img, err := archiveImage(dir, env.Locked.EnvDigest)
+	img, err := archiveImage(dir, env.Locked.EnvDigest, env.Locked.EnvConfig)
 	if err != nil {
 		return nil // an archive without it: the run builds from its wheels
 	}
@@ -107,5 +145,5 @@ func (a Archive) BaseImage(_ context.Context, l *lock.Lock, platform string) (v1
 	if !ok {
 		return nil, fmt.Errorf("the lock has no %s image", platform)
 	}
-	return archiveImage(string(a), pl.Digest)
+	return archiveImage(string(a), pl.Digest, pl.Config)
 }

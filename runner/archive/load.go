@@ -36,7 +36,7 @@ func loadImage(ctx context.Context, e runner.Loader, dir string, l *lock.Lock, p
 	if e.HasImage(ctx, pl.Config) {
 		return nil // already loaded
 	}
-	img, err := archiveImage(dir, pl.Digest)
+	img, err := archiveImage(dir, pl.Digest, pl.Config)
 	if err != nil {
 		return fmt.Errorf("the %s image %s: vendor it again with `mlenv vendor`: %w", platform, pl.Digest, err)
 	}

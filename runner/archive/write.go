@@ -6,6 +6,7 @@ package archive
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,19 +33,35 @@ const (
 	AnnotationPlatform = "dev.mlenv.platform"
 )
 
+// WriteOptions say where Write takes the archive's parts from.
+type WriteOptions struct {
+	Registry *registry.Registry
+	Auth     *indexauth.Auth // the indexes' credentials
+	// Engine, when set, gives a locked image the registry no longer has:
+	// the engine's copy, by its config digest (checked).
+	Engine ImageSaver
+	// Info, when set, is told where each image came from.
+	Info func(string)
+}
+
+// ImageSaver reads an image out of an engine by its ID (runner.Lazy).
+type ImageSaver interface {
+	SaveImage(ctx context.Context, id string) (v1.Image, func(), error)
+}
+
 // Write saves the locked image (every locked platform) and the locked
 // wheels into dir, with the project's mlenv.toml, mlenv.lock and
 // requirements file (at its path relative to mlenv.toml), so that the
 // archive alone reruns the environment, with no registry, no index and no
 // project: `mlenv run --from DIR` from any directory.
-func Write(ctx context.Context, reg *registry.Registry, auth *indexauth.Auth, p *lock.Project, l *lock.Lock, dir string) error {
+func Write(ctx context.Context, p *lock.Project, l *lock.Lock, dir string, o WriteOptions) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	if err := writeImage(ctx, reg, l, filepath.Join(dir, ImageDir)); err != nil {
+	if err := writeImage(ctx, o, l, filepath.Join(dir, ImageDir)); err != nil {
 		return err
 	}
-	if err := writeWheels(ctx, reg, auth, l, filepath.Join(dir, WheelsDir)); err != nil {
+	if err := writeWheels(ctx, o.Registry, o.Auth, l, filepath.Join(dir, WheelsDir)); err != nil {
 		return err
 	}
 	if len(envimage.NonWheels(l.Packages)) == 0 {
@@ -75,7 +92,7 @@ func Write(ctx context.Context, reg *registry.Registry, auth *indexauth.Auth, p 
 	return nil
 }
 
-func writeImage(ctx context.Context, reg *registry.Registry, l *lock.Lock, dir string) error {
+func writeImage(ctx context.Context, o WriteOptions, l *lock.Lock, dir string) error {
 	repo, err := name.NewRepository(l.Image.Repository)
 	if err != nil {
 		return err
@@ -85,27 +102,63 @@ func writeImage(ctx context.Context, reg *registry.Registry, l *lock.Lock, dir s
 		return fmt.Errorf("write %s: %w", dir, err)
 	}
 	for _, pl := range l.Image.Platforms {
-		desc, err := reg.Get(ctx, repo.Digest(pl.Digest))
+		ref := repo.Digest(pl.Digest)
+		annotations := map[string]string{"org.opencontainers.image.ref.name": l.Image.ByDigest(), AnnotationPlatform: pl.Platform}
+		img, done, err := lockedImage(ctx, o, ref, pl)
 		if err != nil {
 			return err
 		}
-		img, err := desc.Image()
-		if err != nil {
-			return fmt.Errorf("%s: %w", repo.Digest(pl.Digest), err)
+		if done != nil {
+			annotations[AnnotationSource], annotations[AnnotationConfig] = "engine", pl.Config
+			tell(o.Info, fmt.Sprintf("%s image: the registry no longer has %s; saved the engine's copy (config %s, checked)", pl.Platform, ref, pl.Config))
+		} else {
+			tell(o.Info, fmt.Sprintf("%s image: %s from the registry", pl.Platform, ref))
 		}
 		plat, err := v1.ParsePlatform(pl.Platform)
-		if err != nil {
-			return err
+		if err == nil {
+			err = p.AppendImage(img, layout.WithPlatform(*plat), layout.WithAnnotations(annotations))
 		}
-		err = p.AppendImage(img, layout.WithPlatform(*plat), layout.WithAnnotations(map[string]string{
-			"org.opencontainers.image.ref.name": l.Image.ByDigest(),
-			AnnotationPlatform:                  pl.Platform,
-		}))
+		if done != nil {
+			done()
+		}
 		if err != nil {
-			return fmt.Errorf("save %s (%s): %w", repo.Digest(pl.Digest), pl.Platform, registry.Classify(err, repo.Digest(pl.Digest).String()))
+			return fmt.Errorf("save %s (%s): %w", ref, pl.Platform, registry.Classify(err, ref.String()))
 		}
 	}
 	return nil
+}
+
+// lockedImage is the platform's locked image from the registry, or, where
+// the registry no longer has it, the engine's copy of its config (done
+// then removes what the engine gave).
+func lockedImage(ctx context.Context, o WriteOptions, ref name.Digest, pl lock.Platform) (v1.Image, func(), error) {
+	desc, err := o.Registry.Get(ctx, ref)
+	if err == nil {
+		img, err := desc.Image()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: %w", ref, err)
+		}
+		return img, nil, nil
+	}
+	var re *registry.Error
+	if o.Engine == nil || !errors.As(err, &re) || re.Kind != registry.KindNotFound {
+		return nil, nil, err
+	}
+	img, done, serr := o.Engine.SaveImage(ctx, pl.Config)
+	if serr != nil {
+		return nil, nil, fmt.Errorf("%w; nor could mlenv take it from the engine: %v (restore it from an earlier archive, or re-lock with `mlenv lock --upgrade`)", err, serr)
+	}
+	if cfg, err := img.ConfigName(); err != nil || cfg.String() != pl.Config {
+		done()
+		return nil, nil, fmt.Errorf("%w; the engine's image %s has config %v, not the locked one", err, pl.Config, cfg)
+	}
+	return img, done, nil
+}
+
+func tell(f func(string), s string) {
+	if f != nil {
+		f(s)
+	}
 }
 
 // writeWheels downloads every locked file and checks its hash.
