@@ -40,11 +40,14 @@ type Diff struct {
 	Changed  []PackageChange `json:"changed"`
 	Base     []Change        `json:"base"`
 	Run      []Change        `json:"run"`
+	// Build is the build requirements ([[build-package]]) that differ,
+	// one change per package (name, "version sha256:…").
+	Build []Change `json:"build"`
 }
 
 // Empty reports whether the locks pin the same environment.
 func (d *Diff) Empty() bool {
-	return len(d.Image)+len(d.Versions)+len(d.Added)+len(d.Removed)+len(d.Changed)+len(d.Base)+len(d.Run) == 0
+	return len(d.Image)+len(d.Versions)+len(d.Added)+len(d.Removed)+len(d.Changed)+len(d.Base)+len(d.Run)+len(d.Build) == 0
 }
 
 // Compare returns what changed from a to b.
@@ -69,6 +72,7 @@ func Compare(a, b *Lock) *Diff {
 	d.Added, d.Removed, d.Changed = packageChanges(a.Packages, b.Packages)
 	d.Base = distChanges(a.Base, b.Base)
 	d.Run = changes([][3]string{{"run", jsonString(a.Run), jsonString(b.Run)}})
+	d.Build = buildChanges(a.Build, b.Build)
 	d.nonNil()
 	return d
 }
@@ -76,7 +80,7 @@ func Compare(a, b *Lock) *Diff {
 // nonNil makes every list empty rather than nil, so that JSON says [] for
 // no change (tools iterate without a null check).
 func (d *Diff) nonNil() {
-	for _, l := range []*[]Change{&d.Image, &d.Versions, &d.Base, &d.Run} {
+	for _, l := range []*[]Change{&d.Image, &d.Versions, &d.Base, &d.Run, &d.Build} {
 		if *l == nil {
 			*l = []Change{}
 		}
@@ -197,6 +201,7 @@ func (d *Diff) Format() string {
 	}
 	section("image", d.Image)
 	section("versions", d.Versions)
+	section("build requirements", d.Build)
 	if len(d.Added)+len(d.Removed)+len(d.Changed) > 0 {
 		b.WriteString("packages:\n")
 		for _, p := range d.Added {
@@ -256,4 +261,26 @@ func unionKeys[V any](a, b map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// buildChanges are the build requirements that differ, by name: a version
+// or a file (its first hash).
+func buildChanges(a, b []Package) []Change {
+	pin := func(ps []Package) map[string]string {
+		m := map[string]string{}
+		for _, p := range ps {
+			key := p.Name + platformNote(strings.Join(p.Platforms, ","))
+			m[key] = p.Version
+			if len(p.Hashes) > 0 {
+				m[key] += " " + p.Hashes[0]
+			}
+		}
+		return m
+	}
+	pa, pb := pin(a), pin(b)
+	var fields [][3]string
+	for _, k := range unionKeys(pa, pb) {
+		fields = append(fields, [3]string{k, pa[k], pb[k]})
+	}
+	return changes(fields)
 }

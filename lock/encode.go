@@ -42,6 +42,11 @@ func canonical(l *Lock) *Lock {
 	slices.SortFunc(c.Base, func(a, b Dist) int { return strings.Compare(a.Name, b.Name) })
 	c.Packages = slices.Clone(l.Packages)
 	slices.SortFunc(c.Packages, comparePackages)
+	c.Build = slices.Clone(l.Build)
+	slices.SortFunc(c.Build, comparePackages)
+	if len(c.Build) == 0 {
+		c.Build = nil
+	}
 	if len(c.Base) == 0 {
 		c.Base = nil
 	}
@@ -122,7 +127,7 @@ func (l *Lock) check() error {
 			return fmt.Errorf("base %q version %q: not a valid name and version", d.Name, d.Version)
 		}
 	}
-	for _, p := range l.Packages {
+	for _, p := range append(slices.Clone(l.Packages), l.Build...) {
 		if err := p.check(); err != nil {
 			return err
 		}

@@ -9,14 +9,31 @@ import (
 
 // PackagesFor is the lock's packages for one platform: those for every
 // platform and those marked for this one.
-func (l *Lock) PackagesFor(platform string) []Package {
+func (l *Lock) PackagesFor(platform string) []Package { return forPlatform(l.Packages, platform) }
+
+// BuildFor is the build requirements locked for platform's files that
+// are not wheels.
+func (l *Lock) BuildFor(platform string) []Package { return forPlatform(l.Build, platform) }
+
+// forPlatform are the packages for platform: those for every platform and
+// those that name it.
+func forPlatform(pkgs []Package, platform string) []Package {
 	var out []Package
-	for _, p := range l.Packages {
+	for _, p := range pkgs {
 		if len(p.Platforms) == 0 || slices.Contains(p.Platforms, platform) {
 			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// Constraints is a pip constraints file pinning pkgs (name==version).
+func Constraints(pkgs []Package) string {
+	var b strings.Builder
+	for _, p := range pkgs {
+		b.WriteString(p.Name + "==" + p.Version + "\n")
+	}
+	return b.String()
 }
 
 // IndexFlag is pip's flag for the i-th index a lock names: the first is

@@ -16,6 +16,8 @@ type Integrity struct {
 	Base     string `toml:"base" json:"base"`
 	Packages string `toml:"packages" json:"packages"`
 	Run      string `toml:"run" json:"run"`
+	// Build digests [[build-package]]; a lock without any has none.
+	Build string `toml:"build,omitempty" json:"build,omitempty"`
 }
 
 // computeIntegrity digests l's parts; l must be in canonical order.
@@ -26,7 +28,15 @@ func computeIntegrity(l *Lock) Integrity {
 		Base:     schema.DigestJSON(l.Base),
 		Packages: schema.DigestJSON(l.Packages),
 		Run:      schema.DigestJSON(struct{ Run, Inputs any }{l.Run, l.Inputs}),
+		Build:    buildIntegrity(l.Build),
 	}
+}
+
+func buildIntegrity(build []Package) string {
+	if len(build) == 0 {
+		return ""
+	}
+	return schema.DigestJSON(build)
 }
 
 // checkIntegrity names the parts of l that differ from what mlenv wrote.
@@ -40,6 +50,7 @@ func checkIntegrity(l *Lock) error {
 		{"[[base]]", l.Integrity.Base, want.Base},
 		{"[[package]]", l.Integrity.Packages, want.Packages},
 		{"[run] (or [inputs])", l.Integrity.Run, want.Run},
+		{"[[build-package]]", l.Integrity.Build, want.Build},
 	} {
 		if part.got != part.want {
 			edited = append(edited, part.name)

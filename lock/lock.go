@@ -27,6 +27,10 @@ type Lock struct {
 	Versions  Versions  `toml:"versions" json:"versions"`
 	Base      []Dist    `toml:"base,omitempty" json:"base,omitempty"`
 	Packages  []Package `toml:"package,omitempty" json:"package,omitempty"`
+	// Build are the build requirements of the packages that are not
+	// wheels ([build-system] requires), locked like packages: pip builds
+	// those from exactly these pins. They are not in the environment.
+	Build []Package `toml:"build-package,omitempty" json:"build-package,omitempty"`
 	Run       Run       `toml:"run" json:"run"`
 	Inputs    Inputs    `toml:"inputs" json:"inputs"`
 	// Integrity is computed by Marshal and checked by Unmarshal.

@@ -138,3 +138,17 @@ func TestPinnedReference(t *testing.T) {
 		t.Errorf("by digest: %q", got)
 	}
 }
+
+// TestDiffSaysBuildRequirements: a build requirement that moved is a
+// change of the environment, shown by name.
+func TestDiffSaysBuildRequirements(t *testing.T) {
+	a := &lock.Lock{Build: []lock.Package{{Name: "setuptools", Version: "66.1.1", Hashes: []string{"sha256:aa"}}}}
+	b := &lock.Lock{Build: []lock.Package{{Name: "setuptools", Version: "69.0.0", Hashes: []string{"sha256:bb"}}, {Name: "wheel", Version: "0.42.0", Hashes: []string{"sha256:cc"}}}}
+	d := lock.Compare(a, b)
+	if d.Empty() || !strings.Contains(d.Format(), "build requirements:\n  setuptools: 66.1.1 sha256:aa → 69.0.0 sha256:bb\n  wheel: (none) → 0.42.0 sha256:cc\n") {
+		t.Errorf("the diff:\n%s", d.Format())
+	}
+	if !lock.Compare(a, a).Empty() {
+		t.Error("a lock differs from itself")
+	}
+}

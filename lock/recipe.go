@@ -36,6 +36,10 @@ const VenvPython = VenvPath + "/bin/python"
 // containers.
 const PipCacheDir = Dir + "/pip-cache"
 
+// BuildConstraintsPath is where pip's installer finds the locked build
+// requirements (PIP_CONSTRAINT).
+const BuildConstraintsPath = Dir + "/build-constraints.txt"
+
 // PipEnv is the environment pip runs with in mlenv's containers: the cache
 // on the volume, no prompts, no version check, no user site, no bytecode
 // written by the interpreter itself.

@@ -5,7 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"slices"
+	"strings"
 
+	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/internal/progress"
 	"github.com/mlenv/mlenv/internal/registry"
@@ -109,13 +113,64 @@ func Lock(ctx context.Context, spec *schema.Spec, h schema.Hashes, prev *lock.Lo
 	switch {
 	case !spec.HasPip():
 	case prev != nil && !o.Upgrade && len(o.UpgradePackages) == 0 && prev.Inputs.Pip == h.Pip && prev.Image.Digest == next.Image.Digest:
-		next.Versions, next.Base, next.Packages = prev.Versions, prev.Base, prev.Packages
+		next.Versions, next.Base, next.Packages, next.Build = prev.Versions, prev.Base, prev.Packages, prev.Build
 	default:
 		if err := pinPip(ctx, spec, prev, next, o); err != nil {
 			return nil, err
 		}
 	}
+	if len(next.Build) == 0 {
+		if err := pinBuild(ctx, spec, next, o); err != nil {
+			return nil, err
+		}
+	}
 	return next, pinEnv(ctx, prev, next, o)
+}
+
+// pinBuild locks the build requirements of the packages that are not
+// wheels ([build-system] requires, read from each sdist, checked against
+// its locked hash), resolved in the image as pip's isolated build
+// environment resolves them, the locked packages as constraints (so a
+// package in both has one version).
+func pinBuild(ctx context.Context, spec *schema.Spec, next *lock.Lock, o Options) error {
+	sdists := envimage.NonWheelPackages(next.Packages)
+	if len(sdists) == 0 {
+		return nil
+	}
+	var client *http.Client
+	if o.Registry != nil {
+		client = o.Registry.HTTPClient()
+	}
+	files := envimage.Files{Client: o.Auth.Client(client)}
+	var reqs []string
+	for _, p := range sdists {
+		file, err := files.Path(ctx, p)
+		if err != nil {
+			return err
+		}
+		r, err := envimage.BuildRequires(file)
+		if err != nil {
+			return err
+		}
+		for _, line := range r {
+			if !slices.Contains(reqs, line) {
+				reqs = append(reqs, line)
+			}
+		}
+	}
+	keep := map[string]string{}
+	for _, p := range next.Packages {
+		keep[p.Name] = p.Version
+	}
+	build := *spec
+	build.Pip.Packages, build.Pip.Requirements = reqs, ""
+	pr := &pip.Resolver{Exec: o.Exec, Progress: o.Progress, Auth: o.Auth}
+	res, err := pr.Resolve(ctx, pip.Input{Spec: &build, Image: next.Image, Keep: keep, Isolated: true})
+	if err != nil {
+		return fmt.Errorf("lock the build requirements of %s (%s): %w", strings.Join(envimage.NonWheels(sdists), ", "), strings.Join(reqs, ", "), err)
+	}
+	next.Build = res.Packages
+	return nil
 }
 
 func pinImage(ctx context.Context, spec *schema.Spec, h schema.Hashes, prev *lock.Lock, o Options) (*ImagePin, error) {

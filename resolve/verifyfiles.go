@@ -30,14 +30,15 @@ const fileJobs = 8
 // URL answers a HEAD; with the indexes' credentials. One check sums up
 // the files that hold; each that does not is a check of its own.
 func verifyFiles(ctx context.Context, client *http.Client, l *lock.Lock, rep *VerifyReport) {
-	if len(l.Packages) == 0 {
+	pkgs := append(slices.Clone(l.Packages), l.Build...) // what builds the sdists too
+	if len(pkgs) == 0 {
 		return
 	}
 	pages := &simplePages{client: client, pages: map[string]*simplePage{}}
-	problems := make([]*Check, len(l.Packages))
+	problems := make([]*Check, len(pkgs))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(fileJobs)
-	for i, p := range l.Packages {
+	for i, p := range pkgs {
 		g.Go(func() error {
 			problems[i] = verifyFile(ctx, client, pages, p)
 			return nil
@@ -51,8 +52,8 @@ func verifyFiles(ctx context.Context, client *http.Client, l *lock.Lock, rep *Ve
 			bad++
 		}
 	}
-	if held := len(l.Packages) - bad; held > 0 {
-		rep.add("locked files", "ok", fmt.Sprintf("%d of %d on their indexes", held, len(l.Packages)))
+	if held := len(pkgs) - bad; held > 0 {
+		rep.add("locked files", "ok", fmt.Sprintf("%d of %d on their indexes", held, len(pkgs)))
 		rep.Checks[len(rep.Checks)-1].informs = true
 	}
 }

@@ -358,8 +358,15 @@ func (e *Engine) pipInstall(ctx context.Context, env Env, o EnvOptions) (string,
 	if err != nil {
 		return "", err
 	}
+	pipEnv, files := lock.PipEnv, map[string][]byte{installPath: installScript}
+	if build := env.Lock.BuildFor(env.Base.Platform); len(build) > 0 {
+		// pip's isolated build environments install exactly the locked
+		// build requirements: PIP_CONSTRAINT reaches the pip they run.
+		pipEnv = append(slices.Clone(pipEnv), "PIP_CONSTRAINT="+lock.BuildConstraintsPath)
+		files[lock.BuildConstraintsPath] = []byte(lock.Constraints(build))
+	}
 	request, err := json.Marshal(map[string]any{
-		"env": lock.PipEnv, "venv_args": lock.VenvArgs, "venv_python": lock.VenvPython,
+		"env": pipEnv, "venv_args": lock.VenvArgs, "venv_python": lock.VenvPython,
 		"install_argv": lock.InstallArgv(lock.RequirementsPath), "extra_args": append(env.installArgs(), "--no-compile"),
 	})
 	if err != nil {
@@ -367,11 +374,12 @@ func (e *Engine) pipInstall(ctx context.Context, env Env, o EnvOptions) (string,
 	}
 	req := task.Request{
 		Repository: env.Base.Repository, Digest: env.Base.Digest, Platform: env.Base.Platform, Config: env.Base.Config,
-		Files:    map[string][]byte{installPath: installScript, lock.RequestPath: request},
+		Files:    files,
 		Volumes:  map[string]string{env.PipCache: lock.PipCacheDir},
 		Progress: o.Progress,
 		Binds:    map[string]string{},
 	}
+	files[lock.RequestPath] = request
 	if env.Wheelhouse != "" {
 		req.Binds[env.Wheelhouse] = lock.WheelsDir
 	}

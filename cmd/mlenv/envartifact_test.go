@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -191,7 +192,7 @@ func TestSdistFallsBackToPip(t *testing.T) {
 	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\", \"sigma\"]\nindex-url = %q\n[run]\ngpus = \"none\"\n", idx.URL))
 	r := mlenv(t, dir, "lock")
 	if r.code != 0 || !strings.Contains(r.stderr, sigma.Filename()+" is not a wheel: pip installs the environment in a container") ||
-		!strings.Contains(r.stderr, "Built from source (no wheel): "+sigma.Filename()+":") {
+		!strings.Contains(r.stderr, "Built from source (no wheel): "+sigma.Filename()+": pip builds them in a container of the image with their locked build requirements (setuptools ") {
 		t.Fatalf("lock: exit %d\n%s", r.code, r.stderr)
 	}
 	l := readLock(t, dir)
@@ -284,4 +285,59 @@ func sdistIndex(t *testing.T) (*pypitest.Index, pypitest.Sdist) {
 	sigma := pypitest.Sdist{Name: "sigma", Version: "1.0"}
 	idx.Add(sigma.Filename(), sigma.Build())
 	return idx, sigma
+}
+
+// TestSdistBuildRequirementsAreLocked: an sdist's [build-system] requires
+// are locked with hashes; a newer setuptools on the index changes nothing
+// (the rebuild installs the locked one and reproduces the locked digest);
+// the archive holds them, and restores the sdist lock with mlenv in a
+// network namespace of its own (no network) and the index gone.
+func TestSdistBuildRequirementsAreLocked(t *testing.T) {
+	idx := pypitest.New(t, testWheels...)
+	idx.AddDebianWheels(t)
+	tau := pypitest.Sdist{Name: "tau", Version: "1.0", BuildRequires: []string{"setuptools>=40", "wheel"}}
+	idx.Add(tau.Filename(), tau.Build())
+	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"tau\"]\nindex-url = %q\n[run]\ngpus = \"none\"\ncommand = [\"python3\", \"-c\", \"import tau; print('built', tau.__version__)\"]\n", idx.URL))
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatalf("lock: %s", r.stderr)
+	}
+	l := readLock(t, dir)
+	build := map[string]lock.Package{}
+	for _, p := range l.Build {
+		build[p.Name] = p
+	}
+	setuptools := build["setuptools"]
+	if setuptools.Version == "" || len(setuptools.Hashes) == 0 || build["wheel"].Version == "" || !strings.Contains(readFile(t, filepath.Join(dir, "mlenv.lock")), "[[build-package]]") {
+		t.Fatalf("the build requirements are not locked: %+v", l.Build)
+	}
+	// A newer setuptools that cannot build anything: a build that floats
+	// takes it and fails.
+	idx.Add("setuptools-99.0-py3-none-any.whl", pypitest.Wheel{Name: "setuptools", Version: "99.0"}.Build())
+	r := mlenv(t, dir, "run", "--rebuild")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "built 1.0" {
+		t.Fatalf("a rebuild with a newer setuptools on the index: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	env, _ := runner.EnvFor(l, l.Image.Platforms[0].Platform, l.Run.PipCache)
+	if id := enginetest.Docker(t, nil, "image", "inspect", "-f", "{{.Id}}", env.Image()); id != l.Image.Platforms[0].EnvConfig {
+		t.Errorf("the rebuild is %s, the lock says %s", id, l.Image.Platforms[0].EnvConfig)
+	}
+	archive := filepath.Join(t.TempDir(), "archive")
+	if r := mlenv(t, dir, "vendor", archive); r.code != 0 {
+		t.Fatalf("vendor: %s", r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(archive, "wheels", path.Base(setuptools.URL))); err != nil {
+		t.Errorf("the archive lacks the locked setuptools: %v", err)
+	}
+	idx.Close()
+	exec.Command("docker", "rmi", "-f", l.Image.Platforms[0].EnvConfig).Run()
+	ns := fmt.Sprintf("mlenv-offline-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		enginetest.Missing(t, fmt.Sprintf("network namespaces (ip netns add: %v %s)", err, out))
+	}
+	defer exec.Command("ip", "netns", "delete", ns).Run()
+	cmd := exec.Command("ip", "netns", "exec", ns, mlenvBinary(t), "--file", filepath.Join(dir, "mlenv.toml"), "run", "--from", archive, "--rebuild")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "built 1.0") {
+		t.Errorf("run --from with no network: %v\n%s", err, out)
+	}
 }

@@ -85,7 +85,11 @@ func runLock(ctx context.Context, o lockOptions, stdout, stderr io.Writer) error
 	} else {
 		say(o.globalOptions, stderr, "Locked %s\n\t%s\n", rep.Lock.PinnedReference(), rep.Lock.Versions.Describe())
 		if src := envimage.NonWheels(rep.Lock.Packages); len(src) > 0 {
-			say(o.globalOptions, stderr, "Built from source (no wheel): %s: pip builds them in a container of the image, and fetches their build requirements ([build-system] requires) from the index as it builds\n", strings.Join(src, ", "))
+			var build []string
+			for _, b := range rep.Lock.Build {
+				build = append(build, b.Name+" "+b.Version)
+			}
+			say(o.globalOptions, stderr, "Built from source (no wheel): %s: pip builds them in a container of the image with their locked build requirements (%s)\n", strings.Join(src, ", "), strings.Join(build, ", "))
 		}
 		if prev != nil {
 			if d := lock.Compare(prev, rep.Lock); !d.Empty() {

@@ -276,6 +276,17 @@ func notWheelsPhrase(files []string) string {
 	return strings.Join(files, ", ") + " are not wheels"
 }
 
+// NonWheelPackages are the locked packages whose files are not wheels.
+func NonWheelPackages(pkgs []lock.Package) []lock.Package {
+	var out []lock.Package
+	for _, p := range pkgs {
+		if len(NonWheels([]lock.Package{p})) > 0 {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // NonWheels names the locked files that are not wheels.
 func NonWheels(pkgs []lock.Package) []string {
 	var out []string

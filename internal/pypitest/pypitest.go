@@ -287,6 +287,9 @@ func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // index (AddDebianWheels).
 type Sdist struct {
 	Name, Version string
+	// BuildRequires, when set, is its pyproject.toml's [build-system]
+	// requires (setuptools.build_meta); without it, a setup.py project.
+	BuildRequires []string
 }
 
 // Filename is the sdist's file name.
@@ -298,9 +301,18 @@ func (s Sdist) Build() []byte {
 	mod := strings.ReplaceAll(strings.ToLower(s.Name), "-", "_")
 	files := []File{
 		{root + "PKG-INFO", fmt.Appendf(nil, "Metadata-Version: 2.1\nName: %s\nVersion: %s\n", s.Name, s.Version)},
+	}
+	if len(s.BuildRequires) > 0 {
+		quoted := make([]string, len(s.BuildRequires))
+		for i, r := range s.BuildRequires {
+			quoted[i] = fmt.Sprintf("%q", r)
+		}
+		files = append(files, File{root + "pyproject.toml", fmt.Appendf(nil, "[build-system]\nrequires = [%s]\nbuild-backend = \"setuptools.build_meta\"\n", strings.Join(quoted, ", "))})
+	}
+	files = append(files, []File{
 		{root + "setup.py", fmt.Appendf(nil, "from setuptools import setup\nsetup(name=%q, version=%q, py_modules=[%q])\n", s.Name, s.Version, mod)},
 		{root + mod + ".py", fmt.Appendf(nil, "__version__ = %q\n", s.Version)},
-	}
+	}...)
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
 	tw := tar.NewWriter(zw)

@@ -120,6 +120,9 @@ def resolve_report(pip, req, index_args, tmp, cross):
     if cross:
         # pip wants --target with platform options, even for a dry run
         args += ["--ignore-installed", "--target", os.path.join(tmp, "target")] + cross_download_args(cross)
+    elif req.get("isolated"):
+        # as pip's isolated build environment: nothing the image has counts
+        args += ["--ignore-installed", "--target", os.path.join(tmp, "target")]
     run_pip(pip, args + index_args)
     with open(report) as f:
         data = json.load(f)
@@ -242,17 +245,19 @@ def main():
         cross = req.get("cross")
         if cross and version_tuple(result["pip"]) < (22, 2):
             raise PipError("pip %s in this image cannot resolve for another platform (needs pip >= 22.2)" % result["pip"])
-        if cross or version_tuple(result["pip"]) >= (22, 2):
+        if req.get("isolated") and version_tuple(result["pip"]) < (22, 2):
+            raise PipError("pip %s in this image cannot lock build requirements (needs pip >= 22.2)" % result["pip"])
+        if cross or req.get("isolated") or version_tuple(result["pip"]) >= (22, 2):
             packages = resolve_report(pip, req, index_args, tmp, cross)
         else:
             requested = {normalize(m.group(0)) for m in
                          (re.match(r"[A-Za-z0-9._-]+", l) for l in req["requirement_lines"]) if m}
             packages = resolve_by_install(pip, req, index_args, tmp, req["venv"], requested)
-        if cross:  # drop what the image already has at that version
+        if cross and not req.get("isolated"):  # drop what the image already has at that version
             packages = [p for p in packages
                         if not (normalize(p["name"]) in dists and dists[normalize(p["name"])][0] == p["version"])]
         result["packages"] = packages
-        conflicts = base_conflicts(dists, packages)
+        conflicts = [] if req.get("isolated") else base_conflicts(dists, packages)
         if conflicts:
             result["error"] = {"kind": "conflict", "message": "\n".join(conflicts)}
             print(json.dumps(result))

@@ -47,6 +47,9 @@ type Input struct {
 	// Keep pins these packages (name → version) for --upgrade-package:
 	// everything locked before except the packages being upgraded.
 	Keep map[string]string
+	// Isolated resolves as for pip's isolated build environment: what
+	// the image has installed is ignored (build requirements).
+	Isolated bool
 }
 
 // Result is what the lock records of the python side.
@@ -120,11 +123,15 @@ func (p *Resolver) Resolve(ctx context.Context, in Input) (*Result, error) {
 		}
 		perPlatform[pl.Platform] = r.Packages
 	}
+	base := first.Base
+	if in.Isolated {
+		base = nil // nothing replaces what the image has: the build environment is its own
+	}
 	return &Result{
 		Python:     first.Python,
 		Executable: first.Executable,
 		Base:       first.Base,
-		Packages:   mergePlatforms(perPlatform, in.Spec, first.Base),
+		Packages:   mergePlatforms(perPlatform, in.Spec, base),
 		Framework:  first.Framework,
 	}, nil
 }
@@ -216,6 +223,9 @@ func scriptFiles(in Input, reqs []Requirement, cross map[string]any, indexFile b
 	}
 	if cross != nil {
 		request["cross"] = cross
+	}
+	if in.Isolated {
+		request["isolated"] = true
 	}
 	b, err := json.Marshal(request)
 	if err != nil {

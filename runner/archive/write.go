@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -168,7 +169,7 @@ func writeWheels(ctx context.Context, reg *registry.Registry, auth *indexauth.Au
 	}
 	client := reg.HTTPClient()
 	client.Transport = auth.Transport(client.Transport)
-	for _, p := range l.Packages {
+	for _, p := range append(slices.Clone(l.Packages), l.Build...) {
 		if _, err := envimage.Fetch(ctx, client, p, dir, nil); err != nil {
 			return err
 		}
