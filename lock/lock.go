@@ -30,9 +30,9 @@ type Lock struct {
 	// Build are the build requirements of the packages that are not
 	// wheels ([build-system] requires), locked like packages: pip builds
 	// those from exactly these pins. They are not in the environment.
-	Build []Package `toml:"build-package,omitempty" json:"build-package,omitempty"`
-	Run       Run       `toml:"run" json:"run"`
-	Inputs    Inputs    `toml:"inputs" json:"inputs"`
+	Build  []Package `toml:"build-package,omitempty" json:"build-package,omitempty"`
+	Run    Run       `toml:"run" json:"run"`
+	Inputs Inputs    `toml:"inputs" json:"inputs"`
 	// Integrity is computed by Marshal and checked by Unmarshal.
 	Integrity Integrity `toml:"integrity" json:"integrity"`
 }
