@@ -86,16 +86,24 @@ func (z *Lazy) VerifyEnv(ctx context.Context, l *lock.Lock) error {
 // PipVenv installs locked files that are not wheels with pip in a
 // container and returns a tar of the venv (resolve.Options.Pip).
 func (z *Lazy) PipVenv(ctx context.Context, l *lock.Lock, platform string, pkgs []lock.Package) (io.ReadCloser, error) {
-	e, err := z.Engine(ctx)
-	if err != nil {
-		return nil, err
+	return z.PipVenvFrom("")(ctx, l, platform, pkgs)
+}
+
+// PipVenvFrom is PipVenv installing from the locked files in wheelhouse
+// (a vendor archive's), with no index; "" is PipVenv.
+func (z *Lazy) PipVenvFrom(wheelhouse string) func(context.Context, *lock.Lock, string, []lock.Package) (io.ReadCloser, error) {
+	return func(ctx context.Context, l *lock.Lock, platform string, pkgs []lock.Package) (io.ReadCloser, error) {
+		e, err := z.Engine(ctx)
+		if err != nil {
+			return nil, err
+		}
+		env, err := EnvFor(l, platform, l.Run.PipCache)
+		if err != nil {
+			return nil, err
+		}
+		env.Auth, env.Wheelhouse = z.Auth, wheelhouse
+		return e.pipVenv(env, EnvOptions{Progress: z.Progress})(ctx, platform, pkgs)
 	}
-	env, err := EnvFor(l, platform, l.Run.PipCache)
-	if err != nil {
-		return nil, err
-	}
-	env.Auth = z.Auth
-	return e.pipVenv(env, EnvOptions{Progress: z.Progress})(ctx, platform, pkgs)
 }
 
 // Close closes the connection, if one was made.

@@ -328,6 +328,9 @@ func TestSdistBuildRequirementsAreLocked(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(archive, "wheels", path.Base(setuptools.URL))); err != nil {
 		t.Errorf("the archive lacks the locked setuptools: %v", err)
 	}
+	if index := readFile(t, filepath.Join(archive, "image", "index.json")); !strings.Contains(index, l.Image.Platforms[0].EnvDigest) {
+		t.Errorf("the archive lacks the environment image %s:\n%s", l.Image.Platforms[0].EnvDigest, index)
+	}
 	idx.Close()
 	exec.Command("docker", "rmi", "-f", l.Image.Platforms[0].EnvConfig).Run()
 	ns := fmt.Sprintf("mlenv-offline-%d", os.Getpid())

@@ -46,7 +46,7 @@ func runVendor(ctx context.Context, o vendorOptions, dir string, stderr io.Write
 		return err
 	}
 	defer s.Close()
-	if err := archive.Write(ctx, p, l, dir, archive.WriteOptions{Registry: s.reg, Auth: s.auth, Engine: s.engine, Info: info(o.globalOptions, stderr)}); err != nil {
+	if err := archive.Write(ctx, p, l, dir, archive.WriteOptions{Registry: s.reg, Auth: s.auth, Engine: s.engine, Pip: s.engine.PipVenvFrom, Info: info(o.globalOptions, stderr)}); err != nil {
 		return err
 	}
 	say(o.globalOptions, stderr, "vendored %s (%s) and %s into %s\nrestore offline with: mlenv run --from %s\n",

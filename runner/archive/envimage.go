@@ -3,6 +3,7 @@ package archive
 import (
 	"context"
 	"fmt"
+	"io"
 	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -28,14 +29,26 @@ const (
 )
 
 // writeEnvs builds every locked platform's environment image from the
-// archive's own base image and wheels, checks it against the lock, and
-// adds it to the layout, so that `run --from` installs nothing. A lock
-// with files that are not wheels keeps only the wheels: its environment is
-// built from them with pip when it runs.
-func writeEnvs(ctx context.Context, l *lock.Lock, dir string) error {
+// archive's own base image and files, checks it against the lock, and
+// adds it to the layout, so that `run --from` installs nothing. Files
+// that are not wheels are built by pip (o.Pip) from the archive's files
+// alone, their build requirements included.
+func writeEnvs(ctx context.Context, l *lock.Lock, dir string, o WriteOptions) error {
 	p, err := layout.FromPath(filepath.Join(dir, ImageDir))
 	if err != nil {
 		return err
+	}
+	wheels := filepath.Join(dir, WheelsDir)
+	eo := envimage.Options{Wheelhouse: wheels}
+	if len(envimage.NonWheels(l.Packages)) > 0 {
+		if o.Pip == nil {
+			tell(o.Info, "environment: not archived (files that are not wheels need pip in a container of the image): a run from the archive builds it from the archive's files")
+			return nil
+		}
+		pip := o.Pip(wheels)
+		eo.Pip = func(ctx context.Context, platform string, pkgs []lock.Package) (io.ReadCloser, error) {
+			return pip(ctx, l, platform, pkgs)
+		}
 	}
 	for _, pl := range l.Image.Platforms {
 		if len(l.PackagesFor(pl.Platform)) == 0 {
@@ -45,7 +58,7 @@ func writeEnvs(ctx context.Context, l *lock.Lock, dir string) error {
 		if err != nil {
 			return err
 		}
-		b, err := envimage.Build(ctx, l, pl.Platform, base, envimage.Options{Wheelhouse: filepath.Join(dir, WheelsDir)})
+		b, err := envimage.Build(ctx, l, pl.Platform, base, eo)
 		if err != nil {
 			return fmt.Errorf("build the %s environment for the archive: %w", pl.Platform, err)
 		}

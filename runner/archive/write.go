@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -41,6 +42,11 @@ type WriteOptions struct {
 	// Engine, when set, gives a locked image the registry no longer has:
 	// the engine's copy, by its config digest (checked).
 	Engine ImageSaver
+	// Pip, when set, builds an environment with files that are not wheels
+	// from the archive's wheelhouse (runner.Lazy's PipVenvFrom); without
+	// it such a lock's archive holds no environment image, and a run
+	// builds it from the archive's files.
+	Pip func(wheelhouse string) func(context.Context, *lock.Lock, string, []lock.Package) (io.ReadCloser, error)
 	// Info, when set, is told where each image came from.
 	Info func(string)
 }
@@ -65,10 +71,8 @@ func Write(ctx context.Context, p *lock.Project, l *lock.Lock, dir string, o Wri
 	if err := writeWheels(ctx, o.Registry, o.Auth, l, filepath.Join(dir, WheelsDir)); err != nil {
 		return err
 	}
-	if len(envimage.NonWheels(l.Packages)) == 0 {
-		if err := writeEnvs(ctx, l, dir); err != nil {
-			return err
-		}
+	if err := writeEnvs(ctx, l, dir, o); err != nil {
+		return err
 	}
 	files := map[string]string{p.Spec.Path: schema.FileName, p.LockPath: lock.FileName}
 	if req := p.Spec.Pip.Requirements; req != "" {
