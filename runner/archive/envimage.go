@@ -81,6 +81,9 @@ func writeEnvs(ctx context.Context, l *lock.Lock, dir string, o WriteOptions) er
 		if err == nil {
 			err = p.AppendImage(b.Image, layout.WithPlatform(*plat), layout.WithAnnotations(annotations))
 		}
+		if err == nil {
+			tell(o.Info, fmt.Sprintf("%s environment: %s, built from the archive's base image and files, checked against the lock", pl.Platform, b.Digest))
+		}
 		b.Close()
 		if err != nil {
 			return fmt.Errorf("save the %s environment: %w", pl.Platform, err)

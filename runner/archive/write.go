@@ -71,6 +71,9 @@ func Write(ctx context.Context, p *lock.Project, l *lock.Lock, dir string, o Wri
 	if err := writeWheels(ctx, o.Registry, o.Auth, l, filepath.Join(dir, WheelsDir)); err != nil {
 		return err
 	}
+	if n := len(l.Packages) + len(l.Build); n > 0 {
+		tell(o.Info, fmt.Sprintf("files: %d locked files (%d of them build requirements) from their indexes, each checked against its locked hash", n, len(l.Build)))
+	}
 	if err := writeEnvs(ctx, l, dir, o); err != nil {
 		return err
 	}
