@@ -169,4 +169,12 @@ func TestVerifySeesLockedFilesUpstream(t *testing.T) {
 	if j := mlenv(t, dir, "verify", "--json"); j.code != 1 || !strings.Contains(j.stdout, `"code": "file-gone"`) && !strings.Contains(j.stdout, `"code":"file-gone"`) {
 		t.Errorf("verify --json with a removed file: exit %d\n%s", j.code, j.stdout)
 	}
+	// What upstream removed, the download cache still has: vendor saves it.
+	archive := filepath.Join(t.TempDir(), "archive")
+	if r := mlenv(t, dir, "vendor", archive); r.code != 0 {
+		t.Errorf("vendor with a file gone upstream: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(archive, "wheels", "beta-1.0-py3-none-any.whl")); err != nil {
+		t.Errorf("the archive lacks the file upstream removed: %v", err)
+	}
 }

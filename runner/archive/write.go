@@ -169,17 +169,41 @@ func tell(f func(string), s string) {
 	}
 }
 
-// writeWheels downloads every locked file and checks its hash.
+// writeWheels copies every locked file into dir: from mlenv's download
+// cache where it holds the file (so a file upstream deleted is still
+// saved), else downloaded into it; each checked against its hash.
 func writeWheels(ctx context.Context, reg *registry.Registry, auth *indexauth.Auth, l *lock.Lock, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	client := reg.HTTPClient()
 	client.Transport = auth.Transport(client.Transport)
+	files := envimage.Files{Client: client}
 	for _, p := range append(slices.Clone(l.Packages), l.Build...) {
-		if _, err := envimage.Fetch(ctx, client, p, dir, nil); err != nil {
+		cached, err := files.Path(ctx, p)
+		if err != nil {
+			return err
+		}
+		if err := copyFile(cached, filepath.Join(dir, filepath.Base(cached))); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func copyFile(from, to string) error {
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
