@@ -61,6 +61,12 @@ func (l *Lock) Summary() string {
 			fmt.Fprintf(&b, "  %s==%s%s\n", p.Name, p.Version, platformNote(strings.Join(p.Platforms, ",")))
 		}
 	}
+	if len(l.Build) > 0 {
+		fmt.Fprintf(&b, "build       %d (what the files that are not wheels are built with)\n", len(l.Build))
+		for _, p := range l.Build {
+			fmt.Fprintf(&b, "  %s==%s%s\n", p.Name, p.Version, platformNote(strings.Join(p.Platforms, ",")))
+		}
+	}
 	return b.String()
 }
 
