@@ -18,12 +18,7 @@ import (
 // from the engine, stop the registry and the index, and run from the
 // archive alone.
 func TestVendorRunsOffline(t *testing.T) {
-	enginetest.Engine(t)
-	host, stopRegistry := enginetest.PrivateRegistry(t)
-	// An image of its own (its config differs by a label), so that removing
-	// it from the engine leaves the shared test images alone.
-	local := enginetest.Derive(t, enginetest.PythonImage(t), "mlenv-test/vendored:1", []string{fmt.Sprintf("LABEL dev.mlenv.test=%d", time.Now().UnixNano())}, "true")
-	ref := enginetest.Push(t, local, host+"/mlenv-test/python:vendor")
+	host, ref, stopRegistry := ownImage(t, "mlenv-test/vendored")
 	idx := pypitest.New(t, testWheels...)
 	dir := pipProject(t, ref, "[pip]\nrequirements = \"env/requirements.txt\"\nindex-url = \""+idx.URL+"\"\n[run]\ncommand = [\"python3\", \"-c\", \"import alpha, beta; print('offline', alpha.__version__)\"]\n")
 	os.MkdirAll(filepath.Join(dir, "env"), 0o755)
@@ -62,7 +57,7 @@ func TestVendorRunsOffline(t *testing.T) {
 		t.Errorf("verify, the registry down: exit %d: %s", r.code, r.stderr)
 	}
 	for _, line := range strings.Split(r.stderr, "\n") {
-		if ref := host + "/mlenv-test/python@"; strings.Count(line, ref) > 1 {
+		if ref := host + "/mlenv-test/vendored@"; strings.Count(line, ref) > 1 {
 			t.Errorf("verify prints the reference twice: %s", line)
 		}
 	}
@@ -129,10 +124,7 @@ func TestVerifyDeep(t *testing.T) {
 // checked, and says so); the archive then runs with the registry, the
 // index and the engine's copies gone.
 func TestVendorFromTheEngine(t *testing.T) {
-	enginetest.Engine(t)
-	host, stopRegistry := enginetest.PrivateRegistry(t)
-	local := enginetest.Derive(t, enginetest.PythonImage(t), "mlenv-test/gone:1", []string{fmt.Sprintf("LABEL dev.mlenv.test=%d", time.Now().UnixNano())}, "true")
-	ref := enginetest.Push(t, local, host+"/mlenv-test/gone:1")
+	host, ref, stopRegistry := ownImage(t, "mlenv-test/gone")
 	idx := pypitest.New(t, testWheels...)
 	dir := pipProject(t, ref, "[pip]\npackages = [\"beta\"]\nindex-url = \""+idx.URL+"\"\n[run]\ngpus = \"none\"\ncommand = [\"python3\", \"-c\", \"import beta; print('restored', beta.__version__)\"]\n")
 	if r := mlenv(t, dir, "lock"); r.code != 0 {
@@ -162,4 +154,16 @@ func TestVendorFromTheEngine(t *testing.T) {
 	if r := mlenv(t, dir, "run", "--from", archive); r.code != 0 || strings.TrimSpace(r.stdout) != "restored 1.0" {
 		t.Errorf("run --from the archive: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// ownImage pushes an image of the test's own (its config differs by a
+// label, so removing it from the engine leaves the shared test images
+// alone) to a registry of its own: its host, the image's reference, and
+// how to stop the registry.
+func ownImage(t *testing.T, repo string) (host, ref string, stop func()) {
+	t.Helper()
+	enginetest.Engine(t)
+	host, stop = enginetest.PrivateRegistry(t)
+	local := enginetest.Derive(t, enginetest.PythonImage(t), repo+":1", []string{fmt.Sprintf("LABEL dev.mlenv.test=%d", time.Now().UnixNano())}, "true")
+	return host, enginetest.Push(t, local, host+"/"+repo+":1"), stop
 }
