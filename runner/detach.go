@@ -1,9 +1,9 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/moby/moby/client"
 )
@@ -16,14 +16,7 @@ func (e *Engine) detach(ctx context.Context, id string, spec RunSpec, stdio Stdi
 		e.remove(id)
 		return &CommandError{Argv: spec.Argv, Err: err}
 	}
-	e.tellPublished(ctx, id, spec)
-	name := spec.Name
-	if got, err := e.Client.ContainerInspect(ctx, id, client.ContainerInspectOptions{}); err == nil && got.Container.Name != "" {
-		name = strings.TrimPrefix(got.Container.Name, "/")
-	}
-	if name == "" {
-		name = id
-	}
+	name := cmp.Or(e.started(ctx, id, spec), spec.Name, id)
 	_, err := fmt.Fprintln(stdio.Out, name)
 	return err
 }

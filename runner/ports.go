@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
@@ -36,17 +37,13 @@ func portBindings(specs []string) (network.PortSet, network.PortMap, error) {
 	return exposed, bindings, nil
 }
 
-// published reads back where the engine published the container's ports.
-func (e *Engine) published(ctx context.Context, id string) ([]schema.PublishedPort, error) {
-	got, err := e.Client.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("read back the published ports: %w", err)
+// publishedPorts are where the engine published a container's ports.
+func publishedPorts(ns *container.NetworkSettings) []schema.PublishedPort {
+	if ns == nil {
+		return nil
 	}
 	var out []schema.PublishedPort
-	if got.Container.NetworkSettings == nil {
-		return nil, nil
-	}
-	for port, bindings := range got.Container.NetworkSettings.Ports {
+	for port, bindings := range ns.Ports {
 		for _, b := range bindings {
 			out = append(out, schema.PublishedPort{HostIP: b.HostIP.String(), HostPort: b.HostPort, ContainerPort: fmt.Sprint(port.Num()), Proto: string(port.Proto())})
 		}
@@ -55,7 +52,7 @@ func (e *Engine) published(ctx context.Context, id string) ([]schema.PublishedPo
 		return cmp.Or(cmp.Compare(len(a.ContainerPort), len(b.ContainerPort)), strings.Compare(a.ContainerPort, b.ContainerPort),
 			strings.Compare(a.Proto, b.Proto), strings.Compare(a.HostIP, b.HostIP))
 	})
-	return out, nil
+	return out
 }
 
 // PortNotice says where a published port is reachable: its URL, and on a
@@ -75,13 +72,20 @@ func PortNotice(p schema.PublishedPort) string {
 	return s
 }
 
-// tellPublished passes where the started container's ports are to
-// spec.OnPublished.
-func (e *Engine) tellPublished(ctx context.Context, id string, spec RunSpec) {
-	if spec.OnPublished == nil || len(spec.Settings.Ports) == 0 {
-		return
+// started reads the started container back once, where anything needs
+// it: where the engine published its ports (told to spec.OnPublished), and
+// its name (for a detached run), "" where it could not be read.
+func (e *Engine) started(ctx context.Context, id string, spec RunSpec) (name string) {
+	ports := spec.OnPublished != nil && len(spec.Settings.Ports) > 0
+	if !ports && !spec.Detach {
+		return ""
 	}
-	if ports, err := e.published(ctx, id); err == nil {
-		spec.OnPublished(ports)
+	got, err := e.Client.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	if err != nil {
+		return ""
 	}
+	if ports {
+		spec.OnPublished(publishedPorts(got.Container.NetworkSettings))
+	}
+	return strings.TrimPrefix(got.Container.Name, "/")
 }

@@ -298,7 +298,7 @@ func (e *Engine) Run(ctx context.Context, spec RunSpec, stdio Stdio) (int, error
 	if _, err := e.Client.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
 		return 0, &CommandError{Argv: spec.Argv, Err: err}
 	}
-	e.tellPublished(ctx, id, spec)
+	e.started(ctx, id, spec)
 	if spec.TTY {
 		stopResize := e.followResize(ctx, id, stdio)
 		defer stopResize()
