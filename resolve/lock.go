@@ -127,6 +127,16 @@ func Lock(ctx context.Context, spec *schema.Spec, h schema.Hashes, prev *lock.Lo
 	return next, pinEnv(ctx, prev, next, o)
 }
 
+// indexClient is the HTTP client for the package indexes: the registry's
+// transport (retries, timeouts) with the indexes' credentials.
+func (o Options) indexClient() *http.Client {
+	var base *http.Client
+	if o.Registry != nil {
+		base = o.Registry.HTTPClient()
+	}
+	return o.Auth.Client(base)
+}
+
 // pinBuild locks the build requirements of the packages that are not
 // wheels ([build-system] requires, read from each sdist, checked against
 // its locked hash), resolved in the image as pip's isolated build
@@ -137,11 +147,7 @@ func pinBuild(ctx context.Context, spec *schema.Spec, next *lock.Lock, o Options
 	if len(sdists) == 0 {
 		return nil
 	}
-	var client *http.Client
-	if o.Registry != nil {
-		client = o.Registry.HTTPClient()
-	}
-	files := envimage.Files{Client: o.Auth.Client(client)}
+	files := envimage.Files{Client: o.indexClient()}
 	var reqs []string
 	for _, p := range sdists {
 		file, err := files.Path(ctx, p)

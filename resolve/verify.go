@@ -121,19 +121,13 @@ func Verify(ctx context.Context, p *lock.Project, o VerifyOptions) (*VerifyRepor
 	return rep, nil
 }
 
-// filesClient is the HTTP client for the indexes, with their credentials.
+// filesClient is the HTTP client for the indexes, with their credentials
+// where Build has them.
 func (o VerifyOptions) filesClient() *http.Client {
-	var base *http.Client
-	if o.Registry != nil {
-		base = o.Registry.HTTPClient()
-	}
 	if o.Build != nil {
-		return o.Build.Auth.Client(base)
+		return o.Build.indexClient()
 	}
-	if base == nil {
-		return http.DefaultClient
-	}
-	return base
+	return Options{Registry: o.Registry}.indexClient()
 }
 
 func (r *VerifyReport) add(name, status, detail string) { r.addCode(name, status, "", detail) }

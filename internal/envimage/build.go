@@ -278,24 +278,22 @@ func notWheelsPhrase(files []string) string {
 
 // NonWheelPackages are the locked packages whose files are not wheels.
 func NonWheelPackages(pkgs []lock.Package) []lock.Package {
-	var out []lock.Package
-	for _, p := range pkgs {
-		if len(NonWheels([]lock.Package{p})) > 0 {
-			out = append(out, p)
-		}
-	}
-	return out
+	return slices.DeleteFunc(slices.Clone(pkgs), isWheel)
 }
 
 // NonWheels names the locked files that are not wheels.
 func NonWheels(pkgs []lock.Package) []string {
 	var out []string
-	for _, p := range pkgs {
-		if p.URL != "" && !strings.HasSuffix(strings.ToLower(path.Base(p.URL)), ".whl") {
-			out = append(out, path.Base(p.URL))
-		}
+	for _, p := range NonWheelPackages(pkgs) {
+		out = append(out, path.Base(p.URL))
 	}
 	return out
+}
+
+// isWheel: a locked file is a wheel by its name; one the lock names no
+// URL for (pip before 22.2 reported none) counts as one, as it always has.
+func isWheel(p lock.Package) bool {
+	return p.URL == "" || strings.HasSuffix(strings.ToLower(path.Base(p.URL)), ".whl")
 }
 
 // envConfig is the environment image's config: the base image's, with

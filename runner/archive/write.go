@@ -176,9 +176,7 @@ func writeWheels(ctx context.Context, reg *registry.Registry, auth *indexauth.Au
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	client := reg.HTTPClient()
-	client.Transport = auth.Transport(client.Transport)
-	files := envimage.Files{Client: client}
+	files := envimage.Files{Client: auth.Client(reg.HTTPClient())}
 	for _, p := range append(slices.Clone(l.Packages), l.Build...) {
 		cached, err := files.Path(ctx, p)
 		if err != nil {
