@@ -28,7 +28,7 @@ func (l *Lock) Summary() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "image       %s\n", l.PinnedReference())
 	for _, p := range l.Image.Platforms {
-		fmt.Fprintf(&b, "            %s %s (config %s)\n", p.Platform, short(p.Digest), short(p.Config))
+		fmt.Fprintf(&b, "            %s %s (config %s)\n", p.Platform, Short(p.Digest), Short(p.Config))
 		if p.RequireCUDA != "" {
 			fmt.Fprintf(&b, "              requires %s  (%s)\n", p.RequireCUDA, p.RequireSource)
 		}
@@ -88,7 +88,8 @@ func (l *Lock) Markdown() string {
 	return b.String()
 }
 
-func short(d string) string {
+// Short is a digest as far as a person compares it: sha256: and 12 hex.
+func Short(d string) string {
 	if len(d) > 19 {
 		return d[:19] + "…"
 	}

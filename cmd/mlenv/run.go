@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 
 	"github.com/moby/term"
 	"github.com/spf13/cobra"
@@ -222,14 +221,7 @@ func sameArchive(dir, lockPath string, l *lock.Lock) error {
 		return nil
 	}
 	return usageError{fmt.Errorf("--from %s is the archive of another lock: its %s locks %s (inputs: image %s, pip %s, run %s), and %s locks %s (inputs: image %s, pip %s, run %s): vendor this lock (`mlenv vendor DIR`), or run from the archive's project",
-		dir, lock.FileName, theirs.PinnedReference(), short(theirs.Inputs.Image), short(theirs.Inputs.Pip), short(theirs.Inputs.Run),
-		lockPath, l.PinnedReference(), short(l.Inputs.Image), short(l.Inputs.Pip), short(l.Inputs.Run))}
+		dir, lock.FileName, theirs.PinnedReference(), lock.Short(theirs.Inputs.Image), lock.Short(theirs.Inputs.Pip), lock.Short(theirs.Inputs.Run),
+		lockPath, l.PinnedReference(), lock.Short(l.Inputs.Image), lock.Short(l.Inputs.Pip), lock.Short(l.Inputs.Run))}
 }
 
-// short is a hash as far as a person compares it.
-func short(h string) string {
-	if _, hex, ok := strings.Cut(h, ":"); ok && len(hex) > 12 {
-		return hex[:12]
-	}
-	return h
-}
