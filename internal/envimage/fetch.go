@@ -112,7 +112,7 @@ func findFile(ctx context.Context, client *http.Client, p lock.Package) (string,
 			return f.URL, nil
 		}
 	}
-	return "", fmt.Errorf("%s %s: no file with a locked hash on %s", p.Name, p.Version, redact.URL(strings.TrimSuffix(p.Index, "/")+"/"+lock.NormalizeName(p.Name)+"/"))
+	return "", fmt.Errorf("%s %s: no file with a locked hash on %s", p.Name, p.Version, redact.URL(simplePage(p.Index, p.Name)))
 }
 
 // inDir finds p's locked file in dir (a wheelhouse) by its hash.

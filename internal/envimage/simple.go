@@ -31,9 +31,14 @@ const maxSimplePage = 32 << 20
 var anchorRe = regexp.MustCompile(`(?is)<a\s([^>]*)>([^<]*)</a>`)
 var attrRe = regexp.MustCompile(`(?is)([a-z-]+)\s*(?:=\s*"([^"]*)"|=\s*'([^']*)')?`)
 
+// simplePage is the address of a project's page on a simple index.
+func simplePage(index, project string) string {
+	return strings.TrimSuffix(index, "/") + "/" + lock.NormalizeName(project) + "/"
+}
+
 // ListFiles reads the simple page of a project on index.
 func ListFiles(ctx context.Context, client *http.Client, index, project string) ([]IndexFile, error) {
-	page := strings.TrimSuffix(index, "/") + "/" + lock.NormalizeName(project) + "/"
+	page := simplePage(index, project)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, page, nil)
 	if err != nil {
 		return nil, err
