@@ -154,7 +154,8 @@ func (e *Engine) prepare(ctx context.Context, l *lock.Lock, spec RunSpec, o RunO
 	if spec.HostUser, err = e.HostUser(ctx); err != nil {
 		return spec, err
 	}
-	for _, m := range spec.cacheMounts() {
+	caches, _ := spec.caches()
+	for _, m := range caches {
 		if m.Type == mount.TypeVolume {
 			if err := e.EnsureVolume(ctx, m.Source); err != nil { // labelled, for cache ls
 				return spec, err

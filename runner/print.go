@@ -62,7 +62,8 @@ func PrintCommand(ctx context.Context, z *Lazy, w io.Writer, spec RunSpec, l *lo
 	args = append(args, lock.DockerRunArgs(r, support.Serves())...)
 	project, _ := filepath.Abs(spec.ProjectDir)
 	args = append(append(args, bindArgs(project, r.Workdir)...), "-w", spec.WorkingDir())
-	for _, m := range spec.cacheMounts() {
+	caches, _ := spec.caches()
+	for _, m := range caches {
 		if m.Type == mount.TypeBind {
 			args = append(args, bindArgs(m.Source, m.Target)...)
 		} else {
@@ -81,7 +82,7 @@ func PrintCommand(ctx context.Context, z *Lazy, w io.Writer, spec RunSpec, l *lo
 	if spec.Detach {
 		args = append(args, "-d")
 	}
-	user, env := userEnv(r, hostUserShell, spec.Home != "")
+	user, env := spec.userEnv(hostUserShell)
 	if user != "" {
 		args = append(args, "--user", user)
 	}

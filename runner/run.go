@@ -97,7 +97,7 @@ func (s RunSpec) Container() (*container.Config, *container.HostConfig, error) {
 		AttachStderr: true,
 		Labels:       map[string]string{LabelRun: "1", LabelOwner: leftover.Owner()},
 	}
-	cfg.User, cfg.Env = userEnv(r, s.hostUser(), s.Home != "")
+	cfg.User, cfg.Env = s.userEnv(s.hostUser())
 	exposed, bindings, err := portBindings(r.Ports)
 	if err != nil {
 		return nil, nil, err
@@ -161,44 +161,38 @@ func (s RunSpec) WorkingDir() string {
 // HomeDir is HOME in the container under user = "host" with a Home.
 const HomeDir = "/home/mlenv"
 
-// userEnv is [run] user and env as the container gets them. user = "host"
-// runs as hostUser, so files written to the project are the caller's,
-// with HOME the persistent home directory where there is one (else
-// /tmp), pip's cache included (~/.cache/pip), and the user site off (a
-// package pip put in HOME would join every later run's environment).
-// Other users get pip's cache on the pip-cache volume (PIP_CACHE_DIR):
-// an ad-hoc pip install is fast the second time, and what it installs
-// goes with the container. [run] env wins over both.
-func userEnv(r schema.Run, hostUser string, home bool) (user string, env []string) {
-	set := map[string]string{}
-	switch {
-	case r.User == "host" && home:
-		set["HOME"], set["PYTHONNOUSERSITE"] = HomeDir, "1"
-	case r.User == "host":
-		set["HOME"] = "/tmp"
-	case r.PipCache != "":
-		set["PIP_CACHE_DIR"] = lock.PipCacheDir
-	}
-	maps.Copy(set, r.Env)
+// userEnv is [run] user and env as the container gets them: user = "host"
+// runs as hostUser, so files written to the project are the caller's;
+// the caches' variables (caches) under [run] env, which wins.
+func (s RunSpec) userEnv(hostUser string) (user string, env []string) {
+	_, set := s.caches()
+	maps.Copy(set, s.Settings.Env)
 	for _, k := range sortedKeys(set) {
 		env = append(env, k+"="+set[k])
 	}
-	if r.User == "host" {
+	if s.Settings.User == "host" {
 		return hostUser, env
 	}
-	return r.User, env
+	return s.Settings.User, env
 }
 
-// cacheMounts are the pip-cache volume (for a user other than "host") and
-// the home directory (for "host").
-func (s RunSpec) cacheMounts() []mount.Mount {
+// caches are what keeps a run's downloads for the next: under user =
+// "host", HOME is the persistent home directory where there is one (else
+// /tmp), pip's cache included (~/.cache/pip), with the user site off (a
+// package pip put in HOME would join every later run's environment);
+// other users get pip's cache on the pip-cache volume (PIP_CACHE_DIR), so
+// an ad-hoc pip install is fast the second time and what it installs
+// goes with the container.
+func (s RunSpec) caches() ([]mount.Mount, map[string]string) {
 	switch r := s.Settings; {
 	case r.User == "host" && s.Home != "":
-		return []mount.Mount{{Type: mount.TypeBind, Source: s.Home, Target: HomeDir}}
-	case r.User != "host" && r.PipCache != "":
-		return []mount.Mount{{Type: mount.TypeVolume, Source: r.PipCache, Target: lock.PipCacheDir}}
+		return []mount.Mount{{Type: mount.TypeBind, Source: s.Home, Target: HomeDir}}, map[string]string{"HOME": HomeDir, "PYTHONNOUSERSITE": "1"}
+	case r.User == "host":
+		return nil, map[string]string{"HOME": "/tmp"}
+	case r.PipCache != "":
+		return []mount.Mount{{Type: mount.TypeVolume, Source: r.PipCache, Target: lock.PipCacheDir}}, map[string]string{"PIP_CACHE_DIR": lock.PipCacheDir}
 	}
-	return nil
+	return nil, map[string]string{}
 }
 
 // mounts resolves the project mount and [run] mounts. Host paths are
@@ -210,7 +204,8 @@ func (s RunSpec) mounts() ([]mount.Mount, error) {
 	if err != nil {
 		return nil, fmt.Errorf("project directory: %w", err)
 	}
-	out := append([]mount.Mount{{Type: mount.TypeBind, Source: project, Target: s.Settings.Workdir}}, s.cacheMounts()...)
+	caches, _ := s.caches()
+	out := append([]mount.Mount{{Type: mount.TypeBind, Source: project, Target: s.Settings.Workdir}}, caches...)
 	for _, m := range s.Settings.Mounts {
 		pm, err := schema.ParseMount(m)
 		if err != nil {
