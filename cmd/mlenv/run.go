@@ -224,4 +224,3 @@ func sameArchive(dir, lockPath string, l *lock.Lock) error {
 		dir, lock.FileName, theirs.PinnedReference(), lock.Short(theirs.Inputs.Image), lock.Short(theirs.Inputs.Pip), lock.Short(theirs.Inputs.Run),
 		lockPath, l.PinnedReference(), lock.Short(l.Inputs.Image), lock.Short(l.Inputs.Pip), lock.Short(l.Inputs.Run))}
 }
-
