@@ -140,7 +140,7 @@ func Has(ctx context.Context, reg *registry.Registry, ref string) (bool, error) 
 		return false, err
 	}
 	_, err = reg.Head(ctx, d)
-	if isNotFound(err) {
+	if registry.IsNotFound(err) {
 		return false, nil
 	}
 	return err == nil, err

@@ -158,7 +158,7 @@ func verifyRegistry(ctx context.Context, o VerifyOptions, l *lock.Lock, rep *Ver
 	}
 	for _, d := range digests {
 		_, err := o.Registry.Head(ctx, repo.Digest(d))
-		if isNotFound(err) {
+		if registry.IsNotFound(err) {
 			rep.addCode("exists "+repo.Digest(d).String(), "fail", CodeDigestGone, "the locked image no longer exists in its registry: restore it from `mlenv vendor`'s archive (`mlenv run --from DIR`), or re-lock with `mlenv lock --upgrade`")
 			continue
 		}
@@ -173,7 +173,7 @@ func verifyRegistry(ctx context.Context, o VerifyOptions, l *lock.Lock, rep *Ver
 	}
 	d, err := o.Registry.Head(ctx, repo.Tag(l.Image.Tag))
 	switch {
-	case isNotFound(err):
+	case registry.IsNotFound(err):
 		rep.addCode("tag "+l.Image.Tag, "warn", CodeTagGone, "the tag no longer exists in the registry; the locked digest may still be pulled (see its exists check)")
 	case err != nil:
 		rep.add("tag "+l.Image.Tag, "warn", "could not check the tag: "+reason(err))
@@ -221,11 +221,6 @@ func reason(err error) string {
 		return re.Reason()
 	}
 	return errText(err)
-}
-
-func isNotFound(err error) bool {
-	var re *registry.Error
-	return errors.As(err, &re) && re.Kind == registry.KindNotFound
 }
 
 // verifyEnvs checks that each platform's env digests are the ones its base

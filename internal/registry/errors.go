@@ -84,6 +84,13 @@ func registryHost(ref string) string {
 	return ref
 }
 
+// IsNotFound reports whether err is the registry answering that it does
+// not have what was asked (a *Error of KindNotFound).
+func IsNotFound(err error) bool {
+	var re *Error
+	return errors.As(err, &re) && re.Kind == KindNotFound
+}
+
 // classify wraps err in a Error of the right kind.
 func Classify(err error, ref string) error {
 	if err == nil || errors.Is(err, context.Canceled) {

@@ -6,7 +6,6 @@ package archive
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -148,8 +147,7 @@ func lockedImage(ctx context.Context, o WriteOptions, ref name.Digest, pl lock.P
 		}
 		return img, nil, nil
 	}
-	var re *registry.Error
-	if o.Engine == nil || !errors.As(err, &re) || re.Kind != registry.KindNotFound {
+	if o.Engine == nil || !registry.IsNotFound(err) {
 		return nil, nil, err
 	}
 	img, done, serr := o.Engine.SaveImage(ctx, pl.Config)
