@@ -51,10 +51,14 @@ func progressOut(g *globalOptions, stderr io.Writer) io.Writer {
 
 // phases shows long work (downloads, writing a layer, loads, pushes) on
 // stderr: redrawn with bytes and totals on a terminal, one line per
-// phase with its duration elsewhere (CI logs); nothing with --quiet.
+// phase with its duration elsewhere (CI logs); nothing with --quiet. One
+// printer per command.
 func phases(g *globalOptions, stderr io.Writer) *progress.Printer {
 	if g.quiet {
 		return nil
 	}
-	return progress.New(stderr, isTerminal(stderr))
+	if g.printer == nil {
+		g.printer = progress.New(stderr, isTerminal(stderr))
+	}
+	return g.printer
 }

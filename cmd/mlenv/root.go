@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mlenv/mlenv/internal/progress"
 )
 
 // globalOptions are the flags every subcommand takes.
@@ -16,6 +18,9 @@ type globalOptions struct {
 	quiet    bool
 	// registryTimeout bounds the wait for one registry answer.
 	registryTimeout time.Duration
+	// printer shows this command's long work (phases): one, so that
+	// the registry's, the engine's and the lock's phases share its lines.
+	printer *progress.Printer
 }
 
 func execute(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -61,9 +61,6 @@ func (r *Registry) PushIndex(ctx context.Context, repo name.Repository, images [
 // writeIndex pushes idx, its bytes shown as a phase.
 func (r *Registry) writeIndex(ref name.Reference, idx v1.ImageIndex, opts []remote.Option) error {
 	ph := r.opts.Phases.Start("Pushing "+ref.Context().String(), 0, 0)
-	if ph == nil {
-		return remote.WriteIndex(ref, idx, opts...)
-	}
 	updates := make(chan v1.Update, 16)
 	done := make(chan struct{})
 	go func() {
