@@ -63,24 +63,16 @@ func push(binary, reference string) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	img, err = mutate.ConfigFile(img, &v1.ConfigFile{
-		Architecture: runtime.GOARCH, OS: "linux",
-		Config: v1.Config{Entrypoint: []string{entry}},
-		RootFS: v1.RootFS{Type: "layers", DiffIDs: mustDiffIDs(img)},
-	})
+	cf, err := img.ConfigFile()
 	if err != nil {
+		return v1.Hash{}, err
+	}
+	cf.Architecture, cf.OS, cf.Config.Entrypoint = runtime.GOARCH, "linux", []string{entry}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return v1.Hash{}, err
 	}
 	if err := remote.Write(ref, img); err != nil {
 		return v1.Hash{}, err
 	}
 	return img.Digest()
-}
-
-func mustDiffIDs(img v1.Image) []v1.Hash {
-	cf, err := img.ConfigFile()
-	if err != nil {
-		panic(err)
-	}
-	return cf.RootFS.DiffIDs
 }
