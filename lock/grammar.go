@@ -47,6 +47,9 @@ func (im Image) check() error {
 	if !wordRe.MatchString(im.Family) {
 		return fmt.Errorf("image.family %q is not a family name", im.Family)
 	}
+	if im.EnvLayout != LayoutOneLayer && im.EnvLayout != LayoutLayers {
+		return fmt.Errorf("image.env-layout %q is not a layout this mlenv knows (%q): a newer mlenv wrote it; upgrade mlenv, or run `mlenv lock --upgrade` to lock again with this one", im.EnvLayout, LayoutLayers)
+	}
 	if len(im.Platforms) == 0 {
 		return fmt.Errorf("no [[image.platform]] entry")
 	}

@@ -39,14 +39,29 @@ type Lock struct {
 
 // Image pins the base image.
 type Image struct {
-	Reference  string     `toml:"reference" json:"reference"`
-	Repository string     `toml:"repository" json:"repository"`
-	Tag        string     `toml:"tag" json:"tag"`
-	Digest     string     `toml:"digest" json:"digest"`
-	MediaType  string     `toml:"media-type" json:"media-type"`
-	Family     string     `toml:"family,omitempty" json:"family,omitempty"`
-	Platforms  []Platform `toml:"platform" json:"platform"`
+	Reference  string `toml:"reference" json:"reference"`
+	Repository string `toml:"repository" json:"repository"`
+	Tag        string `toml:"tag" json:"tag"`
+	Digest     string `toml:"digest" json:"digest"`
+	MediaType  string `toml:"media-type" json:"media-type"`
+	Family     string `toml:"family,omitempty" json:"family,omitempty"`
+	// EnvLayout is how the environment images' layers are made, which
+	// their digests (env, env-config) depend on: "" (omitted) is one
+	// layer holding the whole venv, as mlenv wrote before layouts;
+	// LayoutLayers a layer per locked wheel.
+	EnvLayout string     `toml:"env-layout,omitempty" json:"env-layout,omitempty"`
+	Platforms []Platform `toml:"platform" json:"platform"`
 }
+
+// The environment layouts (Image.EnvLayout).
+const (
+	// LayoutOneLayer is the venv in one layer on the base image.
+	LayoutOneLayer = ""
+	// LayoutLayers is the venv's skeleton in a layer of its own, then one
+	// layer per locked wheel, the largest lowest (small packages grouped
+	// in one layer past the layer budget).
+	LayoutLayers = "layers-v1"
+)
 
 // Platform pins one platform's manifest of the image.
 type Platform struct {

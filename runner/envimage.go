@@ -85,7 +85,9 @@ func EnvKeys(l *lock.Lock) []string {
 }
 
 // Key identifies the environment (envimage.Key).
-func (e Env) Key() string { return envimage.Key(e.Base.Config, e.Base.Platform, e.Packages) }
+func (e Env) Key() string {
+	return envimage.Key(e.Base.Config, e.Base.Platform, e.Lock.Image.EnvLayout, e.Packages)
+}
 
 // Image is the environment image's name.
 func (e Env) Image() string { return EnvImagePrefix + ":" + e.Key() }

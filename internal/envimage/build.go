@@ -66,6 +66,14 @@ type Options struct {
 	DigestOnly bool
 	// Phases shows the downloads and the layer's writing (nil: nothing).
 	Phases *progress.Printer
+	// LayerCache is the directory of known package layer digests (""
+	// DefaultLayerCache()); NoLayerCache computes every layer afresh (and
+	// records it), trusting no entry.
+	LayerCache   string
+	NoLayerCache bool
+	// LayerBudget is the most layers the layers layout makes, base
+	// included (0: LayerBudget).
+	LayerBudget int
 }
 
 // DefaultCache is where downloaded locked files are kept, for this user
@@ -87,31 +95,44 @@ type Built struct {
 	Config   v1.Hash // the config's digest: the lock's env-config, the engine's image ID
 	Platform string  // the lock's platform it was built for
 	Packages int     // how many locked files it installs (0: the base image itself)
-	layer    *fileLayer
+	layers   []v1.Layer
+	temps    []string // layer files Close removes
 }
 
-// Close removes the layer's file.
+// Close removes its layers' files.
 func (b *Built) Close() error {
-	if b.layer == nil || b.layer.path == "" {
-		return nil
+	var err error
+	for _, p := range b.temps {
+		if rerr := os.Remove(p); err == nil && rerr != nil && !os.IsNotExist(rerr) {
+			err = rerr
+		}
 	}
-	return os.Remove(b.layer.path)
+	b.temps = nil
+	return err
 }
 
-// Layer is the packages' layer (nil when the lock installs nothing).
+// Layer is the top layer (the packages' one, in the one-layer layout);
+// nil when the lock installs nothing.
 func (b *Built) Layer() v1.Layer {
-	if b.layer == nil {
+	if len(b.layers) == 0 {
 		return nil
 	}
-	return b.layer
+	return b.layers[len(b.layers)-1]
 }
+
+// EnvLayers are the layers the environment adds to the base image,
+// bottom first.
+func (b *Built) EnvLayers() []v1.Layer { return b.layers }
 
 // Key identifies an environment: the base image's config and the exact
 // files installed, with the index and URL each came from. Run settings do
 // not count, so changing them reuses the environment.
-func Key(baseConfig, platform string, pkgs []lock.Package) string {
+func Key(baseConfig, platform, layout string, pkgs []lock.Package) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "mlenv-env v2\n%s\n%s\n%s\n", baseConfig, platform, lock.VenvPath)
+	if layout != lock.LayoutOneLayer {
+		fmt.Fprintf(h, "layout %s\n", layout)
+	}
 	for _, p := range pkgs {
 		fmt.Fprintf(h, "%s==%s %s %s %s\n", p.Name, p.Version, strings.Join(p.Hashes, ","), p.Index, p.URL)
 	}
@@ -129,7 +150,14 @@ func Build(ctx context.Context, l *lock.Lock, platform string, base v1.Image, o 
 	}
 	pkgs := l.PackagesFor(platform)
 	if len(pkgs) == 0 {
-		return described(&Built{Image: base, Platform: platform, Key: Key(pl.Config, platform, nil)})
+		return described(&Built{Image: base, Platform: platform, Key: Key(pl.Config, platform, l.Image.EnvLayout, nil)})
+	}
+	switch l.Image.EnvLayout {
+	case lock.LayoutLayers:
+		return buildLayers(ctx, l, platform, base, pkgs, o)
+	case lock.LayoutOneLayer:
+	default:
+		return nil, fmt.Errorf("the lock's env-layout %q is not one this mlenv builds: upgrade mlenv", l.Image.EnvLayout)
 	}
 	mt, err := layerMediaType(base)
 	if err != nil {
@@ -168,7 +196,9 @@ func Build(ctx context.Context, l *lock.Lock, platform string, base v1.Image, o 
 		os.Remove(layer.path)
 		return nil, err
 	}
-	return described(&Built{Image: img, Platform: platform, Key: Key(pl.Config, platform, pkgs), Packages: len(pkgs), layer: layer})
+	b := &Built{Image: img, Platform: platform, Key: Key(pl.Config, platform, l.Image.EnvLayout, pkgs), Packages: len(pkgs), layers: []v1.Layer{layer}}
+	b.keep(layer)
+	return described(b)
 }
 
 func described(b *Built) (*Built, error) {
@@ -324,7 +354,7 @@ func envConfig(base v1.Image, l *lock.Lock, platform string, pkgs []lock.Package
 	}
 	labels := map[string]string{}
 	maps.Copy(labels, c.Labels)
-	labels[LabelEnv] = Key(pl.Config, platform, pkgs)
+	labels[LabelEnv] = Key(pl.Config, platform, l.Image.EnvLayout, pkgs)
 	labels[LabelBase] = l.Image.Repository + "@" + l.Image.Digest
 	labels[LabelPlatform] = platform
 	c.Labels = labels

@@ -10,6 +10,6 @@ import (
 // its files: image types, no engine, no registry client.
 func TestDependencies(t *testing.T) {
 	depcheck.AssertImports(t, "github.com/BurntSushi/toml", "github.com/google/go-containerregistry/pkg/v1", "github.com/google/go-containerregistry/pkg/v1/mutate", "github.com/google/go-containerregistry/pkg/v1/types",
-		"internal/indexauth", "internal/leftover", "internal/progress", "internal/redact", "internal/userdir", "lock")
+		"golang.org/x/sync/errgroup", "internal/indexauth", "internal/leftover", "internal/progress", "internal/redact", "internal/userdir", "lock", "schema")
 	depcheck.AssertNoDependency(t, "github.com/moby/moby/client", "github.com/google/go-containerregistry/pkg/v1/remote", "resolve", "runner")
 }
