@@ -93,7 +93,7 @@ func buildEnv(ctx context.Context, l *lock.Lock, platform string, o Options, dig
 	if err != nil {
 		return nil, err
 	}
-	eo := envimage.Options{Client: o.indexClient(), Info: o.Info, DigestOnly: digestOnly, Phases: o.Phases}
+	eo := envimage.Options{Client: o.indexClient(), Info: o.Info, DigestOnly: digestOnly, Phases: o.Phases, NoLayerCache: o.FreshLayers}
 	if o.Pip != nil {
 		eo.Pip = func(ctx context.Context, platform string, pkgs []lock.Package) (io.ReadCloser, error) {
 			return o.Pip(ctx, l, platform, pkgs)

@@ -45,6 +45,9 @@ type Options struct {
 	// Phases shows the downloads and digests of the environments (nil:
 	// nothing).
 	Phases *progress.Printer
+	// FreshLayers computes every package layer from its wheel, trusting
+	// no digest of mlenv's layer cache (verify).
+	FreshLayers bool
 }
 
 // Status is what LockProject did.
@@ -124,7 +127,27 @@ func Lock(ctx context.Context, spec *schema.Spec, h schema.Hashes, prev *lock.Lo
 			return nil, err
 		}
 	}
+	next.Image.EnvLayout = envLayout(prev, next, o)
 	return next, pinEnv(ctx, prev, next, o)
+}
+
+// envLayout is the layout of next's environments: a lock mlenv wrote
+// before keeps its own (its digests stay what they were) until
+// --upgrade; a new or upgraded lock that installs packages gets the
+// layers layout, unless a locked file is not a wheel (pip installs those:
+// one layer).
+func envLayout(prev, next *lock.Lock, o Options) string {
+	switch {
+	case len(next.Packages) == 0 || len(envimage.NonWheelPackages(next.Packages)) > 0:
+		return lock.LayoutOneLayer // no packages: the base image itself, in any layout
+	case prev != nil && !o.Upgrade && len(prev.Packages) > 0:
+		if prev.Image.EnvLayout == lock.LayoutOneLayer && o.Info != nil {
+			o.Info("this lock keeps the one-layer environment layout of the mlenv that wrote it (its env digests stay valid); `mlenv lock --upgrade` moves it to a layer per package, so that a change rebuilds, stores and sends only what changed")
+		}
+		return prev.Image.EnvLayout
+	default:
+		return lock.LayoutLayers
+	}
 }
 
 // indexClient is the HTTP client for the package indexes: the registry's

@@ -271,8 +271,22 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) (string, e
 	if o.OnInstall != nil {
 		o.OnInstall(env.Image(), len(env.Packages))
 	}
+	id, err := e.buildAndLoad(ctx, env, o, baseImg, false)
+	if wrong := (*envimage.WrongLayerError)(nil); errors.As(err, &wrong) {
+		// A cached layer digest was wrong (and is gone): once more, every
+		// layer computed from its wheel.
+		tell(o.Warn, wrong.Error())
+		id, err = e.buildAndLoad(ctx, env, o, baseImg, true)
+	}
+	return id, err
+}
+
+// buildAndLoad builds the environment (fresh: trusting no cached layer
+// digest), checks it is the locked one and loads what the engine lacks.
+func (e *Engine) buildAndLoad(ctx context.Context, env Env, o EnvOptions, baseImg v1.Image, fresh bool) (string, error) {
 	built, err := envimage.Build(ctx, env.Lock, env.Base.Platform, baseImg, envimage.Options{
 		Client: env.Auth.Client(o.Client), Wheelhouse: env.Wheelhouse, Info: o.Info, Warn: o.Warn, Pip: e.pipVenv(env, o), Phases: e.Phases,
+		NoLayerCache: fresh,
 	})
 	if err != nil {
 		return "", err

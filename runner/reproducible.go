@@ -62,17 +62,22 @@ func (e *Engine) diffWithEngine(ctx context.Context, ref string, b *envimage.Bui
 	if err != nil {
 		return nil, err
 	}
-	theirs, done, err := e.layersAbove(ctx, ref, len(mine)-1)
+	env := b.EnvLayers()
+	theirs, done, err := e.layersAbove(ctx, ref, len(mine)-len(env))
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	top, err := b.Layer().Uncompressed()
-	if err != nil {
-		return nil, err
+	var ours []io.Reader
+	for _, l := range env {
+		r, err := l.Uncompressed()
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		ours = append(ours, r)
 	}
-	defer top.Close()
-	return envimage.DiffLayers(theirs, []io.Reader{top}, 40)
+	return envimage.DiffLayers(theirs, ours, 40)
 }
 
 // layersAbove reads the engine's image's layers after the first n

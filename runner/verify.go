@@ -47,7 +47,7 @@ func (e *Engine) VerifyEnv(ctx context.Context, l *lock.Lock, o VerifyOptions) e
 		return err
 	}
 	built, err := envimage.Build(ctx, l, platform, baseImg, envimage.Options{
-		Client: env.Auth.Client(o.Client), Pip: e.pipVenv(env, EnvOptions{}),
+		Client: env.Auth.Client(o.Client), Pip: e.pipVenv(env, EnvOptions{}), NoLayerCache: true, // afresh: from the wheels alone
 	})
 	if err != nil {
 		return err

@@ -140,7 +140,7 @@ func (e *Engine) ImageInspect(_ context.Context, ref string, _ ...client.ImageIn
 	}
 	tags, digests := e.namesOf(id)
 	return client.ImageInspectResult{InspectResponse: image.InspectResponse{ID: id, RepoTags: tags, RepoDigests: digests,
-		Config: e.config(img), Size: e.size(img)}}, nil
+		Config: e.config(img), Size: e.size(img), RootFS: image.RootFS{Type: "layers", Layers: slices.Clone(img.DiffIDs)}}}, nil
 }
 
 func (e *Engine) size(img *Image) int64 {

@@ -42,6 +42,11 @@ func Locked(l *lock.Lock, platform string) Digests {
 // interpreter and the platform's locked files.
 func Inputs(l *lock.Lock, platform string) string {
 	pl, _ := l.Image.Platform(platform)
+	if l.Image.EnvLayout != lock.LayoutOneLayer { // the layout shapes the digests; older records have none
+		return schema.DigestJSON(struct{ Format, Layout, Repo, Index, Platform, Digest, Config, Python, Exe, Packages, Build any }{
+			"mlenv-env-record v1", l.Image.EnvLayout, l.Image.Repository, l.Image.Digest, platform, pl.Digest, pl.Config,
+			l.Versions.Python, l.Versions.PythonExecutable, l.PackagesFor(platform), l.Build})
+	}
 	if len(l.Build) > 0 { // what builds the files that are not wheels shapes them too
 		return schema.DigestJSON(struct{ Format, Repo, Index, Platform, Digest, Config, Python, Exe, Packages, Build any }{
 			"mlenv-env-record v1", l.Image.Repository, l.Image.Digest, platform, pl.Digest, pl.Config,
