@@ -202,12 +202,14 @@ type bytesLayer struct {
 	mediaType types.MediaType
 }
 
-func (l *bytesLayer) Digest() (v1.Hash, error)             { return l.digest, nil }
-func (l *bytesLayer) DiffID() (v1.Hash, error)             { return l.digest, nil }
-func (l *bytesLayer) Size() (int64, error)                 { return int64(len(l.b)), nil }
-func (l *bytesLayer) MediaType() (types.MediaType, error)  { return l.mediaType, nil }
-func (l *bytesLayer) Compressed() (io.ReadCloser, error)   { return l.Uncompressed() }
-func (l *bytesLayer) Uncompressed() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(l.b)), nil }
+func (l *bytesLayer) Digest() (v1.Hash, error)            { return l.digest, nil }
+func (l *bytesLayer) DiffID() (v1.Hash, error)            { return l.digest, nil }
+func (l *bytesLayer) Size() (int64, error)                { return int64(len(l.b)), nil }
+func (l *bytesLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
+func (l *bytesLayer) Compressed() (io.ReadCloser, error)  { return l.Uncompressed() }
+func (l *bytesLayer) Uncompressed() (io.ReadCloser, error) {
+	return io.NopCloser(bytes.NewReader(l.b)), nil
+}
 
 // PruneLayerCache removes the layer cache's entries no build used for
 // unused (0: every one), or with dryRun counts them.
