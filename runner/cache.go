@@ -9,8 +9,10 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-
+	"github.com/docker/go-units"
 	"github.com/moby/moby/client"
+
+	"github.com/mlenv/mlenv/internal/envuse"
 )
 
 // CachedEnv is one environment image mlenv built.
@@ -21,8 +23,17 @@ type CachedEnv struct {
 	Key      string    `json:"key"`
 	Base     string    `json:"base"`
 	Platform string    `json:"platform"`
-	Size     int64     `json:"size"`
-	Created  time.Time `json:"created"`
+	Size     int64     `json:"size"` // every layer, the base image's included
+	// Own is what removing it frees (its layers no other image has),
+	// Shared what it shares with other images (the base image's, another
+	// environment's packages); -1 where the engine does not say.
+	Own     int64     `json:"own"`
+	Shared  int64     `json:"shared"`
+	Created time.Time `json:"created"`
+	// Project is the directory it last ran from, and LastRun when (this
+	// user's runs; empty where it never ran for them).
+	Project string    `json:"project,omitempty"`
+	LastRun time.Time `json:"last-run,omitzero"`
 }
 
 // CachedVolume is a pip-cache volume mlenv created.
@@ -36,6 +47,8 @@ func (e *Engine) Cache(ctx context.Context) ([]CachedEnv, []CachedVolume, error)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list images: %w", err)
 	}
+	shared := e.sharedSizes(ctx)
+	uses, _ := envuse.Default()
 	var envs []CachedEnv
 	for _, im := range imgs.Items {
 		tags := names(im.RepoTags)
@@ -43,8 +56,15 @@ func (e *Engine) Cache(ctx context.Context) ([]CachedEnv, []CachedVolume, error)
 		if len(tags) > 0 {
 			name = tags[0]
 		}
-		envs = append(envs, CachedEnv{Image: name, Tags: tags, ID: im.ID, Key: im.Labels[LabelEnv], Base: im.Labels[LabelBase],
-			Platform: im.Labels[LabelPlatform], Size: im.Size, Created: time.Unix(im.Created, 0)})
+		env := CachedEnv{Image: name, Tags: tags, ID: im.ID, Key: im.Labels[LabelEnv], Base: im.Labels[LabelBase],
+			Platform: im.Labels[LabelPlatform], Size: im.Size, Own: -1, Shared: -1, Created: time.Unix(im.Created, 0)}
+		if s, ok := shared[im.ID]; ok && s >= 0 {
+			env.Own, env.Shared = im.Size-s, s
+		}
+		if u, ok := uses.Get(env.Key); ok {
+			env.Project, env.LastRun = u.Project, u.Time
+		}
+		envs = append(envs, env)
 	}
 	vols, err := e.Client.VolumeList(ctx, client.VolumeListOptions{Filters: make(client.Filters).Add("label", LabelPipCache)})
 	if err != nil {
@@ -55,6 +75,20 @@ func (e *Engine) Cache(ctx context.Context) ([]CachedEnv, []CachedVolume, error)
 		vs = append(vs, CachedVolume{Name: v.Name})
 	}
 	return envs, vs, nil
+}
+
+// sharedSizes are the engine's images' shared sizes by ID (what `docker
+// system df -v` says; the image list says it only from API 1.42 on).
+func (e *Engine) sharedSizes(ctx context.Context) map[string]int64 {
+	du, err := e.Client.DiskUsage(ctx, client.DiskUsageOptions{Images: true, Verbose: true})
+	out := map[string]int64{}
+	if err != nil {
+		return out
+	}
+	for _, im := range du.Images.Items {
+		out[im.ID] = im.SharedSize
+	}
+	return out
 }
 
 // RemoveEnv removes what mlenv named of an environment image: its
@@ -100,12 +134,26 @@ func (e *Engine) RemoveVolume(ctx context.Context, name string) error {
 // PruneOptions say what Prune removes.
 type PruneOptions struct {
 	// All removes every environment image and pip-cache volume mlenv made
-	// on this engine; otherwise only the images with these Keys and these
-	// Volumes (a project's).
+	// on this engine; otherwise only the images with these Keys, these
+	// Volumes (a project's), and the superseded environments of Project:
+	// those last run from it whose keys are not Current (its lock's).
 	All     bool
 	Keys    []string
 	Volumes []string
+	Project string
+	Current []string
 	DryRun  bool // say what would go, remove nothing
+}
+
+// selects says whether o removes env, and why.
+func (o PruneOptions) selects(env CachedEnv) (bool, string) {
+	switch {
+	case o.All || slices.Contains(o.Keys, env.Key):
+		return true, ""
+	case o.Project != "" && env.Project == o.Project && !slices.Contains(o.Current, env.Key):
+		return true, fmt.Sprintf("superseded: last run from %s on %s, whose lock no longer has it", env.Project, env.LastRun.Local().Format("2006-01-02"))
+	}
+	return false, ""
 }
 
 // Prune removes mlenv's environment images and pip-cache volumes as o
@@ -116,15 +164,27 @@ func (e *Engine) Prune(ctx context.Context, o PruneOptions, report func(what str
 	if err != nil {
 		return err
 	}
+	uses, _ := envuse.Default()
 	for _, env := range envs {
-		if !o.All && !slices.Contains(o.Keys, env.Key) {
+		ok, why := o.selects(env)
+		if !ok {
 			continue
 		}
 		what := env.Image
 		if len(env.Tags) == 0 {
 			what = "unnamed image " + strings.TrimPrefix(env.ID, "sha256:")[:12]
 		}
-		report(what, e.pruneOne(o.DryRun, func() error { return e.RemoveEnv(ctx, env) }))
+		if env.Own >= 0 {
+			what += fmt.Sprintf(" (%s of its own)", units.HumanSize(float64(env.Own)))
+		}
+		if why != "" {
+			what += ", " + why
+		}
+		err := e.pruneOne(o.DryRun, func() error { return e.RemoveEnv(ctx, env) })
+		if err == nil && !o.DryRun {
+			uses.Forget(env.Key)
+		}
+		report(what, err)
 	}
 	for _, v := range vols {
 		if !o.All && !slices.Contains(o.Volumes, v.Name) {

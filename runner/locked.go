@@ -11,6 +11,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/moby/api/types/mount"
 
+	"github.com/mlenv/mlenv/internal/envuse"
 	"github.com/mlenv/mlenv/internal/indexauth"
 	"github.com/mlenv/mlenv/lock"
 )
@@ -149,6 +150,11 @@ func (e *Engine) prepare(ctx context.Context, l *lock.Lock, spec RunSpec, o RunO
 		Base: baseFunc(base, l, platform), Cache: o.EnvCache, Client: o.Client})
 	if err != nil {
 		return spec, err
+	}
+	if len(env.Packages) > 0 {
+		if uses, err := envuse.Default(); err == nil {
+			uses.Record(env.Key(), spec.ProjectDir)
+		}
 	}
 	spec.Image, spec.Platform = image, platform
 	if spec.HostUser, err = e.HostUser(ctx); err != nil {

@@ -18,9 +18,10 @@ import (
 
 type cacheOptions struct {
 	*globalOptions
-	json   bool
-	all    bool
-	dryRun bool
+	json    bool
+	all     bool
+	current bool
+	dryRun  bool
 }
 
 func newCacheCmd(g *globalOptions) *cobra.Command {
@@ -47,20 +48,25 @@ these commands show and remove them.`,
 	ls.Flags().BoolVar(&o.json, "json", false, "print JSON")
 	prune := &cobra.Command{
 		Use:   "prune",
-		Short: "Remove this project's environment images (--all: everything mlenv made)",
-		Long: `Remove the environment images of this project's lock, and its pip-cache
-volume when it has one of its own ([run] pip-cache other than the shared
-default). --all removes every environment image and pip-cache volume mlenv
-made on the engine, other users' too. What a container uses is skipped.
-Downloaded locked files no build used for 30 days are removed (--all: every
-one; each build that uses a file keeps it another 30 days).`,
-		Example: "  mlenv cache prune --dry-run\n  mlenv cache prune\n  mlenv cache prune --all",
+		Short: "Remove this project's superseded environments (--current: its lock's too; --all: everything mlenv made)",
+		Long: `Remove this project's superseded environments: those you last ran from this
+project directory that its lock no longer has (an older lock's). The engine
+frees each one's own layers; the layers other environments share (the base
+image, the packages they have in common) stay. --current also removes the
+environments of the current lock, and its pip-cache volume when it has one
+of its own ([run] pip-cache other than the shared default). --all removes
+every environment image and pip-cache volume mlenv made on the engine, other
+users' too. What a container uses is skipped. Downloaded locked files and
+known layer digests no build used for 30 days are removed (--all: every
+one; each build that uses one keeps it another 30 days).`,
+		Example: "  mlenv cache prune --dry-run\n  mlenv cache prune\n  mlenv cache prune --current\n  mlenv cache prune --all",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runCachePrune(cmd.Context(), o, cmd.ErrOrStderr())
 		},
 	}
 	prune.Flags().BoolVar(&o.all, "all", false, "remove every environment image and pip-cache volume mlenv made on this engine")
+	prune.Flags().BoolVar(&o.current, "current", false, "also remove the environments of this project's current lock")
 	prune.Flags().BoolVar(&o.dryRun, "dry-run", false, "say what would be removed, remove nothing")
 	cmd.AddCommand(ls, prune)
 	return cmd
@@ -91,9 +97,9 @@ func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
 		return emit(true, stdout, map[string]any{"environments": envs, "volumes": vols, "downloads": downloads, "home": home})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ENVIRONMENT\tPLATFORM\tSIZE\tBASE")
+	fmt.Fprintln(tw, "ENVIRONMENT\tPLATFORM\tOWN\tSHARED\tLAST RUN\tPROJECT\tBASE")
 	for _, e := range envs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Image, e.Platform, units.HumanSize(float64(e.Size)), e.Base)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Image, e.Platform, sizeOrDash(e.Own), sizeOrDash(e.Shared), lastRun(e.LastRun), orDash(e.Project), e.Base)
 	}
 	for _, v := range vols {
 		fmt.Fprintf(tw, "volume %s\t\t\tpip cache\n", v.Name)
@@ -105,16 +111,42 @@ func runCacheLs(ctx context.Context, o cacheOptions, stdout io.Writer) error {
 	return tw.Flush()
 }
 
+// sizeOrDash is a size, or "-" where the engine did not say.
+func sizeOrDash(n int64) string {
+	if n < 0 {
+		return "-"
+	}
+	return units.HumanSize(float64(n))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// lastRun is when an environment last ran for this user.
+func lastRun(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return units.HumanDuration(time.Since(t)) + " ago"
+}
+
 func runCachePrune(ctx context.Context, o cacheOptions, stderr io.Writer) error {
 	po := runner.PruneOptions{All: o.all, DryRun: o.dryRun}
 	if !o.all {
-		l, err := readProjectLock(o.globalOptions)
+		dir, l, err := readProject(o.globalOptions)
 		if err != nil {
 			return fmt.Errorf("%w (or pass --all to prune everything mlenv made on this engine)", err)
 		}
-		po.Keys = runner.EnvKeys(l)
-		if l.Run.PipCache != schema.DefaultPipCache {
-			po.Volumes = []string{l.Run.PipCache}
+		po.Project, po.Current = dir, runner.EnvKeys(l)
+		if o.current {
+			po.Keys = po.Current
+			if l.Run.PipCache != schema.DefaultPipCache {
+				po.Volumes = []string{l.Run.PipCache}
+			}
 		}
 	}
 	z := newEngine(o.globalOptions)
@@ -144,6 +176,13 @@ func runCachePrune(ctx context.Context, o cacheOptions, stderr io.Writer) error 
 	pruned, err := envimage.PruneCache(unused, o.dryRun)
 	if pruned.Files > 0 {
 		say(o.globalOptions, stderr, "%s %d downloaded files (%s) from %s\n", verb, pruned.Files, units.HumanSize(float64(pruned.Size)), pruned.Dir)
+	}
+	if err != nil {
+		return err
+	}
+	digests, err := envimage.PruneLayerCache(unused, o.dryRun)
+	if digests > 0 {
+		say(o.globalOptions, stderr, "%s %d known layer digests no build used\n", verb, digests)
 	}
 	return err
 }

@@ -43,7 +43,7 @@ func TestProjectImage(t *testing.T) {
 	}
 	// lock downloads the files to compute the environment's digests: not
 	// in silence
-	if !regexp.MustCompile(`(?m)^Digesting the environment layer: \S+ of \S+ in \S+s$`).MatchString(r.stderr) {
+	if !regexp.MustCompile(`(?m)^Digesting the layers of 2 locked files \(0 were known\): 2/2(, \S+)? in \S+s$`).MatchString(r.stderr) {
 		t.Errorf("lock's log has no line for computing the environment:\n%s", r.stderr)
 	}
 	gitIn(t, dir, "init", "-q")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/mlenv/mlenv/lock"
 	"github.com/mlenv/mlenv/resolve/family"
@@ -47,14 +48,31 @@ func lockedProject(g *globalOptions, frozen bool) (*lock.Project, *lock.Lock, er
 // readProjectLock reads the lock of the project (or --lockfile) without
 // loading mlenv.toml, so a lock can be shown while its spec is edited.
 func readProjectLock(g *globalOptions) (*lock.Lock, error) {
+	_, l, err := readProject(g)
+	return l, err
+}
+
+// readProject is readProjectLock with the project's directory (where
+// mlenv.toml is, or would be).
+func readProject(g *globalOptions) (string, *lock.Lock, error) {
 	spec := g.file
 	if spec == "" && g.lockfile == "" {
 		var err error
 		if spec, err = specPath(g); err != nil {
-			return nil, err
+			return "", nil, err
 		}
 	}
-	return lock.Require(lock.PathBeside(spec, g.lockfile))
+	path := lock.PathBeside(spec, g.lockfile)
+	l, err := lock.Require(path)
+	if err != nil {
+		return "", nil, err
+	}
+	dir := filepath.Dir(path)
+	if spec != "" {
+		dir = filepath.Dir(spec)
+	}
+	abs, err := filepath.Abs(dir)
+	return abs, l, err
 }
 
 // say prints human output on stderr unless --quiet.

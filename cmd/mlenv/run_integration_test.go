@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -47,9 +48,9 @@ func TestRunFromLock(t *testing.T) {
 		t.Errorf("first run did not install: %s", first.stderr)
 	}
 	// Off a terminal, each phase of the build is one line with its
-	// duration, and nothing is redrawn.
-	for _, re := range []string{`(?m)^Unpacking 2 locked files \(downloading what is missing\): 2/2(, \S+)? in \S+s$`,
-		`(?m)^Writing the environment layer: \S+ of \S+ in \S+s$`, `(?m)^Loading mlenv-env:\S+ into the engine: \S+ in \S+s$`} {
+	// duration, and nothing is redrawn. The lock computed the layers'
+	// digests, so the run only streams them into the engine.
+	for _, re := range []string{`(?m)^Loading mlenv-env:\S+ into the engine: \S+ in \S+s$`} {
 		if !regexp.MustCompile(re).MatchString(first.stderr) || strings.Contains(first.stderr, "\r") {
 			t.Errorf("the first run's log has no line %s:\n%s", re, first.stderr)
 		}
@@ -599,30 +600,61 @@ func TestRunFollowsTheWorkingDirectory(t *testing.T) {
 	}
 }
 
-// TestCachePruneScope: prune removes this project's environment only
-// (--all: everything), --dry-run removes nothing, and an image a container
-// uses is skipped while the rest goes.
+// TestCachePruneScope: cache ls says each environment's own and shared
+// size and where it last ran; prune removes this project's superseded
+// environments only (--current: its lock's too; --all: everything),
+// --dry-run removes nothing, and an image a container uses is skipped
+// while the rest goes.
 func TestCachePruneScope(t *testing.T) {
 	a := lockedRunProject(t, pypitest.New(t, testWheels...), "[run]\ngpus = \"none\"\n")
 	b := lockedRunProject(t, pypitest.New(t, testWheels...), "[run]\ngpus = \"none\"\n")
 	images := map[string]string{}
-	for _, dir := range []string{a, b} {
+	runIn := func(dir string) string {
 		r := mlenv(t, dir, "run", "--", "true")
 		if r.code != 0 {
 			t.Fatal(r.stderr)
 		}
-		images[dir] = strings.TrimSpace(strings.SplitN(strings.SplitN(r.stderr, " into ", 2)[1], "\n", 2)[0])
+		return strings.TrimSpace(strings.SplitN(strings.SplitN(r.stderr, " into ", 2)[1], "\n", 2)[0])
 	}
+	old := runIn(a)
+	images[b] = runIn(b)
+	toml := filepath.Join(a, "mlenv.toml")
+	src, _ := os.ReadFile(toml)
+	writeFile(t, toml, strings.Replace(string(src), `packages = ["beta"]`, `packages = ["beta", "gamma"]`, 1))
+	if r := mlenv(t, a, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	images[a] = runIn(a)
 	exists := func(image string) bool { return exec.Command("docker", "image", "inspect", image).Run() == nil }
-	if r := mlenv(t, a, "cache", "prune", "--dry-run"); r.code != 0 || !strings.Contains(r.stderr, "would remove "+images[a]) || strings.Contains(r.stderr, images[b]) || !exists(images[a]) {
+	var ls struct {
+		Environments []runner.CachedEnv `json:"environments"`
+	}
+	r := mlenv(t, a, "cache", "ls", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &ls); err != nil {
+		t.Fatalf("cache ls --json: %v\n%s", err, r.stdout)
+	}
+	abs, _ := filepath.EvalSymlinks(a)
+	for _, e := range ls.Environments {
+		if e.Image == images[a] && (e.Project != abs && e.Project != a || e.LastRun.IsZero() || e.Own <= 0 || e.Shared <= 0 || e.Own+e.Shared != e.Size) {
+			t.Errorf("cache ls of %s: project %q (want %s), last run %v, own %d + shared %d of %d", e.Image, e.Project, a, e.LastRun, e.Own, e.Shared, e.Size)
+		}
+	}
+	if human := mlenv(t, a, "cache", "ls"); !strings.Contains(human.stdout, "OWN") || !strings.Contains(human.stdout, a) {
+		t.Errorf("cache ls does not show sizes and the project:\n%s", human.stdout)
+	}
+	if r := mlenv(t, a, "cache", "prune", "--dry-run"); r.code != 0 || !strings.Contains(r.stderr, "would remove "+old) || !strings.Contains(r.stderr, "superseded") ||
+		strings.Contains(r.stderr, images[a]) || strings.Contains(r.stderr, images[b]) || !exists(old) {
 		t.Errorf("prune --dry-run: exit %d: %s", r.code, r.stderr)
 	}
 	user := enginetest.Docker(t, nil, "run", "-d", "--rm", images[b], "sleep", "60")
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", strings.TrimSpace(user)).Run() })
-	if r := mlenv(t, a, "cache", "prune"); r.code != 0 || exists(images[a]) || !exists(images[b]) {
-		t.Errorf("prune in project a: exit %d, a's image there %v, b's %v: %s", r.code, exists(images[a]), exists(images[b]), r.stderr)
+	if r := mlenv(t, a, "cache", "prune"); r.code != 0 || exists(old) || !exists(images[a]) || !exists(images[b]) {
+		t.Errorf("prune in project a: exit %d, its old image there %v, its current %v, b's %v: %s", r.code, exists(old), exists(images[a]), exists(images[b]), r.stderr)
 	}
-	if r := mlenv(t, a, "cache", "prune", "--all"); r.code != 0 || !strings.Contains(r.stderr, images[b]+": in use by a container: skipped") || !exists(images[b]) {
+	if r := mlenv(t, a, "cache", "prune", "--current"); r.code != 0 || exists(images[a]) || !exists(images[b]) {
+		t.Errorf("prune --current in project a: exit %d, a's image there %v, b's %v: %s", r.code, exists(images[a]), exists(images[b]), r.stderr)
+	}
+	if r := mlenv(t, a, "cache", "prune", "--all"); r.code != 0 || !regexp.MustCompile(regexp.QuoteMeta(images[b])+` \([^)]*\): in use by a container: skipped`).MatchString(r.stderr) || !exists(images[b]) {
 		t.Errorf("prune --all with b's image in use: exit %d: %s", r.code, r.stderr)
 	}
 }
@@ -651,14 +683,13 @@ func TestPhasesOnATerminal(t *testing.T) {
 			break
 		}
 	}
-	for _, re := range []string{`(?m)^Unpacking 2 locked files \(downloading what is missing\): 2/2(, \S+)? in \S+s\s*$`,
-		`(?m)^Writing the environment layer: \S+ of \S+ in \S+s\s*$`, `(?m)^Loading mlenv-env:\S+ into the engine: \S+ in \S+s\s*$`, `mlenv-exited 0`} {
+	for _, re := range []string{`(?m)^Loading mlenv-env:\S+ into the engine: \S+ in \S+s\s*$`, `mlenv-exited 0`} {
 		if !regexp.MustCompile(re).MatchString(screen) {
 			t.Errorf("the terminal does not show %s:\n%s", re, screen)
 		}
 	}
 	// The phase was drawn over itself as it went, not printed line by line.
-	if b, _ := os.ReadFile(raw); !bytes.Contains(b, []byte("\r\x1b[KWriting the environment layer")) {
+	if b, _ := os.ReadFile(raw); !bytes.Contains(b, []byte("\r\x1b[KLoading mlenv-env:")) {
 		t.Errorf("the layer's phase was not redrawn in place:\n%q", b)
 	}
 }

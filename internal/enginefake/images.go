@@ -170,6 +170,33 @@ func (e *Engine) ImageList(_ context.Context, o client.ImageListOptions) (client
 	return out, nil
 }
 
+// DiskUsage lists the images with their shared sizes (the bytes of
+// layers another image has too).
+func (e *Engine) DiskUsage(ctx context.Context, o client.DiskUsageOptions) (client.DiskUsageResult, error) {
+	defer e.call("DiskUsage")()
+	var out client.DiskUsageResult
+	if !o.Images {
+		return out, nil
+	}
+	users := map[string]int{}
+	for _, img := range e.images {
+		for _, d := range slices.Compact(slices.Sorted(slices.Values(img.DiffIDs))) {
+			users[d]++
+		}
+	}
+	for _, id := range sortedKeys(e.images) {
+		img := e.images[id]
+		var shared int64
+		for _, d := range slices.Compact(slices.Sorted(slices.Values(img.DiffIDs))) {
+			if users[d] > 1 {
+				shared += int64(len(e.layers[d]))
+			}
+		}
+		out.Images.Items = append(out.Images.Items, image.Summary{ID: id, Labels: e.config(img).Labels, Size: e.size(img), SharedSize: shared})
+	}
+	return out, nil
+}
+
 // ImageTag names an image.
 func (e *Engine) ImageTag(_ context.Context, o client.ImageTagOptions) (client.ImageTagResult, error) {
 	defer e.call("ImageTag")()
