@@ -741,3 +741,38 @@ func TestSweepLeftovers(t *testing.T) {
 		t.Errorf("live containers %v: want the dead owner's %s gone and the live one's %s kept", live, deadID, liveID)
 	}
 }
+
+// In the layers layout a load sends only the layers the engine lacks:
+// adding a small package sends that package's layer, not the rest again.
+func TestLoadSendsOnlyTheNewLayers(t *testing.T) {
+	f := newFixture(t)
+	f.lock.Image.EnvLayout = lock.LayoutLayers
+	first := f.lockEnv(t)
+	var warn []string
+	if _, err := f.engine.EnsureEnv(context.Background(), f.env(t), f.options(&warn)); err != nil {
+		t.Fatal(err)
+	}
+	var envBytes int64
+	for _, l := range first.EnvLayers() {
+		n, _ := l.Size()
+		envBytes += n
+	}
+	if got := f.fake.LoadedLayerBytes; got != envBytes {
+		t.Fatalf("the first load sent %d layer bytes, want the environment's %d (the base is the engine's)", got, envBytes)
+	}
+	tiny := pypitest.Wheel{Name: "tiny", Version: "1.0"}
+	if err := os.WriteFile(f.wheelhouse+"/"+tiny.Filename(), tiny.Build(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.lock.Packages = append(f.lock.Packages, lock.Package{Name: "tiny", Version: "1.0", Index: f.index.URL,
+		Hashes: []string{fileHash(tiny.Build())}, URL: strings.TrimSuffix(f.index.URL, "/simple") + "/files/" + tiny.Filename()})
+	second := f.lockEnv(t)
+	before := f.fake.LoadedLayerBytes
+	if _, err := f.engine.EnsureEnv(context.Background(), f.env(t), f.options(&warn)); err != nil {
+		t.Fatal(err)
+	}
+	top, _ := second.Layer().Size()
+	if sent := f.fake.LoadedLayerBytes - before; sent != top || len(second.EnvLayers()) != 3 {
+		t.Errorf("adding a package sent %d layer bytes, want only its layer's %d (%d layers)", sent, top, len(second.EnvLayers()))
+	}
+}

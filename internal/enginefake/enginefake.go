@@ -40,6 +40,8 @@ type Engine struct {
 	// FullLoadsOnly refuses archives that lack layers the engine has
 	// (podman and the containerd store want every layer).
 	FullLoadsOnly bool
+	// LoadedLayerBytes counts the bytes of the layers archives sent.
+	LoadedLayerBytes int64
 	// Podman makes the engine say it is podman (ServerVersion), which
 	// serves GPUs by CDI only; DropDeviceRequests makes it record no
 	// device requests, as podman 4.3 does with CDI ones from Docker API

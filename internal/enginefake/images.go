@@ -274,6 +274,9 @@ func (e *Engine) ImageLoad(_ context.Context, input io.Reader, _ ...client.Image
 			return nil, err
 		}
 		files[h.Name] = b
+		if h.Name != "manifest.json" && strings.HasSuffix(h.Name, ".tar") {
+			e.LoadedLayerBytes += int64(len(b))
+		}
 	}
 	var manifest []struct {
 		Config   string
