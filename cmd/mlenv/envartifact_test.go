@@ -131,6 +131,23 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 	if driver := other.Docker(nil, "info", "-f", "{{.Driver}}"); driver != "vfs" {
 		t.Fatalf("the other machine's storage driver is %s", driver)
 	}
+	// A layer per package: the base image's, the venv's, then alpha,
+	// beta and zeta each their own.
+	baseLayers := strings.Count(other.Docker(nil, "image", "inspect", "-f", "{{range .RootFS.Layers}}x{{end}}", l.Image.Repository+"@"+l.Image.Digest), "x")
+	if n := strings.Count(other.Docker(nil, "image", "inspect", "-f", "{{range .RootFS.Layers}}x{{end}}", env.Image()), "x"); l.Image.EnvLayout != lock.LayoutLayers || n != baseLayers+4 {
+		t.Errorf("layout %q: the environment has %d layers on the base image's %d, want one for the venv and one per package", l.Image.EnvLayout, n, baseLayers)
+	}
+	// The same packages in another order in mlenv.toml, locked and built
+	// on the other machine with empty caches: the same environment.
+	reordered := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"zeta\", \"beta\"]\nindex-url = %q\n[run]\npip-cache = \"mlenv-test-pip-cache\"\n", idx.URL))
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	if r := mlenv(t, reordered, "lock"); r.code != 0 || readLock(t, reordered).Image.Platforms[0].EnvDigest != pl.EnvDigest {
+		t.Fatalf("lock of the reordered packages: exit %d, env %s, want %s\n%s", r.code, readLock(t, reordered).Image.Platforms[0].EnvDigest, pl.EnvDigest, r.stderr)
+	}
+	other.Docker(nil, "rmi", env.Image())
+	if r := mlenv(t, reordered, "run", "--", "true"); r.code != 0 || other.Docker(nil, "image", "inspect", "-f", "{{.Id}}", env.Image()) != pl.EnvConfig {
+		t.Fatalf("run of the reordered lock on the other machine: exit %d\n%s", r.code, r.stderr)
+	}
 
 	// Push once (from this machine), pull everywhere the user's record is
 	// (a shared home): the other machine, its engine and download cache
