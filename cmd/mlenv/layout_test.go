@@ -1,8 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -98,4 +101,57 @@ func TestReleaseLockKeepsItsDigests(t *testing.T) {
 	if n := layerCount(t, upEnv); n != layerCount(t, base)+3 {
 		t.Errorf("the upgraded environment has %d layers, want the base's %d, the venv's and one each for alpha and beta", n, layerCount(t, base))
 	}
+}
+
+// TestChangeSendsOnlyWhatChanged: after adding a small package, push
+// uploads only its layers to an env-cache holding the old environment,
+// and another engine holding the old one downloads only those.
+func TestChangeSendsOnlyWhatChanged(t *testing.T) {
+	bulk := pypitest.Wheel{Name: "bulk", Version: "1.0", Files: []pypitest.File{{Name: "bulk/weights.bin", Data: noise(2 << 20)}}}
+	idx := pypitest.New(t, append(slices.Clone(testWheels), bulk)...)
+	meter := enginetest.NewMeter(t, enginetest.Registry(t))
+	cache := meter.Host + "/mlenv-test/layers"
+	dir := pipProject(t, pythonRef(t), fmt.Sprintf("[pip]\npackages = [\"beta\", \"bulk\"]\nindex-url = %q\n[run]\ngpus = \"none\"\nenv-cache = %q\n", idx.URL, cache))
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	if r := mlenv(t, dir, "push", cache); r.code != 0 {
+		t.Fatalf("push: %s", r.stderr)
+	}
+	first := meter.Uploaded()
+	other := enginetest.NewOtherMachine(t)
+	t.Setenv("DOCKER_HOST", other.Host)
+	if r := mlenv(t, dir, "run", "--", "true"); r.code != 0 || strings.Contains(r.stderr, "Installing") {
+		t.Fatalf("the other engine's first run, from the env-cache: exit %d\n%s", r.code, r.stderr)
+	}
+	t.Setenv("DOCKER_HOST", "")
+	toml := filepath.Join(dir, "mlenv.toml")
+	writeFile(t, toml, strings.Replace(readFile(t, toml), `"beta", "bulk"`, `"beta", "bulk", "epsilon"`, 1))
+	if r := mlenv(t, dir, "lock"); r.code != 0 {
+		t.Fatal(r.stderr)
+	}
+	meter.Reset()
+	if r := mlenv(t, dir, "push", cache); r.code != 0 {
+		t.Fatalf("push of the changed environment: %s", r.stderr)
+	}
+	if up := meter.Uploaded(); first < 2<<20 || up > 64<<10 {
+		t.Errorf("push uploaded %d bytes first, then %d after adding a small package (want the new layers only, under 64 KiB)", first, up)
+	}
+	t.Setenv("DOCKER_HOST", other.Host)
+	if r := mlenv(t, dir, "run", "--", "python3", "-c", "import epsilon, bulk"); r.code != 0 || strings.Contains(r.stderr, "Installing") {
+		t.Fatalf("the other engine's run of the changed lock: exit %d\n%s", r.code, r.stderr)
+	}
+	if down := meter.Downloaded(); down > 64<<10 {
+		t.Errorf("the other engine, holding the old environment, downloaded %d bytes of blobs for the new one (want its new layers only, under 64 KiB)", down)
+	}
+}
+
+// noise is n incompressible bytes (a fixed seed), as model weights are.
+func noise(n int) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
 }
