@@ -162,7 +162,11 @@ func (l *wheelLayer) Size() (int64, error)                { return l.size, nil }
 func (l *wheelLayer) MediaType() (types.MediaType, error) { return l.mediaType, nil }
 func (l *wheelLayer) Compressed() (io.ReadCloser, error)  { return l.Uncompressed() }
 
-func (l *wheelLayer) Uncompressed() (io.ReadCloser, error) {
+// Uncompressed makes the bytes on the first Read: a reader opened and
+// closed unread (a blob the destination has) costs nothing.
+func (l *wheelLayer) Uncompressed() (io.ReadCloser, error) { return &lazyReader{open: l.make}, nil }
+
+func (l *wheelLayer) make() (io.ReadCloser, error) {
 	t := tree{}
 	f, err := installFile(l.ctx, t, l.files, l.lay, l.pkg)
 	if err != nil {
@@ -184,6 +188,30 @@ func (l *wheelLayer) Uncompressed() (io.ReadCloser, error) {
 		pw.CloseWithError(err)
 	}()
 	return pr, nil
+}
+
+type lazyReader struct {
+	open func() (io.ReadCloser, error)
+	rc   io.ReadCloser
+	err  error
+}
+
+func (r *lazyReader) Read(p []byte) (int, error) {
+	if r.rc == nil && r.err == nil {
+		r.rc, r.err = r.open()
+	}
+	if r.err != nil {
+		return 0, r.err
+	}
+	return r.rc.Read(p)
+}
+
+func (r *lazyReader) Close() error {
+	if r.rc == nil {
+		r.err = io.ErrClosedPipe
+		return nil
+	}
+	return r.rc.Close()
 }
 
 // memoryLayer is a small layer (the venv's skeleton) held in memory.
