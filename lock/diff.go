@@ -50,6 +50,14 @@ func (d *Diff) Empty() bool {
 	return len(d.Image)+len(d.Versions)+len(d.Added)+len(d.Removed)+len(d.Changed)+len(d.Base)+len(d.Run)+len(d.Build) == 0
 }
 
+// layoutName names a layout as diff shows it.
+func layoutName(layout string) string {
+	if layout == LayoutOneLayer {
+		return "one layer"
+	}
+	return layout
+}
+
 // Compare returns what changed from a to b.
 func Compare(a, b *Lock) *Diff {
 	d := &Diff{}
@@ -59,6 +67,7 @@ func Compare(a, b *Lock) *Diff {
 		{"tag", a.Image.Tag, b.Image.Tag},
 		{"digest", a.Image.Digest, b.Image.Digest},
 		{"media-type", a.Image.MediaType, b.Image.MediaType},
+		{"env-layout", layoutName(a.Image.EnvLayout), layoutName(b.Image.EnvLayout)},
 	})
 	d.Image = append(d.Image, platformChanges(a.Image.Platforms, b.Image.Platforms)...)
 	d.Versions = changes([][3]string{

@@ -33,7 +33,7 @@ func (l *Lock) Summary() string {
 			fmt.Fprintf(&b, "              requires %s  (%s)\n", p.RequireCUDA, p.RequireSource)
 		}
 		if p.EnvDigest != "" && p.EnvDigest != p.Digest {
-			fmt.Fprintf(&b, "              environment %s (config %s)\n", p.EnvDigest, p.EnvConfig)
+			fmt.Fprintf(&b, "              environment %s (config %s, %s)\n", p.EnvDigest, p.EnvConfig, layoutPhrase(l.Image.EnvLayout))
 			if ref := l.EnvReference(p.Platform); ref != "" {
 				fmt.Fprintf(&b, "              env-cache %s\n", ref)
 			}
@@ -118,6 +118,14 @@ func (v Versions) Describe() string {
 		return "no versions found in the image's tag or config"
 	}
 	return s
+}
+
+// layoutPhrase says how the environment's layers are made.
+func layoutPhrase(layout string) string {
+	if layout == LayoutLayers {
+		return "a layer per package"
+	}
+	return "one layer"
 }
 
 // EnvReference is the environment image of platform in the env-cache,

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html"
+	"io"
 	"maps"
 	"net"
 	"net/http"
@@ -112,6 +113,9 @@ type Index struct {
 	URL string // http://127.0.0.1:port/simple
 	// NoHashes drops the #sha256= fragments from links, as some indexes do.
 	NoHashes bool
+	// Metadata serves each wheel's METADATA beside it (PEP 658 and 714, as
+	// PyPI does), so pip resolves without downloading the wheels.
+	Metadata bool
 	// User and Password, when set, are required of every request (HTTP
 	// basic authentication, as private indexes ask); others get 401.
 	User, Password string
@@ -147,6 +151,29 @@ func New(t testing.TB, wheels ...Wheel) *Index {
 	idx.srv = srv
 	idx.URL = srv.URL + "/simple"
 	return idx
+}
+
+// wheelMetadata is a wheel's .dist-info/METADATA (nil: none).
+func wheelMetadata(wheel []byte) []byte {
+	zr, err := zip.NewReader(bytes.NewReader(wheel), int64(len(wheel)))
+	if err != nil {
+		return nil
+	}
+	for _, f := range zr.File {
+		if strings.HasSuffix(f.Name, ".dist-info/METADATA") && strings.Count(f.Name, "/") == 1 {
+			r, err := f.Open()
+			if err != nil {
+				return nil
+			}
+			defer r.Close()
+			b, err := io.ReadAll(r)
+			if err != nil {
+				return nil
+			}
+			return b
+		}
+	}
+	return nil
 }
 
 // Close stops serving (an index that is down).
@@ -261,9 +288,19 @@ func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			if reason, ok := x.yanks[f]; ok {
 				yanked = fmt.Sprintf(" data-yanked=\"%s\"", html.EscapeString(reason))
 			}
+			if meta := wheelMetadata(x.files[f]); x.Metadata && meta != nil {
+				yanked += fmt.Sprintf(" data-dist-info-metadata=\"sha256=%x\" data-core-metadata=\"sha256=%x\"", sha256.Sum256(meta), sha256.Sum256(meta))
+			}
 			fmt.Fprintf(w, "<a href=\"/files/%s%s\"%s>%s</a><br/>\n", f, frag, yanked, f)
 		}
 		fmt.Fprint(w, "</body></html>\n")
+	case x.Metadata && strings.HasPrefix(r.URL.Path, "/files/") && strings.HasSuffix(r.URL.Path, ".whl.metadata"):
+		meta := wheelMetadata(x.files[strings.TrimSuffix(strings.TrimPrefix(r.URL.Path, "/files/"), ".metadata")])
+		if meta == nil {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write(meta)
 	case strings.HasPrefix(r.URL.Path, "/files/"):
 		f := strings.TrimPrefix(r.URL.Path, "/files/")
 		b, ok := x.files[f]
