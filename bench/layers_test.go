@@ -359,7 +359,7 @@ func BenchmarkLayerOrder(b *testing.B) {
 		add := with("aaa-small", 2<<10) // sorts first by name: the worst case for name order
 		for _, c := range []struct {
 			what, changed string
-			s           map[string]int64
+			s             map[string]int64
 		}{
 			{"add a 2 KiB package", "aaa-small", add},
 			{"upgrade the smallest package", "big29", sizes},

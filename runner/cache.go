@@ -17,13 +17,13 @@ import (
 
 // CachedEnv is one environment image mlenv built.
 type CachedEnv struct {
-	Image    string    `json:"image"` // its first name, or <none>
-	Tags     []string  `json:"tags"`
-	ID       string    `json:"id"`
-	Key      string    `json:"key"`
-	Base     string    `json:"base"`
-	Platform string    `json:"platform"`
-	Size     int64     `json:"size"` // every layer, the base image's included
+	Image    string   `json:"image"` // its first name, or <none>
+	Tags     []string `json:"tags"`
+	ID       string   `json:"id"`
+	Key      string   `json:"key"`
+	Base     string   `json:"base"`
+	Platform string   `json:"platform"`
+	Size     int64    `json:"size"` // every layer, the base image's included
 	// Own is what removing it frees (its layers no other image has),
 	// Shared what it shares with other images (the base image's, another
 	// environment's packages); -1 where the engine does not say.
