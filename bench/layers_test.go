@@ -317,7 +317,7 @@ func BenchmarkLayerOrder(b *testing.B) {
 	for _, w := range bigSet() {
 		sizes[w.Name] = int64(len(w.Files[0].Data))
 	}
-	cost := func(stack [][]string, changed string) int64 {
+	cost := func(stack [][]string, changed string, sizes map[string]int64) int64 {
 		var n int64
 		hit := false
 		for _, g := range stack {
@@ -365,8 +365,8 @@ func BenchmarkLayerOrder(b *testing.B) {
 			{"upgrade the smallest package", "big29", sizes},
 			{"upgrade the largest package", "big00", sizes},
 		} {
-			planned := cost(envimage.PlanLayers(c.s, envimage.LayerBudget-5), c.changed)
-			named := cost(byName(c.s), c.changed)
+			planned := cost(envimage.PlanLayers(c.s, envimage.LayerBudget-5), c.changed, c.s)
+			named := cost(byName(c.s), c.changed, c.s)
 			fmt.Printf("| layer order: %s | largest lowest | %s | name order | %s | %.3f | bytes at or above the change |\n", c.what, humanBytes(planned), humanBytes(named), float64(planned)/float64(max(named, 1)))
 		}
 	}

@@ -43,7 +43,7 @@ since it was written) is kept as it is, without any network access.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.check, "check", false, "only check that the lock is fresh: exit 0 when it is, 3 when stale (no network)")
-	f.BoolVar(&o.upgrade, "upgrade", false, "re-resolve everything, even a fresh lock")
+	f.BoolVar(&o.upgrade, "upgrade", false, "re-resolve everything, even a fresh lock (and move a lock from before env-layout to a layer per package)")
 	f.StringSliceVar(&o.upgradePackages, "upgrade-package", nil, "re-resolve this pip package (repeatable), keeping every other pin")
 	f.BoolVar(&o.json, "json", false, "print the result as JSON on stdout")
 	return cmd
