@@ -255,11 +255,7 @@ func fill(ctx context.Context, t tree, l *lock.Lock, platform string, pkgs []loc
 		defer r.Close()
 		return cleanup, readVenvTar(t, r, spill)
 	}
-	py := Python{Executable: l.Versions.PythonExecutable, Version: l.Versions.Python}
-	if py.Executable == "" {
-		return cleanup, fmt.Errorf("the lock does not say where the image's python is ([versions] python-executable): run `mlenv lock --upgrade` with this mlenv")
-	}
-	mm, err := py.majorMinor()
+	py, mm, err := lockedPython(l)
 	if err != nil {
 		return cleanup, err
 	}

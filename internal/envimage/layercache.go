@@ -106,20 +106,8 @@ func (c layerCache) put(key string, d v1.Hash, size int64) {
 	}
 	e := layerEntry{Key: key, DiffID: d.String(), Size: size}
 	e.Sum = e.sum()
-	b, err := json.Marshal(e)
-	if err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(c.dir, ".entry-*")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil && cerr == nil {
-		err = os.Rename(tmp.Name(), c.path(key))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if b, err := json.Marshal(e); err == nil {
+		userdir.WriteFile(c.path(key), b)
 	}
 }
 

@@ -63,11 +63,7 @@ func buildLayers(ctx context.Context, l *lock.Lock, platform string, base v1.Ima
 	if notWheels := NonWheels(pkgs); len(notWheels) > 0 {
 		return nil, fmt.Errorf("%s: env-layout %s makes a layer of each wheel; run `mlenv lock --upgrade`, which locks such files in the one-layer layout", notWheelsPhrase(notWheels), lock.LayoutLayers)
 	}
-	py := Python{Executable: l.Versions.PythonExecutable, Version: l.Versions.Python}
-	if py.Executable == "" {
-		return nil, fmt.Errorf("the lock does not say where the image's python is ([versions] python-executable): run `mlenv lock --upgrade` with this mlenv")
-	}
-	mm, err := py.majorMinor()
+	py, mm, err := lockedPython(l)
 	if err != nil {
 		return nil, err
 	}

@@ -4,12 +4,25 @@ import (
 	"fmt"
 	"path"
 	"strings"
+
+	"github.com/mlenv/mlenv/lock"
 )
 
 // Python is the base image's interpreter the venv is made for.
 type Python struct {
 	Executable string // absolute, as `python -m venv` links it
 	Version    string // 3.11.2
+}
+
+// lockedPython is the interpreter l's venv is made for, and its
+// MAJOR.MINOR.
+func lockedPython(l *lock.Lock) (Python, string, error) {
+	py := Python{Executable: l.Versions.PythonExecutable, Version: l.Versions.Python}
+	if py.Executable == "" {
+		return py, "", fmt.Errorf("the lock does not say where the image's python is ([versions] python-executable): run `mlenv lock --upgrade` with this mlenv")
+	}
+	mm, err := py.majorMinor()
+	return py, mm, err
 }
 
 // majorMinor is "3.11".

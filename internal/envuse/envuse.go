@@ -45,20 +45,8 @@ func (s Store) Record(key, project string) {
 	if !keyRe.MatchString(key) || os.MkdirAll(s.Dir, 0o700) != nil {
 		return
 	}
-	b, err := json.Marshal(Use{Key: key, Project: project, Time: time.Now().UTC()})
-	if err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(s.Dir, ".use-*")
-	if err != nil {
-		return
-	}
-	_, err = tmp.Write(b)
-	if cerr := tmp.Close(); err == nil && cerr == nil {
-		err = os.Rename(tmp.Name(), filepath.Join(s.Dir, key+".json"))
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if b, err := json.Marshal(Use{Key: key, Project: project, Time: time.Now().UTC()}); err == nil {
+		userdir.WriteFile(filepath.Join(s.Dir, key+".json"), b)
 	}
 }
 

@@ -86,3 +86,24 @@ func UsageOf(dir string) (Usage, error) {
 	})
 	return u, err
 }
+
+// WriteFile writes b to path atomically (a temporary file beside it,
+// renamed), readable by the user alone: a reader sees the old file or the
+// new one, never half of one.
+func WriteFile(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(b)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
