@@ -281,12 +281,13 @@ func (e *Engine) buildEnv(ctx context.Context, env Env, o EnvOptions) (string, e
 	return id, err
 }
 
-// buildAndLoad builds the environment (fresh: trusting no cached layer
-// digest), checks it is the locked one and loads what the engine lacks.
+// buildAndLoad builds the environment (fresh, or with --rebuild: every
+// layer from its wheel, trusting no cached layer digest), checks it is the
+// locked one and loads what the engine lacks.
 func (e *Engine) buildAndLoad(ctx context.Context, env Env, o EnvOptions, baseImg v1.Image, fresh bool) (string, error) {
 	built, err := envimage.Build(ctx, env.Lock, env.Base.Platform, baseImg, envimage.Options{
 		Client: env.Auth.Client(o.Client), Wheelhouse: env.Wheelhouse, Info: o.Info, Warn: o.Warn, Pip: e.pipVenv(env, o), Phases: e.Phases,
-		NoLayerCache: fresh,
+		NoLayerCache: fresh || o.Rebuild,
 	})
 	if err != nil {
 		return "", err
