@@ -16,6 +16,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/mlenv/mlenv/internal/enginetest"
 	"github.com/mlenv/mlenv/internal/envimage"
 	"github.com/mlenv/mlenv/internal/pypitest"
@@ -368,6 +374,44 @@ func BenchmarkLayerOrder(b *testing.B) {
 			planned := cost(envimage.PlanLayers(c.s, envimage.LayerBudget-5), c.changed, c.s)
 			named := cost(byName(c.s), c.changed, c.s)
 			fmt.Printf("| layer order: %s | largest lowest | %s | name order | %s | %.3f | bytes at or above the change |\n", c.what, humanBytes(planned), humanBytes(named), float64(planned)/float64(max(named, 1)))
+		}
+	}
+}
+
+// BenchmarkLayerCountStart: `docker run --rm IMAGE true` of the python
+// image with N more (1 KiB) layers, against the image itself: how many
+// layers an environment may have before every start pays for them
+// (envimage.LayerBudget).
+func BenchmarkLayerCountStart(b *testing.B) {
+	setup(b)
+	ref := enginetest.Registry(b) + "/mlenv-bench/python:bookworm"
+	base, err := remote.Image(mustRef(b, ref))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; i < b.N; i++ {
+		for _, n := range []int{30, 60, 68, 72, 100} {
+			img := base
+			for k := 0; k < n; k++ {
+				l, err := random.Layer(1024, types.DockerLayer)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if img, err = mutate.AppendLayers(img, l); err != nil {
+					b.Fatal(err)
+				}
+			}
+			tag := fmt.Sprintf("mlenv-bench-layers:%d", n)
+			t, _ := name.NewTag(tag)
+			file := filepath.Join(b.TempDir(), "image.tar")
+			if err := tarball.WriteToFile(file, t, img); err != nil {
+				b.Fatal(err)
+			}
+			mustRun(b, "docker", "load", "-q", "-i", file)
+			layers, _ := img.Layers()
+			m, d := compare(b, runs(9), []string{"docker", "run", "--rm", tag, "true"}, []string{"docker", "run", "--rm", ref, "true"})
+			row(b, fmt.Sprintf("start with %d layers", len(layers)), "docker run --rm", m, fmt.Sprintf("the base image (%d)", len(layers)-n), d, "the budget stays below the step")
+			exec.Command("docker", "rmi", tag).Run()
 		}
 	}
 }
