@@ -97,6 +97,15 @@ func forgetLayers(b *testing.B) {
 	os.RemoveAll(dir)
 }
 
+// lockAndColdRun locks the named project of pins and times its first run
+// on an engine without any environment (the base image only).
+func (g *layerFixture) lockAndColdRun(b *testing.B, f *fixture, name string, pins ...string) (string, time.Duration) {
+	file := g.project(b, name, pins...)
+	mustRun(b, f.bin, "--file", file, "lock")
+	clearEnvs(b, "")
+	return file, mustRun(b, f.bin, "--file", file, "run", "--", "true")
+}
+
 func envOf(b *testing.B, file string) string {
 	l, err := lock.ReadFile(filepath.Join(filepath.Dir(file), "mlenv.lock"))
 	if err != nil {
@@ -193,10 +202,8 @@ func BenchmarkSecondProject1GB(b *testing.B) {
 		var firstRun, cold []time.Duration
 		var grew int64
 		for j := 0; j < runs(3); j++ {
-			one := g.project(b, "one", bigPins()...)
-			mustRun(b, f.bin, "--file", one, "lock")
-			clearEnvs(b, "")
-			cold = append(cold, mustRun(b, f.bin, "--file", one, "run", "--", "true"))
+			_, c := g.lockAndColdRun(b, f, "one", bigPins()...)
+			cold = append(cold, c)
 			two := g.project(b, "two", bigPins("tiny02==1.0")...)
 			mustRun(b, f.bin, "--file", two, "lock")
 			before := layersSize(b)
@@ -259,10 +266,8 @@ func BenchmarkUpgradeBigPackage1GB(b *testing.B) {
 		var up, cold []time.Duration
 		var above string
 		for j := 0; j < runs(3); j++ {
-			file := g.project(b, "upgrade", bigPins()...)
-			mustRun(b, f.bin, "--file", file, "lock")
-			clearEnvs(b, "")
-			cold = append(cold, mustRun(b, f.bin, "--file", file, "run", "--", "true"))
+			file, c := g.lockAndColdRun(b, f, "upgrade", bigPins()...)
+			cold = append(cold, c)
 			old := envOf(b, file)
 			pins := bigPins()
 			pins[5] = "big05==2.0"

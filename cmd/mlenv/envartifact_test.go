@@ -133,8 +133,8 @@ func TestEnvironmentIsTheLockedArtifact(t *testing.T) {
 	}
 	// A layer per package: the base image's, the venv's, then alpha,
 	// beta and zeta each their own.
-	baseLayers := strings.Count(other.Docker(nil, "image", "inspect", "-f", "{{range .RootFS.Layers}}x{{end}}", l.Image.Repository+"@"+l.Image.Digest), "x")
-	if n := strings.Count(other.Docker(nil, "image", "inspect", "-f", "{{range .RootFS.Layers}}x{{end}}", env.Image()), "x"); l.Image.EnvLayout != lock.LayoutLayers || n != baseLayers+4 {
+	baseLayers := layerCount(other.Docker, l.Image.Repository+"@"+l.Image.Digest)
+	if n := layerCount(other.Docker, env.Image()); l.Image.EnvLayout != lock.LayoutLayers || n != baseLayers+4 {
 		t.Errorf("layout %q: the environment has %d layers on the base image's %d, want one for the venv and one per package", l.Image.EnvLayout, n, baseLayers)
 	}
 	// The same packages in another order in mlenv.toml, locked and built

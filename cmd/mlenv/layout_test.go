@@ -51,9 +51,10 @@ func envKey(t *testing.T, dir string) string {
 	return env.Key()
 }
 
-func layerCount(t *testing.T, image string) int {
-	t.Helper()
-	return strings.Count(enginetest.Docker(t, nil, "image", "inspect", "-f", "{{range .RootFS.Layers}}x{{end}}", image), "x")
+// layerCount is how many layers the engine says image has; docker runs
+// the engine's CLI (enginetest.Docker's, or another machine's).
+func layerCount(docker func(stdin []byte, args ...string) string, image string) int {
+	return strings.Count(docker(nil, "image", "inspect", "-f", "{{range .RootFS.Layers}}x{{end}}", image), "x")
 }
 
 // TestReleaseLockKeepsItsDigests: a lock written by the release before
@@ -62,6 +63,7 @@ func layerCount(t *testing.T, image string) int {
 // moves it to a layer per package.
 func TestReleaseLockKeepsItsDigests(t *testing.T) {
 	release := releaseBinary(t)
+	docker := func(stdin []byte, args ...string) string { return enginetest.Docker(t, stdin, args...) }
 	idx := pypitest.New(t, testWheels...)
 	dir := pipProject(t, pythonRef(t), "[pip]\npackages = [\"beta\"]\nindex-url = \""+idx.URL+"\"\n[run]\ngpus = \"none\"\n")
 	cmd := exec.Command(release, "--file", filepath.Join(dir, "mlenv.toml"), "lock")
@@ -83,8 +85,8 @@ func TestReleaseLockKeepsItsDigests(t *testing.T) {
 	}
 	env := "mlenv-env:" + envKey(t, dir)
 	base := l.Image.Repository + "@" + l.Image.Digest
-	if id := enginetest.Docker(t, nil, "image", "inspect", "-f", "{{.Id}}", env); id != pl.EnvConfig || layerCount(t, env) != layerCount(t, base)+1 {
-		t.Fatalf("the release lock's environment is %s with %d layers, want %s with one on the base's %d", id, layerCount(t, env), pl.EnvConfig, layerCount(t, base))
+	if id := enginetest.Docker(t, nil, "image", "inspect", "-f", "{{.Id}}", env); id != pl.EnvConfig || layerCount(docker, env) != layerCount(docker, base)+1 {
+		t.Fatalf("the release lock's environment is %s with %d layers, want %s with one on the base's %d", id, layerCount(docker, env), pl.EnvConfig, layerCount(docker, base))
 	}
 	if r := mlenv(t, dir, "verify"); r.code != 0 {
 		t.Fatalf("verify of the release lock: exit %d\n%s", r.code, r.stderr)
@@ -98,8 +100,8 @@ func TestReleaseLockKeepsItsDigests(t *testing.T) {
 		t.Fatalf("run after --upgrade: exit %d\n%s", r.code, r.stderr)
 	}
 	upEnv := "mlenv-env:" + envKey(t, dir)
-	if n := layerCount(t, upEnv); n != layerCount(t, base)+3 {
-		t.Errorf("the upgraded environment has %d layers, want the base's %d, the venv's and one each for alpha and beta", n, layerCount(t, base))
+	if n := layerCount(docker, upEnv); n != layerCount(docker, base)+3 {
+		t.Errorf("the upgraded environment has %d layers, want the base's %d, the venv's and one each for alpha and beta", n, layerCount(docker, base))
 	}
 }
 

@@ -16,7 +16,6 @@
 package envimage
 
 import (
-	"archive/zip"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -263,31 +262,22 @@ func fill(ctx context.Context, t tree, l *lock.Lock, platform string, pkgs []loc
 	addVenv(t, lay, py, mm)
 	ph := o.Phases.Start(fmt.Sprintf("Unpacking %d locked files (downloading what is missing)", len(pkgs)), 0, len(pkgs))
 	defer ph.End()
-	files := Files{Client: o.Client, Cache: o.Cache, Wheelhouse: o.Wheelhouse, Warn: o.Warn, Progress: ph}
+	files := o.files()
+	files.Progress = ph
 	for _, p := range pkgs {
-		file, err := files.Path(ctx, p)
-		if err != nil {
-			return cleanup, err
-		}
-		f, err := os.Open(file)
+		f, err := installFile(ctx, t, files, lay, p)
 		if err != nil {
 			return cleanup, err
 		}
 		closers = append(closers, f)
-		st, err := f.Stat()
-		if err != nil {
-			return cleanup, err
-		}
-		zr, err := zip.NewReader(f, st.Size())
-		if err != nil {
-			return cleanup, fmt.Errorf("%s: %w", path.Base(file), err)
-		}
-		if err := installWheel(t, lay, zr, path.Base(file), p); err != nil {
-			return cleanup, err
-		}
 		ph.Item()
 	}
 	return cleanup, nil
+}
+
+// files finds the locked files as o says.
+func (o Options) files() Files {
+	return Files{Client: o.Client, Cache: o.Cache, Wheelhouse: o.Wheelhouse, Warn: o.Warn}
 }
 
 type removeOnClose struct{ f *os.File }

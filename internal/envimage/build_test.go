@@ -29,7 +29,7 @@ var update = flag.Bool("update", false, "rewrite testdata/golden.txt")
 // a console entry point, a #!python script, data and headers.
 func tinyWheel(t *testing.T) []byte {
 	t.Helper()
-	files := []struct{ name, body string }{
+	return zipWheel(t, "hello-1.0.dist-info", []zipEntry{
 		{"hello/__init__.py", "def main():\n    print('hello')\n"},
 		{"hello-1.0.data/scripts/hello-tool", "#!python\nimport hello\nhello.main()\n"},
 		{"hello-1.0.data/data/share/hello/readme.txt", "data\n"},
@@ -37,7 +37,15 @@ func tinyWheel(t *testing.T) []byte {
 		{"hello-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: hello\nVersion: 1.0\n"},
 		{"hello-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
 		{"hello-1.0.dist-info/entry_points.txt", "[console_scripts]\nhello = hello:main\n"},
-	}
+	})
+}
+
+type zipEntry struct{ name, body string }
+
+// zipWheel is a wheel of files, with a RECORD in distInfo that hashes
+// every one.
+func zipWheel(t *testing.T, distInfo string, files []zipEntry) []byte {
+	t.Helper()
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
 	var record strings.Builder
@@ -47,10 +55,11 @@ func tinyWheel(t *testing.T) []byte {
 			t.Fatal(err)
 		}
 		io.WriteString(w, f.body)
-		fmt.Fprintf(&record, "%s,%s,%s\n", f.name, recordHash([]byte(f.body))[0], recordHash([]byte(f.body))[1])
+		h := recordHash([]byte(f.body))
+		fmt.Fprintf(&record, "%s,%s,%s\n", f.name, h[0], h[1])
 	}
-	record.WriteString("hello-1.0.dist-info/RECORD,,\n")
-	w, _ := zw.Create("hello-1.0.dist-info/RECORD")
+	fmt.Fprintf(&record, "%s/RECORD,,\n", distInfo)
+	w, _ := zw.Create(distInfo + "/RECORD")
 	io.WriteString(w, record.String())
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
@@ -137,7 +146,13 @@ func TestGolden(t *testing.T) {
 	l, base := tinyLock(t, tinyWheel(t), dir)
 	b := build(t, l, base, dir)
 	got := fmt.Sprintf("env %s\nenv-config %s\nlayer %s\n\n%s", b.Digest, b.Config, mustDigest(t, b.Layer()), listing(t, b))
-	golden := filepath.Join("testdata", "golden.txt")
+	checkGolden(t, "golden.txt", got, "the environment of the golden lock changed")
+}
+
+// checkGolden compares got with testdata/name (-update writes it).
+func checkGolden(t *testing.T, name, got, what string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
 		os.MkdirAll("testdata", 0o755)
 		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
@@ -149,7 +164,7 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("%v (run go test ./internal/envimage -update)", err)
 	}
 	if got != string(want) {
-		t.Errorf("the environment of the golden lock changed: a lock written by an earlier mlenv would no longer verify\ngot:\n%s\nwant:\n%s", got, want)
+		t.Errorf("%s: a lock written by an earlier mlenv would no longer verify\ngot:\n%s\nwant:\n%s", what, got, want)
 	}
 }
 

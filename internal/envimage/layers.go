@@ -159,7 +159,7 @@ type pkgLayer struct {
 // parallel), which the cache then remembers.
 func (b *Built) packageLayers(ctx context.Context, lay venvLayout, pkgs []lock.Package, mt types.MediaType, o Options) (map[string]*pkgLayer, error) {
 	cache := o.layerCache()
-	files := Files{Client: o.Client, Cache: o.Cache, Wheelhouse: o.Wheelhouse, Warn: o.Warn}
+	files := o.files()
 	out := map[string]*pkgLayer{}
 	var missing []lock.Package
 	for _, p := range pkgs {
@@ -225,7 +225,7 @@ func (b *Built) groupLayer(ctx context.Context, lay venvLayout, group []string, 
 		p := byName[group[0]].pkg
 		return byName[group[0]].layer, fmt.Sprintf("%s %s (%s)", p.Name, p.Version, path.Base(p.URL)), nil
 	}
-	files := Files{Client: o.Client, Cache: o.Cache, Wheelhouse: o.Wheelhouse, Warn: o.Warn}
+	files := o.files()
 	t := tree{}
 	var closers []*os.File
 	defer func() {

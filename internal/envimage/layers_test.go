@@ -1,8 +1,6 @@
 package envimage
 
 import (
-	"archive/zip"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
@@ -14,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -26,32 +23,13 @@ import (
 func wheelOf(t *testing.T, name, version string, payload int) []byte {
 	t.Helper()
 	di := name + "-" + version + ".dist-info"
-	files := []struct{ name, body string }{
+	return zipWheel(t, di, []zipEntry{
 		{name + "/__init__.py", "def main():\n    print('" + name + "')\n"},
 		{name + "/data.bin", strings.Repeat(name[:1], payload)},
 		{di + "/METADATA", "Metadata-Version: 2.1\nName: " + name + "\nVersion: " + version + "\n"},
 		{di + "/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
 		{di + "/entry_points.txt", "[console_scripts]\n" + name + " = " + name + ":main\n"},
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	var record strings.Builder
-	for _, f := range files {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.WriteString(w, f.body)
-		h := recordHash([]byte(f.body))
-		fmt.Fprintf(&record, "%s,%s,%s\n", f.name, h[0], h[1])
-	}
-	fmt.Fprintf(&record, "%s/RECORD,,\n", di)
-	w, _ := zw.Create(di + "/RECORD")
-	io.WriteString(w, record.String())
-	if err := zw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	})
 }
 
 // layeredLock locks the wheels (name → payload size) in the layers
@@ -238,17 +216,5 @@ func TestGoldenLayers(t *testing.T) {
 	l.Image.EnvLayout = lock.LayoutLayers
 	b := buildWith(t, l, base, Options{Wheelhouse: dir, LayerCache: t.TempDir()})
 	got := fmt.Sprintf("env %s\nenv-config %s\nlayers %q\n", b.Digest, b.Config, diffIDs(t, b))
-	golden := filepath.Join("testdata", "golden-layers.txt")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/envimage -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("the layers layout's digests changed: locks written by an earlier mlenv would no longer verify\ngot:\n%s\nwant:\n%s", got, want)
-	}
+	checkGolden(t, "golden-layers.txt", got, "the layers layout's digests changed")
 }
